@@ -1,0 +1,3 @@
+from salesflow.cli.main import main
+
+main()

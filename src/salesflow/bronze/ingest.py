@@ -1,0 +1,140 @@
+"""Land new landing-log segments in Bronze, one Delta commit per batch, exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from salesflow.engine.base import EngineAdapter
+from salesflow.errors import CheckpointError
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import BRONZE_EVENTS
+from salesflow.models import load_model
+from salesflow.sources.checkpoint import PendingBatch, SourceCheckpoint
+from salesflow.sources.landing import LandingLog, Segment
+
+log = logging.getLogger(__name__)
+SOURCE = "landing"
+APP_ID = "salesflow.bronze.landing"
+
+
+@dataclass(frozen=True)
+class BronzeBatch:
+    batch_id: int
+    segments: tuple[str, ...]
+    rows: int
+    written: bool
+    """False when the commit already existed (a replay after a crash)."""
+
+
+class BronzeIngestor:
+    """Moves landing segments into ``bronze.events`` following the checkpoint protocol."""
+
+    def __init__(self, lake: Lake, engine: EngineAdapter, landing: LandingLog,
+                 checkpoint: SourceCheckpoint, max_batch_bytes: int) -> None:
+        self.lake, self.engine, self.landing = lake, engine, landing
+        self.checkpoint, self.max_batch_bytes = checkpoint, max_batch_bytes
+
+    def batches(self) -> Iterator[BronzeBatch]:
+        """Ingest everything new: first a batch left pending by a crash, then new segments."""
+        self._recover()
+        if self.checkpoint.pending is not None:
+            yield self._ingest(self.checkpoint.pending)
+        while planned := self._plan_next():
+            yield self._ingest(planned)
+
+    def pending_bytes(self) -> int:
+        """Size of the segments not yet in Bronze (for progress bars)."""
+        done = self.checkpoint.segments
+        return sum(s.path.stat().st_size for s in self.landing.segments() if s.name not in done)
+
+    def _recover(self) -> None:
+        committed = self.lake.txn_version(BRONZE_EVENTS, APP_ID)
+        pending = self.checkpoint.pending
+        if pending is not None and committed >= pending.batch_id:
+            log.info("bronze batch %d was committed before a stop; marking it done", pending.batch_id)
+            self.checkpoint.commit()
+        elif pending is None and self.checkpoint.batch_id < committed:
+            log.warning("checkpoint %s is behind bronze; rebuilding it from the table", self.checkpoint.path)
+            self.checkpoint.reset_to(committed, self._segments_in_bronze())
+
+    def _segments_in_bronze(self) -> set[str]:
+        table = self.lake.read(BRONZE_EVENTS, columns=["source_file"], filter=ds.field("source") == SOURCE)
+        return set() if table is None else set(pc.unique(table["source_file"]).to_pylist()) - {None}
+
+    def _plan_next(self) -> PendingBatch | None:
+        chosen: list[str] = []
+        size = 0
+        for segment in self.landing.segments():
+            if segment.name in self.checkpoint.segments:
+                continue
+            if chosen and size >= self.max_batch_bytes:
+                break
+            chosen.append(segment.name)
+            size += segment.path.stat().st_size
+        if not chosen:
+            return None
+        next_id = max(self.checkpoint.batch_id, self.lake.txn_version(BRONZE_EVENTS, APP_ID)) + 1
+        return self.checkpoint.plan(next_id, chosen)
+
+    def _ingest(self, pending: PendingBatch) -> BronzeBatch:
+        records = self._read(pending)
+        model = load_model("bronze.events")
+        self.engine.register("landing_records", records)
+        rows = self.engine.run(model, ingested_at=datetime.now(UTC))
+        written = self.lake.append(
+            BRONZE_EVENTS, rows, app_id=APP_ID, version=pending.batch_id,
+            metadata={"salesflow.source": SOURCE, "salesflow.batch_id": str(pending.batch_id)},
+        )
+        self.checkpoint.commit()
+        log.info("bronze batch %d: %d records from %d segments", pending.batch_id, rows.num_rows, len(pending.segments))
+        return BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, written)
+
+    def _read(self, pending: PendingBatch) -> pa.Table:
+        parts = []
+        offset = 0
+        for name in pending.segments:
+            path = self.landing.root / name
+            if not path.exists():
+                raise CheckpointError(f"planned segment {path} is gone; the landing log must be immutable")
+            parts.append(_segment_table(Segment(path), pending.batch_id, offset))
+            offset += parts[-1].num_rows
+        return pa.concat_tables(parts)
+
+
+def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
+    lines = segment.read_lines()
+    payload, valid = _decode(lines)
+    n = len(lines)
+    return pa.table({
+        "payload": payload,
+        "valid_utf8": valid,
+        "source": pa.array([SOURCE] * n, pa.string()),
+        "source_file": pa.array([segment.name] * n, pa.string()),
+        "source_position": pa.array([f"{segment.name}:{i + 1}" for i in range(n)], pa.string()),
+        "record_seq": pa.array(range(first_seq, first_seq + n), pa.int64()),
+        "batch_id": pa.array([batch_id] * n, pa.int64()),
+    })
+
+
+def _decode(lines: list[bytes]) -> tuple[pa.Array, pa.Array]:
+    """UTF-8 text of each line. Invalid bytes become U+FFFD and the row is flagged (quarantined)."""
+    raw = pa.array(lines, pa.binary())
+    try:
+        return raw.cast(pa.string()), pa.array([True] * len(lines), pa.bool_())
+    except pa.ArrowInvalid:
+        texts, valid = [], []
+        for line in lines:
+            try:
+                texts.append(line.decode("utf-8"))
+                valid.append(True)
+            except UnicodeDecodeError:
+                texts.append(line.decode("utf-8", errors="replace"))
+                valid.append(False)
+        return pa.array(texts, pa.string()), pa.array(valid, pa.bool_())

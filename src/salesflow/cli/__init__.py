@@ -1,0 +1,1 @@
+"""Thin command line: each command calls one function of the pipeline and prints its result."""

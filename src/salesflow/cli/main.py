@@ -1,0 +1,191 @@
+"""``salesflow`` command line. Each command calls one pipeline function; errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from salesflow import __version__
+from salesflow.cli.logs import setup_logging
+from salesflow.cli.summary import batch_facts, print_batch
+from salesflow.config import Settings, load_settings
+from salesflow.errors import SalesflowError
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console()
+err_console = Console(stderr=True)
+
+
+def handle_errors(func: F) -> F:
+    """Project errors become one red line on stderr and the error's exit code; no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SalesflowError as exc:
+            err_console.print(f"[bold red]salesflow: {type(exc).__name__}:[/] {exc}", highlight=False)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]  # type: ignore[no-any-return]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="salesflow")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Base directory for embedded data.")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
+@click.pass_context
+@handle_errors
+def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None, verbose: bool) -> None:
+    """salesflow: sales events to a Bronze/Silver/Gold lakehouse and business answers."""
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    settings = load_settings(config_file, **overrides)
+    setup_logging(settings.log_format, verbose)
+    ctx.obj = {"settings": settings}
+
+
+@cli.command()
+@click.option("--json-schema", "json_schema", is_flag=True, help="Print the event JSON Schema.")
+@click.option("--reference", is_flag=True, help="Print the reference-data JSON Schemas instead.")
+@click.option("--validate", "validate_file", type=click.Path(exists=True, path_type=Path),
+              help="Check a JSON Lines file against the contract; exit 1 if any line fails.")
+@handle_errors
+def contract(json_schema: bool, reference: bool, validate_file: Path | None) -> None:
+    """Show or check the event contract."""
+    from salesflow.cli.contract_cmd import print_schema, validate_lines
+
+    if validate_file is not None:
+        sys.exit(validate_lines(console, validate_file))
+    print_schema(reference=reference, as_json=json_schema or reference)
+
+
+@cli.command()
+@click.option("--events", type=click.IntRange(min=0), help="Number of records (batch mode).")
+@click.option("--rate", type=click.FloatRange(min=0.1), help="Events per second (real-time mode).")
+@click.option("--duration", type=click.FloatRange(min=0.1), help="Seconds to run in real-time mode.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default="2026-09-01", show_default=True,
+              help="First simulated day (batch mode).")
+@click.option("--days", type=click.IntRange(min=1), default=28, show_default=True)
+@click.option("--defect", "defects", multiple=True, metavar="KIND=RATE",
+              help="Set a defect rate, e.g. --defect duplicate=0.02 (repeatable).")
+@click.option("--clean", is_flag=True, help="Turn every defect off (before --defect).")
+@click.option("--to", "target", default="landing", show_default=True, help="Output: landing.")
+@click.pass_context
+@handle_errors
+def simulate(ctx: click.Context, events: int | None, rate: float | None, duration: float | None,
+             seed: int, start: datetime, days: int, defects: tuple[str, ...], clean: bool, target: str) -> None:
+    """Generate realistic, deterministic shop traffic into the landing log."""
+    from salesflow.cli.simulate_cmd import run_simulation
+
+    run_simulation(console, settings_of(ctx), events=events, rate=rate, duration=duration, seed=seed,
+                   start=start.date(), days=days, defects=defects, clean=clean, target=target)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+@handle_errors
+def batch(ctx: click.Context, as_json: bool) -> None:
+    """Process everything new in the landing log through Bronze, Silver and Gold."""
+    _batch(settings_of(ctx), as_json)
+
+
+@cli.command()
+@click.option("--events", type=click.IntRange(min=1), default=200_000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--reset/--no-reset", default=True, show_default=True,
+              help="Start from an empty data directory.")
+@click.pass_context
+@handle_errors
+def demo(ctx: click.Context, events: int, seed: int, reset: bool) -> None:
+    """Simulate a demo day range and run the whole batch pipeline on it."""
+    from salesflow.cli.simulate_cmd import run_simulation
+
+    settings = settings_of(ctx)
+    if reset and settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+    run_simulation(console, settings, events=events, rate=None, duration=None, seed=seed,
+                   start=date(2026, 9, 1), days=28, defects=(), clean=False, target="landing")
+    _batch(settings, as_json=False)
+
+
+@cli.command()
+@click.pass_context
+@handle_errors
+def reconcile(ctx: click.Context) -> None:
+    """Check that every Bronze record is in exactly one of silver, quarantine, duplicates."""
+    from salesflow.lake.delta import Lake
+    from salesflow.pipeline import reconcile_lake
+
+    rec = reconcile_lake(Lake(settings_of(ctx).lake_root))
+    console.print_json(data={**vars(rec), "balanced": rec.balanced})
+    sys.exit(0 if rec.balanced else 1)
+
+
+@cli.command()
+@click.pass_context
+@handle_errors
+def status(ctx: click.Context) -> None:
+    """Every table's Delta version, row count and file count."""
+    from rich.table import Table
+
+    from salesflow.lake.delta import Lake
+    from salesflow.pipeline.inspect import table_status
+
+    table = Table(title=f"Lake at {settings_of(ctx).lake_root}")
+    for column in ("table", "version", "rows", "files"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for row in table_status(Lake(settings_of(ctx).lake_root)):
+        version = "-" if row.version is None else str(row.version)
+        table.add_row(row.table, version, f"{row.rows:,}", str(row.files))
+    console.print(table)
+
+
+def _batch(settings: Settings, as_json: bool) -> None:
+    from salesflow.pipeline import run_batch
+    from salesflow.pipeline.inspect import sample_gold_record
+
+    with _progress(disable=as_json) as progress:
+        tasks = {stage: progress.add_task(stage, total=_pending_records(settings)) for stage in ("bronze", "silver", "gold")}
+        run = run_batch(settings, progress=lambda stage, n: progress.advance(tasks[stage], n))
+    facts = batch_facts(run, sample_gold_record(settings))
+    if as_json:
+        click.echo(json.dumps(facts, default=str, indent=2))
+    else:
+        print_batch(console, facts)
+
+
+def _pending_records(settings: Settings) -> int:
+    from salesflow.pipeline.batch import landing_checkpoint
+    from salesflow.sources.landing import LandingLog
+
+    done = landing_checkpoint(settings).segments
+    segments = [s for s in LandingLog(settings.landing_dir).segments() if s.name not in done]
+    return sum(s.path.read_bytes().count(b"\n") for s in segments)
+
+
+def _progress(disable: bool) -> Progress:
+    return Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("records"), TimeElapsedColumn(), console=err_console, disable=disable)
+
+
+def main() -> None:
+    cli(prog_name="salesflow")
+
+

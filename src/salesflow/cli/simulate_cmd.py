@@ -1,0 +1,66 @@
+"""``salesflow simulate``: generate traffic into the landing log, with a progress bar."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from salesflow.config import Settings
+from salesflow.simulator import Catalog, DefectRates, SimulationSpec, build_catalog, simulate
+from salesflow.simulator.output import SimulationOutput, write_paced, write_reference, write_to_landing
+from salesflow.sources.landing import LandingLog
+
+
+def parse_defects(pairs: tuple[str, ...], clean: bool) -> DefectRates:
+    base = DefectRates.none() if clean else DefectRates()
+    overrides: dict[str, float] = {}
+    for pair in pairs:
+        kind, sep, value = pair.partition("=")
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = -1.0
+        if not sep or not 0 <= rate <= 1:
+            raise click.BadParameter(f"{pair!r}: expected KIND=RATE with RATE in [0, 1]", param_hint="--defect")
+        overrides[kind] = rate
+    try:
+        return base.with_overrides(overrides)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--defect") from None
+
+
+def run_simulation(console: Console, settings: Settings, *, events: int | None, rate: float | None,
+                   duration: float | None, seed: int, start: date, days: int, defects: tuple[str, ...],
+                   clean: bool, target: str) -> SimulationOutput:
+    if target != "landing":
+        raise click.BadParameter(f"{target!r}: only 'landing' is available in this build", param_hint="--to")
+    if (rate is None) != (duration is None):
+        raise click.UsageError("--rate and --duration go together")
+    if rate is not None and events is not None:
+        raise click.UsageError("use either --events or --rate/--duration")
+    rates = parse_defects(defects, clean)
+    landing = LandingLog(settings.landing_dir)
+    catalog = build_catalog(seed)
+    write_reference(landing, catalog)
+    if rate is not None and duration is not None:
+        spec = SimulationSpec(events=int(rate * duration), seed=seed, defects=rates,
+                              realtime_from=datetime.now(UTC), realtime_seconds=duration)
+        output = write_paced(landing, simulate(spec, catalog))
+    else:
+        spec = SimulationSpec(events=200_000 if events is None else events, seed=seed, start=start,
+                              days=days, defects=rates)
+        output = _write_with_progress(landing, spec, catalog, settings.landing.segment_records)
+    console.print(f"simulated {output.records:,} records into {output.segments} segment(s) at {landing.root}; "
+                  f"defects: {output.defects or 'none'}", highlight=False)
+    return output
+
+
+def _write_with_progress(landing: LandingLog, spec: SimulationSpec, catalog: Catalog, per_segment: int) -> SimulationOutput:
+    columns = (TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TextColumn("records"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("simulate", total=spec.events)
+        return write_to_landing(landing, simulate(spec, catalog), per_segment,
+                                on_progress=lambda n: progress.advance(task, n))

@@ -1,0 +1,74 @@
+"""Rich rendering of pipeline results for people; ``--json`` gives the same facts for machines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from salesflow.pipeline.batch import BatchRun
+
+
+def batch_facts(run: BatchRun, sample: dict[str, Any] | None) -> dict[str, Any]:
+    rec = run.reconciliation
+    return {
+        "run_id": run.run_id,
+        "batches": run.batches,
+        "seconds": round(run.seconds, 2),
+        "this_run": {
+            "bronze_rows": run.total("bronze_rows"),
+            "silver_events": run.total("silver_events"),
+            "order_lines": run.total("order_lines"),
+            "quarantined": run.total("quarantined_total"),
+            "duplicates_removed": run.total("duplicates"),
+            "late_events": run.total("late"),
+            "quarantined_by_reason": run.quarantined_by_reason,
+            "schema_drift": run.schema_drift,
+            "gold_rows_written": dict(run.gold_rows),
+        },
+        "lake": None if rec is None else {
+            "bronze": rec.bronze, "silver_events": rec.silver_events, "quarantined": rec.quarantined,
+            "duplicates": rec.duplicates, "balanced": rec.balanced,
+        },
+        "sample_gold_record": sample,
+    }
+
+
+def print_batch(console: Console, facts: dict[str, Any]) -> None:
+    this, lake = facts["this_run"], facts["lake"]
+    if not facts["batches"]:
+        console.print("[bold]Nothing new[/] in the landing log: every table is unchanged.")
+    layers = Table(title=f"Run {facts['run_id']}: {len(facts['batches'])} batch(es) in {facts['seconds']} s")
+    for column in ("layer", "this run", "whole lake"):
+        layers.add_column(column, justify="right" if column != "layer" else "left")
+    layers.add_row("bronze records", f"{this['bronze_rows']:,}", f"{lake['bronze']:,}")
+    layers.add_row("silver events", f"{this['silver_events']:,}", f"{lake['silver_events']:,}")
+    layers.add_row("silver order lines", f"{this['order_lines']:,}", "")
+    layers.add_row("quarantined", f"{this['quarantined']:,}", f"{lake['quarantined']:,}")
+    layers.add_row("duplicates removed", f"{this['duplicates_removed']:,}", f"{lake['duplicates']:,}")
+    layers.add_row("late events (kept)", f"{this['late_events']:,}", "")
+    for table, rows in sorted(this["gold_rows_written"].items()):
+        layers.add_row(f"gold {table} rows rebuilt", f"{rows:,}", "")
+    console.print(layers)
+    _print_counts(console, "Quarantined by reason", this["quarantined_by_reason"])
+    _print_counts(console, "Schema drift (accepted, extra fields)", this["schema_drift"])
+    balanced = lake["balanced"]
+    colour = "green" if balanced else "red"
+    console.print(f"[{colour}]Reconciliation: bronze {lake['bronze']:,} = silver {lake['silver_events']:,} "
+                  f"+ quarantined {lake['quarantined']:,} + duplicates {lake['duplicates']:,}: "
+                  f"{'holds' if balanced else 'DOES NOT HOLD'}[/]")
+    if facts["sample_gold_record"]:
+        console.print("Sample gold record (gold.sales_by_window, 1h, all stores):")
+        console.print_json(data=facts["sample_gold_record"])
+
+
+def _print_counts(console: Console, title: str, counts: dict[str, int]) -> None:
+    if not counts:
+        return
+    table = Table(title=title)
+    table.add_column("key")
+    table.add_column("records", justify="right")
+    for key, count in counts.items():
+        table.add_row(key, f"{count:,}")
+    console.print(table)

@@ -1,0 +1,186 @@
+"""Typed configuration, loaded once.
+
+Resolution order, highest first: explicit overrides (CLI flags), environment variables
+``SALESFLOW__SECTION__KEY``, the YAML file (``--config``, ``$SALESFLOW_CONFIG`` or
+``./salesflow.yaml``), then the defaults below. No file is needed for the embedded default.
+Secrets are typed ``SecretStr`` and are only accepted from the environment, never from a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from salesflow.errors import ConfigError
+
+ENV_PREFIX = "SALESFLOW__"
+CONFIG_ENV = "SALESFLOW_CONFIG"
+DEFAULT_CONFIG_FILE = "salesflow.yaml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LakeConfig(Section):
+    root: str | None = None
+    """Root of the Delta lake. Default: ``<data_dir>/lake``."""
+
+
+class LandingConfig(Section):
+    path: str | None = None
+    """Landing log directory (JSON Lines segments). Default: ``<data_dir>/landing``."""
+    segment_records: int = Field(50_000, ge=1)
+    """Records per landing segment file written by the simulator."""
+
+
+class WarehouseConfig(Section):
+    path: str | None = None
+    """DuckDB warehouse file. Default: ``<data_dir>/warehouse.duckdb``."""
+    url: SecretStr | None = None
+    """PostgreSQL URL for the warehouse (secret: environment only)."""
+
+
+class EngineConfig(Section):
+    name: Literal["duckdb", "spark"] = "duckdb"
+    """Engine adapter that runs the SQL models."""
+    threads: int | None = Field(None, ge=1)
+    """DuckDB worker threads. Default: all cores."""
+    memory_limit: str | None = None
+    """DuckDB memory limit, for example ``4GB``. Default: DuckDB's own (80% of RAM)."""
+
+
+class PipelineConfig(Section):
+    max_payload_bytes: int = Field(1_048_576, ge=1024)
+    """Records larger than this are quarantined as ``payload_too_large``."""
+    max_batch_bytes: int = Field(128 * 1024 * 1024, ge=1)
+    """Landing bytes per Bronze batch (whole segments, at least one); bounds memory."""
+    allowed_lateness_seconds: int = Field(600, ge=0)
+    """Events older than the watermark minus this are counted as late."""
+    reporting_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    """Orders in another currency are quarantined as ``unsupported_currency``."""
+
+
+class Settings(BaseSettings):
+    """Everything salesflow can be told. Sections map to ``SALESFLOW__<SECTION>__<KEY>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Path("data")
+    """Base directory for every embedded default path."""
+    lake: LakeConfig = LakeConfig()
+    landing: LandingConfig = LandingConfig()
+    warehouse: WarehouseConfig = WarehouseConfig()
+    engine: EngineConfig = EngineConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    log_format: Literal["text", "json"] = "text"
+    """Log line format on stderr."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file_values = _read_config_file(_config_file_path())
+        return init_settings, env_settings, InitSettingsSource(settings_cls, file_values)
+
+    # Resolved paths: one place decides where the embedded defaults live.
+    @property
+    def lake_root(self) -> str:
+        return self.lake.root or str(self.data_dir / "lake")
+
+    @property
+    def landing_dir(self) -> Path:
+        return Path(self.landing.path) if self.landing.path else self.data_dir / "landing"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return Path(self.warehouse.path) if self.warehouse.path else self.data_dir / "warehouse.duckdb"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+
+_config_override: Path | None = None
+
+
+def _config_file_path() -> Path | None:
+    if _config_override is not None:
+        return _config_override
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def _read_config_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections")
+    _reject_secrets_in_file(values, path)
+    return values
+
+
+def _secret_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _secret_keys(annotation, f"{prefix}{name}.")
+        elif "SecretStr" in repr(annotation):
+            keys.add(f"{prefix}{name}")
+    return keys
+
+
+def _reject_secrets_in_file(values: dict[str, Any], path: Path) -> None:
+    for key in sorted(_secret_keys(Settings)):
+        section, _, name = key.rpartition(".")
+        holder = values.get(section, {}) if section else values
+        if isinstance(holder, dict) and holder.get(name) is not None:
+            env = ENV_PREFIX + key.replace(".", "__").upper()
+            raise ConfigError(f"{key} is a secret: set it in ${env}, not in {path}")
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the one Settings object; turn validation errors into a one-line ConfigError."""
+    global _config_override
+    _config_override = config_file
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    finally:
+        _config_override = None
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "config"
+    env = ENV_PREFIX + key.replace(".", "__").upper()
+    given = first.get("input")
+    shown = "" if isinstance(given, dict) else f" = {given!r}"
+    return f"config error: {key}{shown}: {first['msg']} (file key {key!r} or ${env})"

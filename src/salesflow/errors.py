@@ -1,0 +1,53 @@
+"""One exception hierarchy for the whole project.
+
+Every error is either *transient* (a retry may succeed: a busy file system, a broker that is
+restarting) or *terminal* (retrying cannot help: bad config, a broken contract, counts that do
+not reconcile). Schedulers and the CLI decide what to do by checking these two mixins only.
+"""
+
+from __future__ import annotations
+
+
+class SalesflowError(Exception):
+    """Root of every error salesflow raises on purpose."""
+
+    exit_code: int = 1
+
+
+class TransientError(SalesflowError):
+    """A retry with backoff may succeed."""
+
+
+class TerminalError(SalesflowError):
+    """Retrying will not help: a person has to change something."""
+
+
+class ConfigError(TerminalError):
+    """A configuration value is missing or not allowed. The message names the key."""
+
+    exit_code = 2
+
+
+class ContractError(TerminalError):
+    """Input does not follow the event or reference-data contract."""
+
+
+class CheckpointError(TerminalError):
+    """A source checkpoint cannot be honoured (for example a planned file is gone)."""
+
+
+class ReconciliationError(TerminalError):
+    """Record counts between layers do not add up: something would be lost or doubled."""
+
+    def __init__(self, message: str, *, expected: int, actual: int) -> None:
+        super().__init__(f"{message}: expected {expected:,}, got {actual:,}")
+        self.expected = expected
+        self.actual = actual
+
+
+class ModelError(TerminalError):
+    """A SQL model failed to load, render or run. The message names the model."""
+
+
+class LakeWriteError(TransientError):
+    """A Delta commit failed for a reason that may pass (conflict, I/O)."""

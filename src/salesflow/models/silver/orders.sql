@@ -1,0 +1,6 @@
+-- silver.orders: one row per accepted order (order header grain).
+SELECT event_id, order_id, customer_id, store_id, channel, currency, payment_method,
+    total_amount, CAST(line_count AS INTEGER) AS line_count, CAST(units AS BIGINT) AS units,
+    event_time, event_date, late, source, source_position, batch_id, ingested_at
+FROM deduped_events
+WHERE event_type = 'order_created' AND duplicate_key IS NULL

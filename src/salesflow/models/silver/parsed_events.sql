@@ -1,0 +1,124 @@
+-- silver.parsed_events: one row per Bronze record, typed, with the first contract rule it breaks.
+-- `problem` is NULL for a valid event, else 'reason' or 'reason:field'. The rules run in a fixed
+-- priority so every record gets exactly one reason. Numbers must be JSON numbers and ids JSON
+-- strings, as in the pydantic contract (a test checks both sides agree).
+WITH raw AS (
+    SELECT batch_id, record_seq, source, source_position, payload, valid_utf8, ingested_at,
+           strlen(payload) AS payload_bytes
+    FROM bronze_batch
+),
+decoded AS (
+    SELECT *,
+        CASE WHEN valid_utf8 AND payload_bytes <= {{ max_payload_bytes }}
+                  AND json_valid(payload) AND starts_with(ltrim(payload), '{')
+             THEN json_transform(payload, {{ json_shape }}) END AS f
+    FROM raw
+),
+fields AS (
+    SELECT batch_id, record_seq, source, source_position, payload, valid_utf8, ingested_at,
+        payload_bytes, f IS NOT NULL AS is_object,
+        json_extract_string(f.event_type, '$') AS event_type, json_type(f.event_type) AS event_type_t,
+        TRY_CAST(f.schema_version AS BIGINT) AS schema_version, json_type(f.schema_version) AS schema_version_t,
+        json_extract_string(f.event_id, '$') AS event_id, json_type(f.event_id) AS event_id_t,
+        json_extract_string(f.event_time, '$') AS event_time_raw, json_type(f.event_time) AS event_time_t,
+        json_extract_string(f.order_id, '$') AS order_id, json_type(f.order_id) AS order_id_t,
+        json_extract_string(f.customer_id, '$') AS customer_id, json_type(f.customer_id) AS customer_id_t,
+        json_extract_string(f.session_id, '$') AS session_id, json_type(f.session_id) AS session_id_t,
+        json_extract_string(f.store_id, '$') AS store_id, json_type(f.store_id) AS store_id_t,
+        json_extract_string(f.product_id, '$') AS product_id, json_type(f.product_id) AS product_id_t,
+        json_extract_string(f.channel, '$') AS channel, json_type(f.channel) AS channel_t,
+        json_extract_string(f.currency, '$') AS currency, json_type(f.currency) AS currency_t,
+        json_extract_string(f.payment_method, '$') AS payment_method, json_type(f.payment_method) AS payment_method_t,
+        f.lines AS lines, json_type(f.lines) AS lines_t,
+        TRY_CAST(f.total_amount AS DECIMAL(18, 2)) AS total_amount,
+        TRY_CAST(f.total_amount AS DECIMAL(38, 6)) AS total_amount_exact, json_type(f.total_amount) AS total_amount_t,
+        TRY_CAST(f.quantity AS BIGINT) AS quantity, json_type(f.quantity) AS quantity_t,
+        CASE WHEN f IS NOT NULL THEN json_keys(payload) END AS keys
+    FROM decoded
+),
+flagged AS (
+    SELECT *,
+        event_type = 'order_created' AS is_order,
+        event_type IN ('product_viewed', 'add_to_cart') AS is_browse,
+        TRY_CAST(CASE WHEN regexp_matches(event_time_raw, '(Z|[+-][0-9]{2}:?[0-9]{2})$')
+                      THEN event_time_raw END AS TIMESTAMPTZ) AS event_time,
+        CASE
+            WHEN event_id_t IS NULL THEN 'event_id'
+            WHEN event_time_t IS NULL THEN 'event_time'
+            WHEN event_type = 'order_created' THEN CASE
+                WHEN order_id_t IS NULL THEN 'order_id'
+                WHEN customer_id_t IS NULL THEN 'customer_id'
+                WHEN store_id_t IS NULL THEN 'store_id'
+                WHEN channel_t IS NULL THEN 'channel'
+                WHEN currency_t IS NULL THEN 'currency'
+                WHEN payment_method_t IS NULL THEN 'payment_method'
+                WHEN lines_t IS NULL THEN 'lines'
+                WHEN total_amount_t IS NULL THEN 'total_amount' END
+            ELSE CASE
+                WHEN session_id_t IS NULL THEN 'session_id'
+                WHEN product_id_t IS NULL THEN 'product_id'
+                WHEN store_id_t IS NULL THEN 'store_id'
+                WHEN channel_t IS NULL THEN 'channel'
+                WHEN event_type = 'add_to_cart' AND quantity_t IS NULL THEN 'quantity' END
+        END AS missing,
+        CASE
+            WHEN event_id_t <> 'VARCHAR' THEN 'event_id'
+            WHEN event_time_t <> 'VARCHAR' THEN 'event_time'
+            WHEN store_id_t <> 'VARCHAR' THEN 'store_id'
+            WHEN channel_t <> 'VARCHAR' THEN 'channel'
+            WHEN customer_id_t <> 'VARCHAR' THEN 'customer_id'
+            WHEN event_type = 'order_created' THEN CASE
+                WHEN order_id_t <> 'VARCHAR' THEN 'order_id'
+                WHEN currency_t <> 'VARCHAR' THEN 'currency'
+                WHEN payment_method_t <> 'VARCHAR' THEN 'payment_method'
+                WHEN lines_t <> 'ARRAY' THEN 'lines'
+                WHEN total_amount_t NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'total_amount' END
+            ELSE CASE
+                WHEN session_id_t <> 'VARCHAR' THEN 'session_id'
+                WHEN product_id_t <> 'VARCHAR' THEN 'product_id'
+                WHEN event_type = 'add_to_cart' AND quantity_t NOT IN ('UBIGINT', 'BIGINT') THEN 'quantity' END
+        END AS wrong_type,
+        CASE
+            WHEN event_id = '' THEN 'event_id'
+            WHEN store_id = '' THEN 'store_id'
+            WHEN customer_id = '' THEN 'customer_id'
+            WHEN channel NOT IN {{ channels }} THEN 'channel'
+            WHEN event_type = 'order_created' THEN CASE
+                WHEN order_id = '' THEN 'order_id'
+                WHEN NOT regexp_full_match(currency, '[A-Z]{3}') THEN 'currency'
+                WHEN payment_method NOT IN {{ payment_methods }} THEN 'payment_method'
+                WHEN json_array_length(lines) = 0 THEN 'lines'
+                WHEN total_amount IS NULL OR total_amount_exact <> total_amount THEN 'total_amount' END
+            ELSE CASE
+                WHEN session_id = '' THEN 'session_id'
+                WHEN product_id = '' THEN 'product_id' END
+        END AS bad_value
+    FROM fields
+)
+SELECT
+    batch_id, record_seq, source, source_position, payload, ingested_at,
+    event_type, event_id, event_time, CAST(event_time AS DATE) AS event_date,
+    order_id, customer_id, session_id, store_id, product_id, channel, currency, payment_method,
+    lines, total_amount, quantity,
+    CASE WHEN is_order THEN list_filter(keys, lambda k: NOT list_contains({{ order_fields }}, k))
+         WHEN is_browse THEN list_filter(keys, lambda k: NOT list_contains({{ browse_fields }}, k))
+    END AS extra_fields,
+    CASE
+        WHEN NOT valid_utf8 THEN 'invalid_encoding'
+        WHEN payload_bytes > {{ max_payload_bytes }} THEN 'payload_too_large'
+        WHEN NOT is_object THEN 'malformed_json'
+        WHEN event_type_t IS NULL THEN 'missing_field:event_type'
+        WHEN event_type_t <> 'VARCHAR' THEN 'invalid_type:event_type'
+        WHEN event_type NOT IN {{ event_types }} THEN 'unknown_event_type'
+        WHEN schema_version_t IS NOT NULL
+             AND (schema_version_t NOT IN ('UBIGINT', 'BIGINT') OR schema_version <> {{ contract_version }})
+            THEN 'unsupported_version:schema_version'
+        WHEN missing IS NOT NULL THEN 'missing_field:' || missing
+        WHEN wrong_type IS NOT NULL THEN 'invalid_type:' || wrong_type
+        WHEN event_time IS NULL THEN 'invalid_timestamp:event_time'
+        WHEN bad_value IS NOT NULL THEN 'invalid_value:' || bad_value
+        WHEN is_order AND currency <> {{ reporting_currency }} THEN 'unsupported_currency:currency'
+        WHEN event_type = 'add_to_cart' AND quantity <= 0 THEN 'non_positive_quantity:quantity'
+        WHEN is_order AND total_amount < 0 THEN 'negative_amount:total_amount'
+    END AS problem
+FROM flagged

@@ -1,0 +1,5 @@
+-- silver.product_views: one row per accepted product view.
+SELECT event_id, session_id, customer_id, product_id, store_id, channel,
+    event_time, event_date, late, source, source_position, batch_id, ingested_at
+FROM deduped_events
+WHERE event_type = 'product_viewed' AND duplicate_key IS NULL

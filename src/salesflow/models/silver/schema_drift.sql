@@ -1,0 +1,5 @@
+-- silver.schema_drift: fields outside the contract seen on accepted events, with counts.
+SELECT event_type, field, count(*) AS events
+FROM (SELECT event_type, unnest(extra_fields) AS field FROM deduped_events)
+GROUP BY event_type, field
+ORDER BY event_type, field

@@ -1,0 +1,135 @@
+"""``salesflow batch``: everything new in the landing log through Bronze, Silver and Gold.
+
+Step 1. Load reference data (only when it changed).
+Step 2. Finish Silver and Gold for any Bronze batch a previous run left behind.
+Step 3. For each new Bronze batch: write Bronze, then Silver (reconciled first), then Gold.
+Step 4. Check the whole lake reconciles, and append the run to ``ops.pipeline_runs``.
+Each step is idempotent, so running the command again after any stop changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from salesflow.bronze import BronzeIngestor
+from salesflow.config import Settings
+from salesflow.engine import create_engine
+from salesflow.engine.base import EngineAdapter
+from salesflow.errors import ReconciliationError
+from salesflow.gold import GoldBuilder
+from salesflow.lake.delta import Lake
+from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
+from salesflow.pipeline.runs import RunRecord, record_run
+from salesflow.silver import SilverBatch, SilverProcessor
+from salesflow.silver.reference import ReferenceLoad, load_reference
+from salesflow.sources.checkpoint import SourceCheckpoint
+from salesflow.sources.landing import LandingLog
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[str, int], None]
+"""Called with (stage, records) as work completes: ``bronze``, ``silver``, ``gold``."""
+
+
+@dataclass
+class BatchRun:
+    """What one ``batch`` invocation did."""
+
+    run_id: str
+    references: list[ReferenceLoad] = field(default_factory=list)
+    bronze_rows: int = 0
+    silver: list[SilverBatch] = field(default_factory=list)
+    gold_rows: Counter[str] = field(default_factory=Counter)
+    reconciliation: Reconciliation | None = None
+    seconds: float = 0.0
+
+    @property
+    def batches(self) -> list[int]:
+        return [s.batch_id for s in self.silver]
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(s, attribute) for s in self.silver)
+
+    @property
+    def quarantined_by_reason(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for batch in self.silver:
+            counts.update(batch.quarantined)
+        return dict(counts.most_common())
+
+    @property
+    def schema_drift(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for batch in self.silver:
+            counts.update(batch.drift)
+        return dict(counts.most_common())
+
+
+def landing_checkpoint(settings: Settings) -> SourceCheckpoint:
+    return SourceCheckpoint.load(settings.checkpoint_dir / "landing.json")
+
+
+def run_batch(settings: Settings, progress: ProgressFn | None = None) -> BatchRun:
+    lake = Lake(settings.lake_root)
+    with create_engine(settings) as engine:
+        return _Runner(settings, lake, engine, progress or (lambda stage, n: None)).run()
+
+
+class _Runner:
+    def __init__(self, settings: Settings, lake: Lake, engine: EngineAdapter, progress: ProgressFn) -> None:
+        self.settings, self.lake, self.engine, self.progress = settings, lake, engine, progress
+        self.landing = LandingLog(settings.landing_dir)
+        self.bronze = BronzeIngestor(lake, engine, self.landing, landing_checkpoint(settings),
+                                     settings.pipeline.max_batch_bytes)
+        self.silver = SilverProcessor(lake, engine, settings)
+        self.gold = GoldBuilder(lake, engine)
+
+    def run(self) -> BatchRun:
+        started, clock = datetime.now(UTC), time.perf_counter()
+        result = BatchRun(run_id=uuid.uuid4().hex[:12])
+        result.references = load_reference(self.lake, self.landing)  # Step 1.
+        self._downstream(result)  # Step 2.
+        for bronze in self.bronze.batches():  # Step 3.
+            result.bronze_rows += bronze.rows
+            self.progress("bronze", bronze.rows)
+            self._downstream(result)
+        result.reconciliation = reconcile_lake(self.lake)  # Step 4.
+        result.seconds = time.perf_counter() - clock
+        if result.silver:
+            record_run(self.lake, _run_record(result, started, self.settings.engine.name))
+        if not result.reconciliation.balanced:
+            rec = result.reconciliation
+            raise ReconciliationError("lake does not reconcile (bronze = silver + quarantined + duplicates)",
+                                      expected=rec.bronze, actual=rec.accounted)
+        return result
+
+    def _downstream(self, result: BatchRun) -> None:
+        for batch_id in self.silver.pending_batches():
+            silver = self.silver.process(batch_id)
+            result.silver.append(silver)
+            self.progress("silver", silver.bronze_rows)
+            gold = self.gold.build(batch_id, silver.event_dates)
+            result.gold_rows.update(gold.rows)
+            self.progress("gold", silver.bronze_rows)
+            log.info("batch %d: bronze=%d silver=%d quarantined=%d duplicates=%d gold partitions=%d",
+                     batch_id, silver.bronze_rows, silver.silver_events, silver.quarantined_total,
+                     silver.duplicates, len(gold.event_dates))
+
+
+def _run_record(result: BatchRun, started: datetime, engine: str) -> RunRecord:
+    rec = result.reconciliation
+    assert rec is not None
+    return RunRecord(
+        run_id=result.run_id, command="batch", engine=engine, started_at=started,
+        finished_at=datetime.now(UTC), first_batch=min(result.batches), last_batch=max(result.batches),
+        bronze_rows=result.total("bronze_rows"), silver_events=result.total("silver_events"),
+        quarantined=result.total("quarantined_total"), duplicates=result.total("duplicates"),
+        late_events=result.total("late"), balanced=rec.balanced and all(s.balanced for s in result.silver),
+        quarantined_by_reason=result.quarantined_by_reason, schema_drift=result.schema_drift,
+        status="ok" if rec.balanced else "unbalanced",
+    )

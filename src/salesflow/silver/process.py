@@ -1,0 +1,163 @@
+"""Bronze batch -> Silver tables, quarantine and duplicates, reconciled before anything is written.
+
+Each Bronze batch is processed on its own and written to every Silver table with the Delta
+application transaction ``(salesflow.silver, batch_id)``. The dedupe state is read from Silver
+rows of *earlier* batches only, so redoing a batch after a crash that wrote some tables but not
+others computes exactly the same rows, and the tables already written are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from salesflow.config import Settings
+from salesflow.contract.events import CONTRACT_VERSION
+from salesflow.contract.vocabulary import (
+    CHANNELS,
+    COMMON_FIELDS,
+    EVENT_TYPES,
+    PAYMENT_METHODS,
+    known_fields,
+)
+from salesflow.engine.base import EngineAdapter
+from salesflow.errors import ReconciliationError
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import (
+    BRONZE_EVENTS,
+    DUPLICATES,
+    QUARANTINE,
+    SILVER_CART_ADDS,
+    SILVER_EVENT_TABLES,
+    SILVER_ORDER_LINES,
+    SILVER_ORDERS,
+    SILVER_PRODUCT_VIEWS,
+    SILVER_TABLES,
+    TableSpec,
+)
+from salesflow.models import load_model
+
+log = logging.getLogger(__name__)
+SILVER_APP = "salesflow.silver"
+STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.deduped_events")
+OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
+_SHAPE_FIELDS = sorted({*COMMON_FIELDS, *(f for t in EVENT_TYPES for f in known_fields(t))})
+_SEEN_SCHEMA = {
+    SILVER_ORDERS: pa.schema([("event_id", pa.string()), ("order_id", pa.string()),
+                              ("event_time", pa.timestamp("us", "UTC"))]),
+    SILVER_PRODUCT_VIEWS: pa.schema([("event_id", pa.string()), ("event_time", pa.timestamp("us", "UTC"))]),
+    SILVER_CART_ADDS: pa.schema([("event_id", pa.string()), ("event_time", pa.timestamp("us", "UTC"))]),
+}
+
+
+@dataclass(frozen=True)
+class SilverBatch:
+    """What one Bronze batch became."""
+
+    batch_id: int
+    bronze_rows: int
+    events: dict[str, int]
+    order_lines: int
+    quarantined: dict[str, int]
+    duplicates: int
+    late: int
+    drift: dict[str, int]
+    event_dates: tuple[date, ...]
+    written_tables: int = 0
+    samples: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def silver_events(self) -> int:
+        return sum(self.events.values())
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def balanced(self) -> bool:
+        return self.bronze_rows == self.silver_events + self.quarantined_total + self.duplicates
+
+
+class SilverProcessor:
+    def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings) -> None:
+        self.lake, self.engine, self.settings = lake, engine, settings
+
+    def committed(self) -> int:
+        """Last Bronze batch present in every Silver table."""
+        return min(self.lake.txn_version(spec, SILVER_APP) for spec in SILVER_TABLES)
+
+    def pending_batches(self) -> list[int]:
+        done = self.committed()
+        table = self.lake.read(BRONZE_EVENTS, columns=["batch_id"], filter=ds.field("batch_id") > done)
+        return [] if table is None else sorted(pc.unique(table["batch_id"]).to_pylist())
+
+    def process(self, batch_id: int) -> SilverBatch:
+        bronze = self.lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == batch_id)
+        assert bronze is not None, "bronze.events must exist before silver runs"
+        self.engine.register("bronze_batch", bronze)
+        self._register_state(batch_id)
+        params = self._params()
+        for name in STAGING:
+            self.engine.run_into(name.split(".")[1], load_model(name), **params)
+        outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
+        result = self._summarize(batch_id, bronze.num_rows, outputs)
+        if not result.balanced:  # Step 0: refuse to write anything that would lose or double a record
+            raise ReconciliationError(
+                f"silver batch {batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
+                expected=result.bronze_rows,
+                actual=result.silver_events + result.quarantined_total + result.duplicates,
+            )
+        written = sum(self._write(spec, rows, batch_id) for spec, rows in outputs.items())
+        return SilverBatch(**{**vars(result), "written_tables": written})
+
+    def _register_state(self, batch_id: int) -> None:
+        """Expose Silver rows from batches before this one: the dedupe keys and the watermark."""
+        for spec, schema in _SEEN_SCHEMA.items():
+            seen = self.lake.read(spec, columns=schema.names, filter=ds.field("batch_id") < batch_id)
+            self.engine.register(f"seen_{spec.name}", seen if seen is not None else schema.empty_table())
+        self.engine.run_into("seen_keys", load_model("silver.seen_keys"))
+
+    def _params(self) -> dict[str, object]:
+        pipeline = self.settings.pipeline
+        watermark = self.engine.run(load_model("silver.watermark"),
+                                    allowed_lateness_seconds=pipeline.allowed_lateness_seconds)
+        return {
+            "max_payload_bytes": pipeline.max_payload_bytes,
+            "json_shape": "{" + ",".join(f'"{name}":"JSON"' for name in _SHAPE_FIELDS) + "}",
+            "event_types": EVENT_TYPES,
+            "channels": CHANNELS,
+            "payment_methods": PAYMENT_METHODS,
+            "contract_version": CONTRACT_VERSION,
+            "reporting_currency": pipeline.reporting_currency,
+            "order_fields": list(known_fields("order_created")),
+            "browse_fields": sorted(set(known_fields("product_viewed")) | set(known_fields("add_to_cart"))),
+            "watermark": watermark["watermark"][0].as_py(),
+            "allowed_lateness_seconds": pipeline.allowed_lateness_seconds,
+        }
+
+    def _summarize(self, batch_id: int, bronze_rows: int, outputs: dict[TableSpec, pa.Table]) -> SilverBatch:
+        quarantine = outputs[QUARANTINE]
+        drift = self.engine.run(load_model("silver.schema_drift"))
+        dates = {d for spec in SILVER_EVENT_TABLES for d in pc.unique(outputs[spec]["event_date"]).to_pylist()}
+        return SilverBatch(
+            batch_id=batch_id,
+            bronze_rows=bronze_rows,
+            events={spec.name: outputs[spec].num_rows for spec in SILVER_EVENT_TABLES},
+            order_lines=outputs[SILVER_ORDER_LINES].num_rows,
+            quarantined=dict(Counter(quarantine["reason"].to_pylist())),
+            duplicates=outputs[DUPLICATES].num_rows,
+            late=sum(pc.sum(outputs[spec]["late"]).as_py() or 0 for spec in SILVER_EVENT_TABLES),
+            drift={f"{r['event_type']}.{r['field']}": r["events"] for r in drift.to_pylist()},
+            event_dates=tuple(sorted(d for d in dates if d is not None)),
+        )
+
+    def _write(self, spec: TableSpec, rows: pa.Table, batch_id: int) -> bool:
+        return self.lake.append(spec, rows, app_id=SILVER_APP, version=batch_id,
+                                metadata={"salesflow.bronze_batch": str(batch_id)})

@@ -1,0 +1,1 @@
+"""Where raw records come from. Every source yields records with a stable source position."""

@@ -1,0 +1,94 @@
+"""The landing log: a directory of immutable JSON Lines segments, the embedded stand-in for a broker.
+
+Writers create each segment under a temporary name, fsync it and rename it into place, so a
+reader never sees half a file. Segment names sort in write order. Reference data lives beside the
+events under ``reference/`` and is replaced atomically as a whole file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SEGMENT_SUFFIX = ".jsonl"
+REFERENCE_DIR = "reference"
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def read_lines(self) -> list[bytes]:
+        """Raw lines, without the newline; a trailing empty line is not a record."""
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        return lines
+
+
+class LandingLog:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def segments(self) -> list[Segment]:
+        if not self.root.exists():
+            return []
+        return [Segment(p) for p in sorted(self.root.glob(f"*{SEGMENT_SUFFIX}"))]
+
+    def append(self, lines: Iterable[bytes]) -> Segment | None:
+        """Write one segment atomically; returns None when there was nothing to write."""
+        body = b"".join(line + b"\n" for line in lines)
+        if not body:
+            return None
+        name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):06d}{SEGMENT_SUFFIX}"
+        path = self.root / name
+        atomic_write(path, body)
+        return Segment(path)
+
+    def write_segments(self, lines: Iterable[bytes], per_segment: int) -> Iterator[Segment]:
+        """Split a stream of lines into segments of ``per_segment`` lines."""
+        iterator = iter(lines)
+        while chunk := list(itertools.islice(iterator, per_segment)):
+            segment = self.append(chunk)
+            if segment is not None:
+                yield segment
+
+    def reference_path(self, name: str) -> Path:
+        return self.root / REFERENCE_DIR / f"{name}{SEGMENT_SUFFIX}"
+
+    def write_reference(self, name: str, lines: Iterable[bytes]) -> Path:
+        path = self.reference_path(name)
+        atomic_write(path, b"".join(line + b"\n" for line in lines))
+        return path
+
+
+_counter = itertools.count()
+
+
+def atomic_write(path: Path, body: bytes) -> None:
+    """Write-then-rename with fsync, so readers see the whole file or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
