@@ -29,7 +29,12 @@ class DuckDBEngine(EngineAdapter):
         self.con.register(name, data)
 
     def query(self, sql: str) -> pa.Table:
-        return self.con.sql(sql).fetch_arrow_table()
+        relation = self.con.sql(sql)
+        if relation is None:  # a statement without a result
+            return pa.table({})
+        # DuckDB >= 1.4 names it to_arrow_table; older releases only have fetch_arrow_table.
+        fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+        return fetch()
 
     def materialize(self, name: str, sql: str) -> None:
         self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
