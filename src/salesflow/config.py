@@ -183,4 +183,4 @@ def _describe(exc: ValidationError) -> str:
     env = ENV_PREFIX + key.replace(".", "__").upper()
     given = first.get("input")
     shown = "" if isinstance(given, dict) else f" = {given!r}"
-    return f"config error: {key}{shown}: {first['msg']} (file key {key!r} or ${env})"
+    return f"config error: {key}{shown}: {first['msg']} (set {key} in the config file or ${env})"

@@ -19,7 +19,7 @@ from salesflow import __version__
 from salesflow.cli.logs import setup_logging
 from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.config import Settings, load_settings
-from salesflow.errors import SalesflowError
+from salesflow.errors import ConfigError, SalesflowError
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
@@ -33,8 +33,11 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.secho(f"salesflow: {exc}", err=True, fg="red")  # one line, never wrapped
+            sys.exit(exc.exit_code)
         except SalesflowError as exc:
-            err_console.print(f"[bold red]salesflow: {type(exc).__name__}:[/] {exc}", highlight=False)
+            click.secho(f"salesflow: {type(exc).__name__}: {exc}", err=True, fg="red")
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]

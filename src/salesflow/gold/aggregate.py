@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
+    DUPLICATES,
+    QUARANTINE,
+    SILVER_ORDERS,
     GOLD_CATEGORY_REVENUE,
     GOLD_DAILY_SALES,
     GOLD_FUNNEL_DAILY,
@@ -52,8 +56,31 @@ class GoldBuilder:
     def __init__(self, lake: Lake, engine: EngineAdapter) -> None:
         self.lake, self.engine = lake, engine
 
-    def build(self, batch_id: int, event_dates: tuple[date, ...]) -> GoldBatch:
-        """Rebuild ``event_dates`` in every gold table from Silver up to ``batch_id``."""
+    def committed(self) -> int:
+        """Last Silver batch reflected in every gold table."""
+        return min(self.lake.txn_version(spec, GOLD_APP) for spec in OUTPUTS)
+
+    def pending_batches(self, silver_committed: int) -> list[int]:
+        """Silver batches not yet in gold, oldest first."""
+        done = self.committed()
+        keep = (ds.field("batch_id") > done) & (ds.field("batch_id") <= silver_committed)
+        found: set[int] = set()
+        for spec in (SILVER_ORDERS, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS, QUARANTINE, DUPLICATES):
+            table = self.lake.read(spec, columns=["batch_id"], filter=keep)
+            found |= set() if table is None else set(pc.unique(table["batch_id"]).to_pylist())
+        return sorted(found)
+
+    def dates_of(self, batch_id: int) -> tuple[date, ...]:
+        """event_date partitions a Silver batch touched."""
+        dates: set[date] = set()
+        for spec in (SILVER_ORDERS, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS):
+            table = self.lake.read(spec, columns=["event_date"], filter=ds.field("batch_id") == batch_id)
+            dates |= set() if table is None else set(pc.unique(table["event_date"]).to_pylist())
+        return tuple(sorted(d for d in dates if d is not None))
+
+    def build(self, batch_id: int) -> GoldBatch:
+        """Rebuild the partitions Silver batch ``batch_id`` touched, from Silver up to that batch."""
+        event_dates = self.dates_of(batch_id)
         self._register_inputs(batch_id, event_dates)
         params = {"updated_at": datetime.now(UTC)}
         predicate = _partition_predicate(event_dates)

@@ -109,16 +109,19 @@ class _Runner:
         return result
 
     def _downstream(self, result: BatchRun) -> None:
+        """Silver for every Bronze batch not yet in Silver, then Gold for every batch not in Gold."""
         for batch_id in self.silver.pending_batches():
             silver = self.silver.process(batch_id)
             result.silver.append(silver)
             self.progress("silver", silver.bronze_rows)
-            gold = self.gold.build(batch_id, silver.event_dates)
-            result.gold_rows.update(gold.rows)
-            self.progress("gold", silver.bronze_rows)
-            log.info("batch %d: bronze=%d silver=%d quarantined=%d duplicates=%d gold partitions=%d",
+            log.info("silver batch %d: bronze=%d silver=%d quarantined=%d duplicates=%d late=%d",
                      batch_id, silver.bronze_rows, silver.silver_events, silver.quarantined_total,
-                     silver.duplicates, len(gold.event_dates))
+                     silver.duplicates, silver.late)
+        for batch_id in self.gold.pending_batches(self.silver.committed()):
+            gold = self.gold.build(batch_id)
+            result.gold_rows.update(gold.rows)
+            self.progress("gold", sum(s.bronze_rows for s in result.silver if s.batch_id == batch_id))
+            log.info("gold batch %d: %d partition(s) rebuilt", batch_id, len(gold.event_dates))
 
 
 def _run_record(result: BatchRun, started: datetime, engine: str) -> RunRecord:

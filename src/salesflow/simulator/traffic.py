@@ -75,7 +75,7 @@ def day_weights(start: date, days: int, promos: list[Promotion]) -> list[float]:
 
 
 def simulate(spec: SimulationSpec, catalog: Catalog) -> Iterator[SimRecord]:
-    """Yield exactly ``spec.events`` records (fewer only if the spec asks for zero days)."""
+    """Yield exactly ``spec.events`` records, defects and duplicate copies included."""
     rng = random.Random(spec.seed)
     injector = DefectInjector(spec.defects, random.Random(f"defects-{spec.seed}"))
     shop = _Shop(catalog, promotions(spec.seed, spec.start, spec.days), rng)
@@ -83,11 +83,27 @@ def simulate(spec: SimulationSpec, catalog: Catalog) -> Iterator[SimRecord]:
 
 
 def _records(spec: SimulationSpec, shop: _Shop, injector: DefectInjector) -> Iterator[SimRecord]:
-    budget = spec.events / (1 + spec.defects.duplicate)
+    rates = spec.defects
+    bad = sum(getattr(rates, k) for k in ("malformed_json", "missing_field", "negative_value", "wrong_type",
+                                          "unknown_event_type", "oversized"))
+    # Size the sessions so clean events plus duplicate copies land just above the target; the
+    # caller cuts at exactly spec.events.
+    budget = spec.events / (1 + rates.duplicate * (1 - bad)) * 1.005 + 20
+    emitted = 0
+    realtime = spec.realtime_from is not None
     for day_start, seconds, share in _periods(spec, shop.promos):
-        events = shop.day_events(day_start, seconds, budget * share, realtime=spec.realtime_from is not None)
-        for t, event in events:
-            yield from injector.feed(event, t)
+        for t, event in shop.day_events(day_start, seconds, budget * share, realtime=realtime):
+            for record in injector.feed(event, t):
+                emitted += 1
+                yield record
+    while emitted < spec.events:  # rare top-up when chance left the plan short
+        for t, event in shop.day_events(day_start, seconds, spec.events - emitted, realtime=realtime):
+            for record in injector.feed(event, t):
+                emitted += 1
+                yield record
+        for record in injector.drain():
+            emitted += 1
+            yield record
     yield from injector.drain()
 
 
@@ -118,10 +134,13 @@ class _Shop:
         self.day_promos: dict[str, Promotion] = {}
         self.category_names: list[str] = list(self.category_weight)
         self.category_cum: list[float] = []
+        self.gap_scale = 1.0
 
     def day_events(self, start: datetime, seconds: float, budget: float, *, realtime: bool) -> list[tuple[float, dict[str, Any]]]:
         events: list[tuple[float, dict[str, Any]]] = []
         base = start.timestamp()
+        # Real time squeezes each session's minutes into the run, so every event lands inside it.
+        self.gap_scale = min(1.0, seconds / 3600) if realtime else 1.0
         self._enter_day(start.date())
         while len(events) < budget:
             offset = self.rng.uniform(0, seconds) if realtime else self._seconds_into_day()
@@ -151,17 +170,17 @@ class _Shop:
         cart: dict[str, tuple[Product, int]] = {}
         out: list[tuple[float, dict[str, Any]]] = []
         for _ in range(min(1 + _geometric(rng, 0.45), 8)):
-            t += rng.expovariate(1 / 40)
+            t += rng.expovariate(1 / 40) * self.gap_scale
             product = rng.choices(self.by_category[category], cum_weights=self.product_cum[category])[0]
             out.append((t, _event(rng, "product_viewed", t, common, product_id=product.product_id)))
             if rng.random() < 0.18 * (1.6 if promo else 1.0) * (1.2 if customer.segment == "vip" else 1.0):
-                t += rng.expovariate(1 / 20)
+                t += rng.expovariate(1 / 20) * self.gap_scale
                 quantity = rng.choices((1, 2, 3), weights=(75, 18, 7))[0]
                 out.append((t, _event(rng, "add_to_cart", t, common, product_id=product.product_id, quantity=quantity)))
                 previous = cart.get(product.product_id, (product, 0))[1]
                 cart[product.product_id] = (product, previous + quantity)
         if cart and rng.random() < {"new": 0.4, "regular": 0.5, "vip": 0.65}[customer.segment]:
-            t += rng.expovariate(1 / 90)
+            t += rng.expovariate(1 / 90) * self.gap_scale
             out.append((t, self._order(t, common, customer.customer_id, cart, promo)))
         return out
 
