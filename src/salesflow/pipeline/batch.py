@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from salesflow.bronze import BronzeIngestor
+from salesflow.bronze import BronzeBatch, BronzeIngestor
 from salesflow.config import Settings
 from salesflow.engine import create_engine
 from salesflow.engine.base import EngineAdapter
@@ -97,7 +97,7 @@ class _Runner:
         for bronze in self.bronze.batches():  # Step 3.
             result.bronze_rows += bronze.rows
             self.progress("bronze", bronze.rows)
-            self._downstream(result)
+            self._downstream(result, handover=bronze)
         result.reconciliation = reconcile_lake(self.lake)  # Step 4.
         result.seconds = time.perf_counter() - clock
         if result.silver:
@@ -108,20 +108,23 @@ class _Runner:
                                       expected=rec.bronze, actual=rec.accounted)
         return result
 
-    def _downstream(self, result: BatchRun) -> None:
+    def _downstream(self, result: BatchRun, handover: BronzeBatch | None = None) -> None:
         """Silver for every Bronze batch not yet in Silver, then Gold for every batch not in Gold."""
         for batch_id in self.silver.pending_batches():
-            silver = self.silver.process(batch_id)
+            rows = handover.table if handover is not None and handover.batch_id == batch_id else None
+            silver = self.silver.process(batch_id, rows)
             result.silver.append(silver)
             self.progress("silver", silver.bronze_rows)
-            log.info("silver batch %d: bronze=%d silver=%d quarantined=%d duplicates=%d late=%d",
+            log.info("silver batch %d: bronze=%d silver=%d quarantined=%d duplicates=%d late=%d in %.2f s",
                      batch_id, silver.bronze_rows, silver.silver_events, silver.quarantined_total,
-                     silver.duplicates, silver.late)
+                     silver.duplicates, silver.late, silver.seconds)
         for batch_id in self.gold.pending_batches(self.silver.committed()):
+            clock = time.perf_counter()
             gold = self.gold.build(batch_id)
             result.gold_rows.update(gold.rows)
             self.progress("gold", sum(s.bronze_rows for s in result.silver if s.batch_id == batch_id))
-            log.info("gold batch %d: %d partition(s) rebuilt", batch_id, len(gold.event_dates))
+            log.info("gold batch %d: %d partition(s) rebuilt in %.2f s", batch_id, len(gold.event_dates),
+                     time.perf_counter() - clock)
 
 
 def _run_record(result: BatchRun, started: datetime, engine: str) -> RunRecord:

@@ -9,8 +9,9 @@ others computes exactly the same rows, and the tables already written are skippe
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import pyarrow as pa
@@ -70,7 +71,7 @@ class SilverBatch:
     drift: dict[str, int]
     event_dates: tuple[date, ...]
     written_tables: int = 0
-    samples: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
 
     @property
     def silver_events(self) -> int:
@@ -98,9 +99,12 @@ class SilverProcessor:
         table = self.lake.read(BRONZE_EVENTS, columns=["batch_id"], filter=ds.field("batch_id") > done)
         return [] if table is None else sorted(pc.unique(table["batch_id"]).to_pylist())
 
-    def process(self, batch_id: int) -> SilverBatch:
-        bronze = self.lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == batch_id)
+    def process(self, batch_id: int, bronze: pa.Table | None = None) -> SilverBatch:
+        """Process one Bronze batch; ``bronze`` may hand over the rows just written (saves a read)."""
+        if bronze is None:
+            bronze = self.lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == batch_id)
         assert bronze is not None, "bronze.events must exist before silver runs"
+        clock = time.perf_counter()
         self.engine.register("bronze_batch", bronze)
         self._register_state(batch_id)
         params = self._params()
@@ -115,7 +119,7 @@ class SilverProcessor:
                 actual=result.silver_events + result.quarantined_total + result.duplicates,
             )
         written = sum(self._write(spec, rows, batch_id) for spec, rows in outputs.items())
-        return SilverBatch(**{**vars(result), "written_tables": written})
+        return SilverBatch(**{**vars(result), "written_tables": written, "seconds": time.perf_counter() - clock})
 
     def _register_state(self, batch_id: int) -> None:
         """Expose Silver rows from batches before this one: the dedupe keys and the watermark."""

@@ -1,6 +1,6 @@
 -- gold.sales_by_window: category x store x tumbling window (1 minute, 5 minutes, 1 hour), UTC.
 -- orders counts distinct orders with at least one line in the category; average order value is
--- the category's revenue over those orders.
+-- the category's revenue over those orders (a DOUBLE ratio, not money: round when showing it).
 WITH lines AS (
     SELECT l.order_id, l.store_id, l.event_time, l.quantity, l.revenue,
            COALESCE(p.category, 'unknown') AS category
@@ -23,7 +23,7 @@ SELECT window_size, window_start,
     CAST(sum(revenue) AS DECIMAL(18, 2)) AS revenue,
     count(DISTINCT order_id) AS orders,
     CAST(sum(quantity) AS BIGINT) AS units,
-    CAST(round(sum(revenue) / count(DISTINCT order_id), 2) AS DECIMAL(18, 2)) AS avg_order_value,
+    CAST(sum(revenue) AS DOUBLE) / count(DISTINCT order_id) AS avg_order_value,
     {{ updated_at }} AS updated_at
 FROM bucketed
 GROUP BY window_size, seconds, window_start, category, store_id

@@ -9,7 +9,7 @@ WITH line_checks AS (
     FROM parsed_lines
     GROUP BY batch_id, record_seq
 )
-SELECT e.* EXCLUDE (problem),
+SELECT e.* EXCLUDE (problem, lines),
     c.units, c.line_count,
     COALESCE(e.problem, c.line_problem,
         CASE WHEN e.event_type = 'order_created' AND abs(c.lines_revenue - e.total_amount) > 0.01

@@ -96,7 +96,7 @@ flagged AS (
     FROM fields
 )
 SELECT
-    batch_id, record_seq, source, source_position, payload, ingested_at,
+    batch_id, record_seq, source, source_position, ingested_at,
     event_type, event_id, event_time, CAST(event_time AS DATE) AS event_date,
     order_id, customer_id, session_id, store_id, product_id, channel, currency, payment_method,
     lines, total_amount, quantity,

@@ -1,8 +1,9 @@
 -- silver.quarantine: every rejected record, kept whole, with a machine-readable reason and the
 -- position it came from, so it can be fixed and replayed.
-SELECT batch_id, record_seq, source, source_position,
-    split_part(problem, ':', 1) AS reason,
-    NULLIF(split_part(problem, ':', 2), '') AS reason_detail,
-    event_type, event_id, event_date, payload, ingested_at
-FROM classified_events
-WHERE problem IS NOT NULL
+SELECT c.batch_id, c.record_seq, c.source, c.source_position,
+    split_part(c.problem, ':', 1) AS reason,
+    NULLIF(split_part(c.problem, ':', 2), '') AS reason_detail,
+    c.event_type, c.event_id, c.event_date, b.payload, c.ingested_at
+FROM classified_events c
+JOIN bronze_batch b USING (batch_id, record_seq)
+WHERE c.problem IS NOT NULL
