@@ -51,3 +51,7 @@ class ModelError(TerminalError):
 
 class LakeWriteError(TransientError):
     """A Delta commit failed for a reason that may pass (conflict, I/O)."""
+
+
+class LakeSchemaError(TerminalError):
+    """A Delta table refused rows whose schema does not match it: a model changed its output."""

@@ -90,3 +90,8 @@ def test_realtime_simulation_writes_current_events(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     times = [datetime.fromisoformat(line["event_time"].replace("Z", "+00:00")) for line in lines]
     assert all(abs((now - t).total_seconds()) < 60 for t in times)
+
+
+def test_batch_on_an_empty_data_dir_is_a_no_op(tmp_path: Path) -> None:
+    result = salesflow("--data-dir", str(tmp_path / "empty"), "batch")
+    assert result.returncode == 0 and "Nothing new" in result.stdout and "holds" in result.stdout

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.exceptions import (
+    CommitFailedError,
+    DeltaError,
+    DeltaProtocolError,
+    SchemaMismatchError,
+    TableNotFoundError,
+)
 
-from salesflow.errors import LakeWriteError
+from salesflow.errors import LakeSchemaError, LakeWriteError
 from salesflow.lake.tables import TableSpec
 
 log = logging.getLogger(__name__)
@@ -91,9 +97,13 @@ class Lake:
             write_deltalake(self.uri(spec), data, mode=mode, predicate=predicate,  # type: ignore[arg-type]
                             partition_by=list(spec.partition_by) or None,
                             storage_options=self._options, commit_properties=props)
-        except CommitFailedError as exc:
+        except CommitFailedError as exc:  # a concurrent writer won the race: retrying can succeed
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
+        except (SchemaMismatchError, DeltaProtocolError) as exc:  # retrying the same rows cannot help
+            raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
         except DeltaError as exc:
+            if "Cast error" in str(exc) or "Schema error" in str(exc):  # delta-rs reports these generically
+                raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
             raise LakeWriteError(f"write to {spec.qualified} failed: {exc}") from exc
         return True
 
