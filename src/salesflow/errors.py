@@ -55,3 +55,9 @@ class LakeWriteError(TransientError):
 
 class LakeSchemaError(TerminalError):
     """A Delta table refused rows whose schema does not match it: a model changed its output."""
+
+
+class ParameterError(TerminalError):
+    """A query parameter is unknown or its value does not fit its type."""
+
+    exit_code = 2

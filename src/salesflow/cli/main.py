@@ -160,6 +160,54 @@ def status(ctx: click.Context) -> None:
     console.print(table)
 
 
+@cli.group()
+def warehouse() -> None:
+    """Load and describe the star-schema warehouse (DuckDB file, or PostgreSQL via warehouse.url)."""
+
+
+@warehouse.command("load")
+@click.option("--full", is_flag=True, help="Empty every warehouse table and rebuild from the lake.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Reload from this event date.")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Reload up to this event date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@handle_errors
+def warehouse_load(ctx: click.Context, full: bool, date_from: datetime | None, date_to: datetime | None,
+                   as_json: bool) -> None:
+    """Load new Silver/Gold data into the warehouse (incremental unless --full or a date range)."""
+    from salesflow.cli.warehouse_cmd import do_load
+
+    if full and (date_from or date_to):
+        raise click.UsageError("--full reloads everything; do not combine it with --from/--to")
+    do_load(console, settings_of(ctx), full, date_from, date_to, as_json)
+
+
+@warehouse.command("ddl")
+@click.option("--dialect", type=click.Choice(["duckdb", "postgres", "redshift", "bigquery"]), default="postgres",
+              show_default=True)
+@click.option("--location", help="s3:// or gs:// prefix of Parquet exports: also print the load statements.")
+@handle_errors
+def warehouse_ddl(dialect: str, location: str | None) -> None:
+    """Print the star schema (and bulk-load statements) for a warehouse dialect."""
+    from salesflow.cli.warehouse_cmd import print_ddl
+
+    print_ddl(dialect, location)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Query parameter (repeatable).")
+@click.option("--list", "show_list", is_flag=True, help="List the analytics queries and their parameters.")
+@click.pass_context
+@handle_errors
+def query(ctx: click.Context, name: str | None, fmt: str, params: tuple[str, ...], show_list: bool) -> None:
+    """Run an analytics query on the warehouse."""
+    from salesflow.cli.warehouse_cmd import do_query
+
+    do_query(console, settings_of(ctx), name, fmt, params, show_list)
+
+
 def _batch(settings: Settings, as_json: bool) -> None:
     from salesflow.pipeline import run_batch
     from salesflow.pipeline.inspect import sample_gold_record

@@ -1,0 +1,26 @@
+-- Daily revenue and orders with day-over-day and week-over-week growth (days without sales count as 0).
+-- param start_date DATE = 1900-01-01
+-- param end_date DATE = 9999-12-31
+WITH bounds AS (
+    SELECT min(event_date) AS first_day, max(event_date) AS last_day FROM fact_sales
+),
+daily AS (
+    SELECT d.date AS day, COALESCE(sum(f.revenue), 0) AS revenue, count(DISTINCT f.order_id) AS orders
+    FROM dim_date d
+    CROSS JOIN bounds b
+    LEFT JOIN fact_sales f ON f.date_key = d.date_key
+    WHERE d.date BETWEEN b.first_day AND b.last_day
+    GROUP BY d.date
+),
+growth AS (
+    SELECT day, revenue, orders,
+        CAST(revenue - lag(revenue, 1) OVER (ORDER BY day) AS DOUBLE)
+            / NULLIF(CAST(lag(revenue, 1) OVER (ORDER BY day) AS DOUBLE), 0) AS dod_growth,
+        CAST(revenue - lag(revenue, 7) OVER (ORDER BY day) AS DOUBLE)
+            / NULLIF(CAST(lag(revenue, 7) OVER (ORDER BY day) AS DOUBLE), 0) AS wow_growth
+    FROM daily
+)
+SELECT day, revenue, orders, dod_growth, wow_growth
+FROM growth
+WHERE day BETWEEN CAST($start_date AS DATE) AND CAST($end_date AS DATE)
+ORDER BY day

@@ -1,0 +1,1 @@
+"""The star-schema warehouse: one schema definition, DuckDB (default) or PostgreSQL targets."""

@@ -1,0 +1,18 @@
+"""Entry points the CLI calls: load the warehouse, print DDL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from salesflow.config import Settings
+from salesflow.engine import create_engine
+from salesflow.lake.delta import Lake
+from salesflow.warehouse.load import LoadResult, WarehouseLoader
+from salesflow.warehouse.targets import connect
+
+
+def load_warehouse(settings: Settings, *, full: bool = False, date_from: date | None = None,
+                   date_to: date | None = None) -> LoadResult:
+    with create_engine(settings) as engine, connect(settings) as target:
+        loader = WarehouseLoader(settings, Lake(settings.lake_root), engine, target)
+        return loader.load(full=full, date_from=date_from, date_to=date_to)

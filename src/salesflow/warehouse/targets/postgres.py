@@ -1,0 +1,90 @@
+"""PostgreSQL warehouse: bulk loads with COPY into temp tables, upserts with ON CONFLICT."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from salesflow.errors import ConfigError, TransientError
+from salesflow.warehouse.targets.base import WarehouseTarget
+
+_PG_TYPES = {
+    pa.string(): "TEXT", pa.large_string(): "TEXT", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE PRECISION", pa.bool_(): "BOOLEAN", pa.date32(): "DATE",
+}
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresTarget(WarehouseTarget):
+    DIALECT: ClassVar[str] = "postgres"
+    SUPPORTS_FOREIGN_KEYS: ClassVar[bool] = True
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:  # pragma: no cover - psycopg is a dependency
+            raise ConfigError("warehouse.url needs psycopg: pip install 'psycopg[binary]'") from None
+        self.url = url
+        try:
+            self.conn = psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise TransientError(f"cannot reach the PostgreSQL warehouse at {redact(url)}: "
+                                 f"{str(exc).replace(url, redact(url)).strip()}") from None
+        self.conn.execute("SET TIME ZONE 'UTC'")
+
+    @property
+    def description(self) -> str:
+        return f"postgres:{redact(self.url)}"
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self.conn.execute(sql, params)  # type: ignore[arg-type]
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, params)  # type: ignore[arg-type]
+            names = [d.name for d in cursor.description or []]
+            rows = cursor.fetchall()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}) if names else pa.table({})
+
+    def stage(self, name: str, data: pa.Table) -> None:
+        columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in data.schema)
+        self.conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+        self.conn.execute(f'CREATE TEMP TABLE "{name}" ({columns})')
+        if data.num_rows == 0:
+            return
+        buffer = io.BytesIO()
+        # Quote every value so an empty string stays distinct from NULL (unquoted empty field).
+        pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+        names = ", ".join(f'"{n}"' for n in data.column_names)
+        with self.conn.cursor() as cursor, cursor.copy(f'COPY "{name}" ({names}) FROM STDIN (FORMAT csv)') as copy:
+            copy.write(buffer.getvalue())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _pg_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_decimal(arrow_type):
+        return f"NUMERIC({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    return _PG_TYPES.get(arrow_type, "TEXT")
