@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: run test bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +16,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## simulate ~200,000 events and run the whole pipeline on embedded defaults
 	$(BIN)/salesflow demo
 
-test: $(STAMP)  ## every test
+system-deps:  ## Debian packages the tests start for real: PostgreSQL
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql for the warehouse tests"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: $(STAMP) system-deps  ## every test
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## benchmarks (not part of `make test`)

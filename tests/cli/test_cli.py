@@ -24,7 +24,7 @@ def test_demo_prints_the_summary(tmp_path: Path) -> None:
     out = result.stdout
     for expected in ("bronze records", "silver events", "quarantined", "duplicates removed",
                      "Quarantined by reason", "Reconciliation", "holds", "total_revenue", "order_count",
-                     "avg_order_value", "window_start"):
+                     "avg_order_value", "window_start", "fact_sales", "reconciled"):
         assert expected in out
 
 

@@ -117,7 +117,7 @@ def batch(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 @handle_errors
 def demo(ctx: click.Context, events: int, seed: int, reset: bool) -> None:
-    """Simulate a demo day range and run the whole batch pipeline on it."""
+    """Simulate a demo month, run the batch pipeline and load the warehouse."""
     from salesflow.cli.simulate_cmd import run_simulation
 
     settings = settings_of(ctx)
@@ -126,6 +126,10 @@ def demo(ctx: click.Context, events: int, seed: int, reset: bool) -> None:
     run_simulation(console, settings, events=events, rate=None, duration=None, seed=seed,
                    start=date(2026, 9, 1), days=28, defects=(), clean=False, target="landing")
     _batch(settings, as_json=False)
+    from salesflow.cli.warehouse_cmd import do_load
+
+    do_load(console, settings, full=False, date_from=None, date_to=None, as_json=False)
+    console.print("Try: salesflow query --list; salesflow query top_categories --param top_n=5")
 
 
 @cli.command()
