@@ -71,6 +71,24 @@ class PipelineConfig(Section):
     """Orders in another currency are quarantined as ``unsupported_currency``."""
 
 
+class QualityConfig(Section):
+    enabled: bool = True
+    """Run the expectation suites (contract checks and reconciliation always run)."""
+    expectations_file: str | None = None
+    """YAML of extra or overriding rules: layer -> table -> list of expectations."""
+    sample_rows: int = Field(5, ge=0, le=100)
+    """Violating rows kept per failed rule in ops.quality_results."""
+
+
+class AlertsConfig(Section):
+    webhook_url: SecretStr | None = None
+    """Slack-compatible incoming webhook (secret: environment only)."""
+    timeout_seconds: float = Field(5.0, gt=0)
+    """Per attempt."""
+    retries: int = Field(3, ge=0, le=10)
+    """Further attempts after the first, with exponential backoff."""
+
+
 class Settings(BaseSettings):
     """Everything salesflow can be told. Sections map to ``SALESFLOW__<SECTION>__<KEY>``."""
 
@@ -85,6 +103,8 @@ class Settings(BaseSettings):
     warehouse: WarehouseConfig = WarehouseConfig()
     engine: EngineConfig = EngineConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    quality: QualityConfig = QualityConfig()
+    alerts: AlertsConfig = AlertsConfig()
     log_format: Literal["text", "json"] = "text"
     """Log line format on stderr."""
 

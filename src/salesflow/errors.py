@@ -61,3 +61,7 @@ class ParameterError(TerminalError):
     """A query parameter is unknown or its value does not fit its type."""
 
     exit_code = 2
+
+
+class QualityGateError(TerminalError):
+    """A blocking (``fail``) expectation tripped: the batch was not promoted to the next layer."""

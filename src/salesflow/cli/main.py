@@ -23,6 +23,8 @@ from salesflow.errors import ConfigError, SalesflowError
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
+if not console.is_terminal:  # piped or captured: tables are not squeezed into 80 columns
+    console = Console(width=160)
 err_console = Console(stderr=True)
 
 
@@ -210,6 +212,23 @@ def query(ctx: click.Context, name: str | None, fmt: str, params: tuple[str, ...
     from salesflow.cli.warehouse_cmd import do_query
 
     do_query(console, settings_of(ctx), name, fmt, params, show_list)
+
+
+@cli.group()
+def quality() -> None:
+    """Data-quality gate results."""
+
+
+@quality.command("report")
+@click.option("--run", "run_id", help="A run id (default: the latest run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+@handle_errors
+def quality_report(ctx: click.Context, run_id: str | None, as_json: bool) -> None:
+    """Show the latest run's checks: rule, action, violations and sample rows. Exit 1 on a blocking failure."""
+    from salesflow.cli.quality_cmd import report
+
+    sys.exit(report(console, settings_of(ctx), run_id, as_json))
 
 
 def _batch(settings: Settings, as_json: bool) -> None:

@@ -31,6 +31,8 @@ from salesflow.lake.tables import (
     TableSpec,
 )
 from salesflow.models import load_model
+from salesflow.quality.gate import QualityGate
+from salesflow.quality.results import write_results
 
 log = logging.getLogger(__name__)
 GOLD_APP = "salesflow.gold"
@@ -53,8 +55,8 @@ class GoldBatch:
 
 
 class GoldBuilder:
-    def __init__(self, lake: Lake, engine: EngineAdapter) -> None:
-        self.lake, self.engine = lake, engine
+    def __init__(self, lake: Lake, engine: EngineAdapter, gate: QualityGate | None = None) -> None:
+        self.lake, self.engine, self.gate = lake, engine, gate
 
     def committed(self) -> int:
         """Last Silver batch reflected in every gold table."""
@@ -84,12 +86,25 @@ class GoldBuilder:
         self._register_inputs(batch_id, event_dates)
         params = {"updated_at": datetime.now(UTC)}
         predicate = _partition_predicate(event_dates)
-        rows, written = {}, 0
-        for spec, name in OUTPUTS.items():
-            table = self.engine.run(load_model(name), **params)
-            rows[spec.name] = table.num_rows
-            written += self.lake.replace_where(spec, table, predicate, app_id=GOLD_APP, version=batch_id)
-        return GoldBatch(batch_id, event_dates, rows, written)
+        outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
+        self._gate(batch_id, event_dates, outputs)  # a blocking rule stops every gold write of the batch
+        written = sum(self.lake.replace_where(spec, table, predicate, app_id=GOLD_APP, version=batch_id)
+                      for spec, table in outputs.items())
+        return GoldBatch(batch_id, event_dates, {s.name: t.num_rows for s, t in outputs.items()}, written)
+
+    def _gate(self, batch_id: int, event_dates: tuple[date, ...], outputs: dict[TableSpec, pa.Table]) -> None:
+        if self.gate is None:
+            return
+        partition = f"batch {batch_id}: " + (f"{event_dates[0]}..{event_dates[-1]}" if event_dates else "no dates")
+        try:
+            checked = []
+            for spec, table in outputs.items():
+                self.engine.register(f"check_{spec.name}", table)
+                checked += self.gate.check(spec.name, f"check_{spec.name}", partition)
+            self.gate.enforce(checked, f"gold batch {batch_id}")
+        finally:
+            write_results(self.lake, self.gate.results)
+            self.gate.results.clear()
 
     def _register_inputs(self, batch_id: int, event_dates: tuple[date, ...]) -> None:
         keep = (ds.field("batch_id") <= batch_id) & ds.field("event_date").isin(list(event_dates))

@@ -77,6 +77,13 @@ class Lake:
         return self._write(spec, data, app_id=app_id, version=version, mode=mode,
                            predicate=predicate if mode == "overwrite" else None, metadata=metadata)
 
+    def append_log(self, spec: TableSpec, data: pa.Table) -> None:
+        """Plain append for log tables whose every write is a new fact (no batch identity)."""
+        try:
+            write_deltalake(self.uri(spec), data, mode="append", storage_options=self._options)
+        except CommitFailedError as exc:
+            raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
+
     def overwrite(self, spec: TableSpec, data: pa.Table, *, metadata: Mapping[str, str]) -> None:
         write_deltalake(self.uri(spec), data, mode="overwrite", schema_mode="overwrite",
                         storage_options=self._options,

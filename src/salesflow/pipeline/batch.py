@@ -26,6 +26,7 @@ from salesflow.gold import GoldBuilder
 from salesflow.lake.delta import Lake
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
 from salesflow.pipeline.runs import RunRecord, record_run
+from salesflow.quality import alerter_for, make_gate
 from salesflow.silver import SilverBatch, SilverProcessor
 from salesflow.silver.reference import ReferenceLoad, load_reference
 from salesflow.sources.checkpoint import SourceCheckpoint
@@ -86,12 +87,14 @@ class _Runner:
         self.landing = LandingLog(settings.landing_dir)
         self.bronze = BronzeIngestor(lake, engine, self.landing, landing_checkpoint(settings),
                                      settings.pipeline.max_batch_bytes)
-        self.silver = SilverProcessor(lake, engine, settings)
-        self.gold = GoldBuilder(lake, engine)
+        self.run_id = uuid.uuid4().hex[:12]
+        alerter = alerter_for(settings)
+        self.silver = SilverProcessor(lake, engine, settings, make_gate(engine, settings, "silver", self.run_id, alerter))
+        self.gold = GoldBuilder(lake, engine, make_gate(engine, settings, "gold", self.run_id, alerter))
 
     def run(self) -> BatchRun:
         started, clock = datetime.now(UTC), time.perf_counter()
-        result = BatchRun(run_id=uuid.uuid4().hex[:12])
+        result = BatchRun(run_id=self.run_id)
         result.references = load_reference(self.lake, self.landing)  # Step 1.
         self._downstream(result)  # Step 2.
         for bronze in self.bronze.batches():  # Step 3.

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +32,7 @@ from salesflow.errors import ReconciliationError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
+    REFERENCE_TABLES,
     DUPLICATES,
     QUARANTINE,
     SILVER_CART_ADDS,
@@ -43,6 +44,8 @@ from salesflow.lake.tables import (
     TableSpec,
 )
 from salesflow.models import load_model
+from salesflow.quality.gate import QualityGate
+from salesflow.quality.results import write_results
 
 log = logging.getLogger(__name__)
 SILVER_APP = "salesflow.silver"
@@ -87,8 +90,8 @@ class SilverBatch:
 
 
 class SilverProcessor:
-    def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings) -> None:
-        self.lake, self.engine, self.settings = lake, engine, settings
+    def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings, gate: QualityGate | None = None) -> None:
+        self.lake, self.engine, self.settings, self.gate = lake, engine, settings, gate
 
     def committed(self) -> int:
         """Last Bronze batch present in every Silver table."""
@@ -111,15 +114,31 @@ class SilverProcessor:
         for name in STAGING:
             self.engine.run_into(name.split(".")[1], load_model(name), **params)
         outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
-        result = self._summarize(batch_id, bronze.num_rows, outputs)
-        if not result.balanced:  # Step 0: refuse to write anything that would lose or double a record
-            raise ReconciliationError(
-                f"silver batch {batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
-                expected=result.bronze_rows,
-                actual=result.silver_events + result.quarantined_total + result.duplicates,
-            )
-        written = sum(self._write(spec, rows, batch_id) for spec, rows in outputs.items())
+        try:
+            if self.gate is not None:  # Gates first: a blocking rule stops the batch before any write
+                outputs = SilverGates(self, batch_id).apply(outputs)
+            result = self._summarize(batch_id, bronze.num_rows, outputs)
+            self._reconcile(result)
+            written = sum(self._write(spec, rows, batch_id) for spec, rows in outputs.items())
+        finally:
+            if self.gate is not None:
+                write_results(self.lake, self.gate.results)
+                self.gate.results.clear()
         return SilverBatch(**{**vars(result), "written_tables": written, "seconds": time.perf_counter() - clock})
+
+    def _reconcile(self, result: SilverBatch) -> None:
+        """Refuse to write anything that would lose or double a record."""
+        accounted = result.silver_events + result.quarantined_total + result.duplicates
+        if self.gate is not None:
+            check = self.gate.record("events", f"batch {result.batch_id}", "reconcile_bronze_silver",
+                                     "reconciliation", "fail", abs(result.bronze_rows - accounted),
+                                     [{"bronze": result.bronze_rows, "accounted": accounted}])
+            if check.blocking:
+                self.gate.alerter.send(f"silver batch {result.batch_id} does not reconcile", [str(check.sample)])
+        if not result.balanced:
+            raise ReconciliationError(
+                f"silver batch {result.batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
+                expected=result.bronze_rows, actual=accounted)
 
     def _register_state(self, batch_id: int) -> None:
         """Expose Silver rows from batches before this one: the dedupe keys and the watermark."""
@@ -165,3 +184,80 @@ class SilverProcessor:
     def _write(self, spec: TableSpec, rows: pa.Table, batch_id: int) -> bool:
         return self.lake.append(spec, rows, app_id=SILVER_APP, version=batch_id,
                                 metadata={"salesflow.bronze_batch": str(batch_id)})
+
+
+class SilverGates:
+    """Silver's quality gates for one batch: check, block, quarantine, record the contract's verdicts."""
+
+    CHECKED = (SILVER_ORDERS, SILVER_ORDER_LINES, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS)
+
+    def __init__(self, processor: SilverProcessor, batch_id: int) -> None:
+        assert processor.gate is not None
+        self.p, self.gate, self.batch_id = processor, processor.gate, batch_id
+        self.partition = f"batch {batch_id}"
+
+    def apply(self, outputs: dict[TableSpec, pa.Table]) -> dict[TableSpec, pa.Table]:
+        self._register(outputs)
+        checked = [r for spec in self.CHECKED
+                   for r in self.gate.check(spec.name, f"check_{spec.name}", self.partition, self._history(spec, outputs))]
+        self.gate.enforce(checked, f"silver batch {self.batch_id}")
+        outputs = self._quarantine(outputs)
+        self._record_contract(outputs)
+        return outputs
+
+    def _register(self, outputs: dict[TableSpec, pa.Table]) -> None:
+        for spec in self.CHECKED:
+            self.p.engine.register(f"check_{spec.name}", outputs[spec])
+        for name, spec in REFERENCE_TABLES.items():
+            table = self.p.lake.read(spec)
+            self.p.engine.register(f"ref_{name}", table if table is not None else _EMPTY_REFERENCE[name].empty_table())
+
+    def _history(self, spec: TableSpec, outputs: dict[TableSpec, pa.Table]) -> str | None:
+        """Earlier Silver rows of the 7 days before this batch's dates, for volume checks."""
+        if not any(rule.kind == "volume" for rule in self.gate.suite.get(spec.name, [])):
+            return None
+        dates = pc.min_max(outputs[spec]["event_date"]).as_py()
+        if dates["min"] is None:
+            return None
+        keep = (ds.field("batch_id") < self.batch_id) & (ds.field("event_date") >= dates["min"] - timedelta(days=7))
+        earlier = self.p.lake.read(spec, columns=["event_date"], filter=keep)
+        parts = [outputs[spec].select(["event_date"])] + ([earlier] if earlier is not None else [])
+        self.p.engine.register(f"history_{spec.name}", pa.concat_tables(parts))
+        return f"history_{spec.name}"
+
+    def _quarantine(self, outputs: dict[TableSpec, pa.Table]) -> dict[TableSpec, pa.Table]:
+        found = pa.concat_tables([self.gate.quarantined_events(s.name, f"check_{s.name}") for s in self.CHECKED])
+        if found.num_rows == 0:
+            return outputs
+        first = found.group_by("event_id", use_threads=False).aggregate([("rule", "first")]).rename_columns(["event_id", "rule"])
+        self.p.engine.register("gate_quarantine", first)
+        moved = self.p.engine.run(load_model("silver.gate_quarantine"))
+        drop = first["event_id"]
+        kept = {spec: rows.filter(pc.invert(pc.is_in(rows["event_id"], drop)))
+                for spec, rows in outputs.items() if spec in (*SILVER_EVENT_TABLES, SILVER_ORDER_LINES)}
+        return {**outputs, **kept, QUARANTINE: pa.concat_tables([outputs[QUARANTINE], moved.cast(outputs[QUARANTINE].schema)])}
+
+    def _record_contract(self, outputs: dict[TableSpec, pa.Table]) -> None:
+        """The contract's own verdicts, as rules: every rejected record is accounted for by rule."""
+        quarantine = outputs[QUARANTINE]
+        reasons = Counter(zip(quarantine["reason"].to_pylist(), quarantine["reason_detail"].to_pylist(), strict=True))
+        by_rule: Counter[str] = Counter()
+        for (reason, detail), count in reasons.items():
+            by_rule[reason if detail == "quality_gate" else f"contract.{reason}"] += count
+        for rule, count in sorted(by_rule.items()):
+            if not rule.startswith("contract."):
+                continue
+            sample = [{"reason": rule, "source_position": p} for p in
+                      quarantine.filter(pc.equal(quarantine["reason"], rule.removeprefix("contract.")))["source_position"]
+                      .to_pylist()[: self.gate.sample_rows]]
+            self.gate.record("events", self.partition, rule, "contract", "quarantine", count, sample)
+        duplicates = outputs[DUPLICATES]
+        for key, count in sorted(Counter(duplicates["duplicate_key"].to_pylist()).items()):
+            self.gate.record("events", self.partition, f"dedupe.{key}", "dedupe", "drop", count)
+
+
+_EMPTY_REFERENCE = {
+    "products": pa.schema([("product_id", pa.string()), ("category", pa.string())]),
+    "customers": pa.schema([("customer_id", pa.string())]),
+    "stores": pa.schema([("store_id", pa.string())]),
+}

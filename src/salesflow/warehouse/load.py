@@ -40,6 +40,8 @@ from salesflow.lake.tables import (
     TableSpec,
 )
 from salesflow.models import load_model
+from salesflow.quality.gate import QualityGate
+from salesflow.quality.results import write_results
 from salesflow.silver import SilverProcessor
 from salesflow.warehouse import schema
 from salesflow.warehouse.calendar import dim_date_rows
@@ -76,8 +78,9 @@ class LoadResult:
 
 
 class WarehouseLoader:
-    def __init__(self, settings: Settings, lake: Lake, engine: EngineAdapter, target: WarehouseTarget) -> None:
-        self.settings, self.lake, self.engine, self.target = settings, lake, engine, target
+    def __init__(self, settings: Settings, lake: Lake, engine: EngineAdapter, target: WarehouseTarget,
+                 gate: QualityGate | None = None) -> None:
+        self.settings, self.lake, self.engine, self.target, self.gate = settings, lake, engine, target, gate
         self.staged: dict[str, int] = {}
 
     def load(self, *, full: bool = False, date_from: date | None = None, date_to: date | None = None) -> LoadResult:
@@ -89,7 +92,12 @@ class WarehouseLoader:
         self._load_dimensions()  # Step 2.
         silver_done = SilverProcessor(self.lake, self.engine, self.settings).committed()
         window = (date_from or date.min, date_to or date.max) if ranged else None
-        self._load_facts(silver_done, window)  # Step 3.
+        try:
+            self._load_facts(silver_done, window)  # Step 3.
+        finally:
+            if self.gate is not None:
+                write_results(self.lake, self.gate.results)
+                self.gate.results.clear()
         gold_done = GoldBuilder(self.lake, self.engine).committed()
         for table_name, source in AGGREGATE_SOURCES.items():  # Step 4.
             self._load_aggregate(table_name, source, gold_done, window)
@@ -150,7 +158,20 @@ class WarehouseLoader:
             self._stage("stage_fact_sales", self.engine.run(load_model("warehouse.stage_fact_sales")), "fact_sales")
             self.target.run(warehouse_sql("insert_fact_sales"))
             if window is None:
+                self._gate_facts(silver_done)  # raises inside the transaction: nothing is promoted
                 self._set_watermark("fact_sales", silver_done)
+
+    def _gate_facts(self, silver_done: int) -> None:
+        """Silver -> warehouse reconciliation: every Silver order line up to the batch is one fact."""
+        if self.gate is None:
+            return
+        dataset = self.lake.dataset(SILVER_ORDER_LINES)
+        expected = 0 if dataset is None else dataset.count_rows(filter=ds.field("batch_id") <= silver_done)
+        loaded = self.target.select("SELECT count(*) AS n FROM fact_sales")["n"][0].as_py()
+        check = self.gate.record("fact_sales", f"silver batches <= {silver_done}", "reconcile_silver_warehouse",
+                                 "reconciliation", "fail", abs(loaded - expected),
+                                 [{"silver_order_lines": expected, "fact_sales": loaded}])
+        self.gate.enforce([check], "warehouse load")
 
     def _load_aggregate(self, table_name: str, source: TableSpec, gold_done: int,
                         window: tuple[date, date] | None) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from salesflow.config import Settings
 from salesflow.engine import create_engine
 from salesflow.lake.delta import Lake
+from salesflow.quality import make_gate
 from salesflow.warehouse.load import LoadResult, WarehouseLoader
 from salesflow.warehouse.targets import connect
 
@@ -14,5 +16,6 @@ from salesflow.warehouse.targets import connect
 def load_warehouse(settings: Settings, *, full: bool = False, date_from: date | None = None,
                    date_to: date | None = None) -> LoadResult:
     with create_engine(settings) as engine, connect(settings) as target:
-        loader = WarehouseLoader(settings, Lake(settings.lake_root), engine, target)
+        gate = make_gate(engine, settings, "warehouse", uuid.uuid4().hex[:12])
+        loader = WarehouseLoader(settings, Lake(settings.lake_root), engine, target, gate)
         return loader.load(full=full, date_from=date_from, date_to=date_to)

@@ -1,0 +1,69 @@
+"""``salesflow quality report``: the latest run's gate results as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from salesflow.config import Settings
+from salesflow.lake.delta import Lake
+from salesflow.quality.results import latest_run
+
+
+def report(console: Console, settings: Settings, run_id: str | None, as_json: bool) -> int:
+    rows = latest_run(Lake(settings.lake_root), run_id)
+    if as_json:
+        click.echo(json.dumps(_summary(rows), default=str, indent=2))
+        return 1 if any(r["action"] == "fail" and not r["passed"] for r in rows) else 0
+    if not rows:
+        console.print("No quality results yet: run `salesflow batch` first.")
+        return 0
+    console.print(_table(_merged(rows), rows[0]["run_id"]))
+    failures = [r for r in rows if not r["passed"] and r["action"] in ("fail", "warn", "quarantine")
+                and r["kind"] not in ("contract", "dedupe")]
+    for row in failures:
+        console.print(f"[bold]{row['layer']}.{row['table_name']} {row['rule']}[/] ({row['action']}, "
+                      f"{row['violating_rows']:,} rows) in {row['partition']}:", highlight=False)
+        for sample in row["sample"]:
+            console.print(f"    {sample}", highlight=False)
+    blocking = [r for r in rows if r["action"] == "fail" and not r["passed"]]
+    colour = "red" if blocking else "green"
+    console.print(f"[{colour}]{len(blocking)} blocking failure(s), "
+                  f"{sum(not r['passed'] for r in rows)} rule(s) with violations, {len(rows)} checks[/]")
+    return 1 if blocking else 0
+
+
+def _merged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per (layer, table, rule) across the run's batches."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["layer"], row["table_name"], row["rule"])
+        entry = merged.setdefault(key, {**row, "violating_rows": 0, "passed": True, "checks": 0, "duration_ms": 0.0})
+        entry["violating_rows"] += row["violating_rows"]
+        entry["passed"] = entry["passed"] and row["passed"]
+        entry["checks"] += 1
+        entry["duration_ms"] += row["duration_ms"]
+    return list(merged.values())
+
+
+def _table(rows: list[dict[str, Any]], run_id: str) -> Table:
+    table = Table(title=f"Quality results of run {run_id}")
+    for column in ("layer", "table", "rule", "action", "result", "violating rows", "checks", "ms"):
+        table.add_column(column, justify="right" if column in ("violating rows", "checks", "ms") else "left")
+    for row in rows:
+        verdict = "[green]pass[/]" if row["passed"] else "[red]FAIL[/]" if row["action"] == "fail" else "[yellow]violations[/]"
+        table.add_row(row["layer"], row["table_name"], row["rule"], row["action"], verdict,
+                      f"{row['violating_rows']:,}", str(row["checks"]), f"{row['duration_ms']:.0f}")
+    return table
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "run_id": rows[0]["run_id"] if rows else None,
+        "rules": _merged(rows),
+        "blocking_failures": [r for r in rows if r["action"] == "fail" and not r["passed"]],
+    }

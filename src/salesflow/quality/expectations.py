@@ -1,0 +1,236 @@
+"""Expectation kinds. Each one compiles to a SQL query returning the violating rows.
+
+A violation query selects from the relation under check (``{{ relation }}``), so the same rule runs
+on a micro-batch or a whole table, on DuckDB or any engine adapter.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from salesflow.models import sql_literal
+
+Action = Literal["warn", "quarantine", "fail"]
+
+
+def ident(name: str) -> str:
+    if not name.replace("_", "").replace(".", "").isalnum():
+        raise ValueError(f"{name!r} is not a plain column name")
+    return '"' + name + '"'
+
+
+class _Expectation(BaseModel, ABC):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str = ""
+    """Unique name; quarantined rows carry it as their reason. Defaults to kind + columns."""
+    action: Action = "warn"
+    description: str = ""
+
+    def default_name(self) -> str:
+        return self.kind  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def name(self) -> str:
+        return self.rule or self.default_name()
+
+    @abstractmethod
+    def violations(self, relation: str) -> str:
+        """SQL returning the violating rows of ``relation`` (``{{ now }}``/``{{ history }}`` filled later)."""
+
+
+class NotNull(_Expectation):
+    kind: Literal["not_null"]
+    columns: list[str]
+
+    def default_name(self) -> str:
+        return f"not_null_{'_'.join(self.columns)}"
+
+    def violations(self, relation: str) -> str:
+        test = " OR ".join(f"{ident(c)} IS NULL" for c in self.columns)
+        return f"SELECT * FROM {relation} WHERE {test}"
+
+
+class Unique(_Expectation):
+    kind: Literal["unique"]
+    columns: list[str]
+
+    def default_name(self) -> str:
+        return f"unique_{'_'.join(self.columns)}"
+
+    def violations(self, relation: str) -> str:
+        cols = ", ".join(ident(c) for c in self.columns)
+        return (f"SELECT * FROM {relation} WHERE ({cols}) IN "
+                f"(SELECT ({cols}) FROM {relation} GROUP BY {cols} HAVING count(*) > 1)")
+
+
+class AcceptedValues(_Expectation):
+    kind: Literal["accepted_values"]
+    column: str
+    values: list[str | int | float]
+
+    def default_name(self) -> str:
+        return f"accepted_values_{self.column}"
+
+    def violations(self, relation: str) -> str:
+        return f"SELECT * FROM {relation} WHERE {ident(self.column)} NOT IN {sql_literal(tuple(self.values))}"
+
+
+class Range(_Expectation):
+    kind: Literal["range"]
+    column: str
+    min: float | None = None
+    max: float | None = None
+
+    def default_name(self) -> str:
+        return f"range_{self.column}"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Range:
+        if self.min is None and self.max is None:
+            raise ValueError("range needs min, max or both")
+        return self
+
+    def violations(self, relation: str) -> str:
+        tests = []
+        if self.min is not None:
+            tests.append(f"{ident(self.column)} < {self.min!r}")
+        if self.max is not None:
+            tests.append(f"{ident(self.column)} > {self.max!r}")
+        return f"SELECT * FROM {relation} WHERE {' OR '.join(tests)}"
+
+
+class Regex(_Expectation):
+    kind: Literal["regex"]
+    column: str
+    pattern: str
+
+    def default_name(self) -> str:
+        return f"regex_{self.column}"
+
+    def violations(self, relation: str) -> str:
+        return (f"SELECT * FROM {relation} WHERE {ident(self.column)} IS NOT NULL "
+                f"AND NOT regexp_full_match({ident(self.column)}, {sql_literal(self.pattern)})")
+
+
+class ReferentialIntegrity(_Expectation):
+    kind: Literal["referential_integrity"]
+    column: str
+    references: str
+    """``relation.column``: ``ref_products.product_id`` (reference data) or a dimension."""
+
+    def default_name(self) -> str:
+        return f"references_{self.column}"
+
+    def violations(self, relation: str) -> str:
+        ref_relation, _, ref_column = self.references.rpartition(".")
+        return (f"SELECT * FROM {relation} r WHERE r.{ident(self.column)} IS NOT NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM {ref_relation} x WHERE x.{ident(ref_column)} = r.{ident(self.column)})")
+
+
+class Freshness(_Expectation):
+    kind: Literal["freshness"]
+    column: str
+    max_age_seconds: int = Field(gt=0)
+
+    def default_name(self) -> str:
+        return f"freshness_{self.column}"
+
+    def violations(self, relation: str) -> str:
+        # One row (the newest event) when even the newest is older than allowed.
+        return (f"SELECT max({ident(self.column)}) AS newest, {{{{ now }}}} AS checked_at FROM {relation} "
+                f"HAVING max({ident(self.column)}) < {{{{ now }}}} - to_seconds({self.max_age_seconds})")
+
+
+class Volume(_Expectation):
+    kind: Literal["volume"]
+    date_column: str = "event_date"
+    tolerance: float = Field(0.5, gt=0)
+    """Allowed relative distance from the trailing 7-day median (0.5 = +-50%)."""
+    history: str = ""
+    """Relation holding earlier days; filled in by the runner."""
+
+    def default_name(self) -> str:
+        return "volume_vs_7day_median"
+
+    def violations(self, relation: str) -> str:
+        # {{ history }} holds this table's rows (earlier batches and this one) from 7 days before the
+        # checked dates on, so a day split across batches is counted whole.
+        d = ident(self.date_column)
+        return f"""
+            WITH counts AS (SELECT {d} AS day, count(*) AS rows FROM {{{{ history }}}} GROUP BY {d}),
+            judged AS (
+                SELECT t.day, t.rows,
+                    (SELECT median(p.rows) FROM counts p WHERE p.day BETWEEN t.day - 7 AND t.day - 1) AS median_rows,
+                    (SELECT count(*) FROM counts p WHERE p.day BETWEEN t.day - 7 AND t.day - 1) AS history_days
+                FROM counts t
+                WHERE t.day IN (SELECT {d} FROM {relation})
+            )
+            SELECT * FROM judged
+            WHERE history_days = 7 AND abs(rows - median_rows) > {self.tolerance!r} * median_rows"""
+
+
+class NullRate(_Expectation):
+    kind: Literal["null_rate"]
+    column: str
+    max_rate: float = Field(ge=0, le=1)
+
+    def default_name(self) -> str:
+        return f"null_rate_{self.column}"
+
+    def violations(self, relation: str) -> str:
+        c = ident(self.column)
+        rate = f"CAST(count(*) FILTER (WHERE {c} IS NULL) AS DOUBLE) / count(*)"
+        return (f"SELECT {rate} AS null_rate, count(*) AS rows FROM {relation} "
+                f"HAVING count(*) > 0 AND {rate} > {self.max_rate!r}")
+
+
+class Schema(_Expectation):
+    kind: Literal["schema"]
+    columns: dict[str, str]
+    """Expected column -> engine type name (DuckDB spelling: VARCHAR, BIGINT, DECIMAL(18,2) ...)."""
+    strict: bool = True
+    """Also report columns that are not declared (schema drift)."""
+
+    def default_name(self) -> str:
+        return "schema"
+
+    def violations(self, relation: str) -> str:
+        expected = " UNION ALL ".join(
+            f"SELECT {sql_literal(name)} AS column_name, {sql_literal(kind.upper().replace(' ', ''))} AS expected_type"
+            for name, kind in self.columns.items())
+        return f"""
+            WITH actual AS (
+                SELECT column_name, replace(upper(column_type), ' ', '') AS actual_type
+                FROM (DESCRIBE SELECT * FROM {relation})
+            ),
+            expected AS ({expected})
+            SELECT COALESCE(e.column_name, a.column_name) AS column_name, e.expected_type, a.actual_type,
+                CASE WHEN a.column_name IS NULL THEN 'missing'
+                     WHEN e.column_name IS NULL THEN 'unexpected'
+                     ELSE 'type_changed' END AS drift
+            FROM expected e FULL OUTER JOIN actual a ON a.column_name = e.column_name
+            WHERE a.column_name IS NULL OR a.actual_type <> e.expected_type
+               {"OR e.column_name IS NULL" if self.strict else ""}"""
+
+
+class CustomSQL(_Expectation):
+    kind: Literal["sql"]
+    sql: str
+    """A query over ``{{ relation }}`` returning the violating rows."""
+
+    def default_name(self) -> str:
+        return "custom_sql"
+
+    def violations(self, relation: str) -> str:
+        return self.sql.replace("{{ relation }}", relation)
+
+
+Expectation = Annotated[
+    Union[NotNull, Unique, AcceptedValues, Range, Regex, ReferentialIntegrity, Freshness, Volume, NullRate,
+          Schema, CustomSQL],
+    Field(discriminator="kind"),
+]

@@ -1,0 +1,86 @@
+"""Run a table's expectations as SQL in the engine and turn the outcome into actions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from salesflow.engine.base import EngineAdapter
+from salesflow.errors import QualityGateError
+from salesflow.models import sql_literal
+from salesflow.quality.alerts import WebhookAlerter
+from salesflow.quality.results import CheckResult
+from salesflow.quality.suite import Suite
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class QualityGate:
+    """Checks one layer's tables. Results accumulate in ``results`` for the run log."""
+
+    engine: EngineAdapter
+    suite: Suite
+    layer: str
+    run_id: str
+    alerter: WebhookAlerter
+    sample_rows: int = 5
+    results: list[CheckResult] = field(default_factory=list)
+
+    def check(self, table: str, relation: str, partition: str, history: str | None = None) -> list[CheckResult]:
+        now = sql_literal(datetime.now(UTC))
+        out = []
+        for rule in self.suite.get(table, []):
+            if rule.kind == "volume" and history is None:
+                continue
+            sql = rule.violations(relation).replace("{{ now }}", now).replace("{{ history }}", history or relation)
+            out.append(self._run(table, partition, rule, sql))
+        self.results.extend(out)
+        return out
+
+    def _run(self, table: str, partition: str, rule: Any, sql: str) -> CheckResult:
+        clock = time.perf_counter()
+        self.engine.materialize("_violations", sql)
+        count = self.engine.query("SELECT count(*) AS n FROM _violations")["n"][0].as_py()
+        sample = self.engine.query(f"SELECT * FROM _violations LIMIT {self.sample_rows}").to_pylist() if count else []
+        return CheckResult(self.run_id, self.layer, table, partition, rule.name, rule.kind, rule.action,
+                           count == 0, count, sample, (time.perf_counter() - clock) * 1000)
+
+    def quarantined_events(self, table: str, relation: str) -> pa.Table:
+        """event_id and rule of rows violating this table's quarantine rules (first rule wins)."""
+        parts = [f"SELECT DISTINCT event_id, {sql_literal(rule.name)} AS rule, {i} AS priority "
+                 f"FROM ({rule.violations(relation)})"
+                 for i, rule in enumerate(self.suite.get(table, [])) if rule.action == "quarantine"]
+        if not parts:
+            return pa.table({"event_id": pa.array([], pa.string()), "rule": pa.array([], pa.string())})
+        return self.engine.query(f"SELECT event_id, arg_min(rule, priority) AS rule FROM ({' UNION ALL '.join(parts)}) "
+                                 f"GROUP BY event_id")
+
+    def record(self, table: str, partition: str, rule: str, kind: str, action: str, violating: int,
+               sample: list[dict[str, Any]] | None = None) -> CheckResult:
+        """Record a check computed outside SQL expectations (contract rules, reconciliation)."""
+        result = CheckResult(self.run_id, self.layer, table, partition, rule, kind, action, violating == 0,
+                             violating, sample or [])
+        self.results.append(result)
+        return result
+
+    def enforce(self, checked: list[CheckResult], where: str) -> None:
+        """Alert on blocking failures and stale data; raise when a ``fail`` rule tripped."""
+        stale = [r for r in checked if r.kind == "freshness" and not r.passed]
+        blocking = [r for r in checked if r.blocking]
+        if stale:
+            self.alerter.send(f"freshness slipped in {where}", [_line(r) for r in stale])
+        if blocking:
+            self.alerter.send(f"quality gate failed in {where}: nothing was promoted", [_line(r) for r in blocking])
+            names = ", ".join(f"{r.table_name}.{r.rule} ({r.violating_rows} rows)" for r in blocking)
+            raise QualityGateError(f"{where}: blocking rule(s) failed: {names}; see `salesflow quality report`")
+
+
+def _line(result: CheckResult) -> str:
+    sample = f" e.g. {result.sample[0]}" if result.sample else ""
+    return f"- {result.layer}.{result.table_name} {result.rule}: {result.violating_rows} row(s){sample}"[:500]
