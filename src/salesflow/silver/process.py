@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,7 +32,6 @@ from salesflow.errors import ReconciliationError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
-    REFERENCE_TABLES,
     DUPLICATES,
     QUARANTINE,
     SILVER_CART_ADDS,
@@ -116,6 +115,8 @@ class SilverProcessor:
         outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
         try:
             if self.gate is not None:  # Gates first: a blocking rule stops the batch before any write
+                from salesflow.silver.gates import SilverGates
+
                 outputs = SilverGates(self, batch_id).apply(outputs)
             result = self._summarize(batch_id, bronze.num_rows, outputs)
             self._reconcile(result)
@@ -185,79 +186,3 @@ class SilverProcessor:
         return self.lake.append(spec, rows, app_id=SILVER_APP, version=batch_id,
                                 metadata={"salesflow.bronze_batch": str(batch_id)})
 
-
-class SilverGates:
-    """Silver's quality gates for one batch: check, block, quarantine, record the contract's verdicts."""
-
-    CHECKED = (SILVER_ORDERS, SILVER_ORDER_LINES, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS)
-
-    def __init__(self, processor: SilverProcessor, batch_id: int) -> None:
-        assert processor.gate is not None
-        self.p, self.gate, self.batch_id = processor, processor.gate, batch_id
-        self.partition = f"batch {batch_id}"
-
-    def apply(self, outputs: dict[TableSpec, pa.Table]) -> dict[TableSpec, pa.Table]:
-        self._register(outputs)
-        checked = [r for spec in self.CHECKED
-                   for r in self.gate.check(spec.name, f"check_{spec.name}", self.partition, self._history(spec, outputs))]
-        self.gate.enforce(checked, f"silver batch {self.batch_id}")
-        outputs = self._quarantine(outputs)
-        self._record_contract(outputs)
-        return outputs
-
-    def _register(self, outputs: dict[TableSpec, pa.Table]) -> None:
-        for spec in self.CHECKED:
-            self.p.engine.register(f"check_{spec.name}", outputs[spec])
-        for name, spec in REFERENCE_TABLES.items():
-            table = self.p.lake.read(spec)
-            self.p.engine.register(f"ref_{name}", table if table is not None else _EMPTY_REFERENCE[name].empty_table())
-
-    def _history(self, spec: TableSpec, outputs: dict[TableSpec, pa.Table]) -> str | None:
-        """Earlier Silver rows of the 7 days before this batch's dates, for volume checks."""
-        if not any(rule.kind == "volume" for rule in self.gate.suite.get(spec.name, [])):
-            return None
-        dates = pc.min_max(outputs[spec]["event_date"]).as_py()
-        if dates["min"] is None:
-            return None
-        keep = (ds.field("batch_id") < self.batch_id) & (ds.field("event_date") >= dates["min"] - timedelta(days=7))
-        earlier = self.p.lake.read(spec, columns=["event_date"], filter=keep)
-        parts = [outputs[spec].select(["event_date"])] + ([earlier] if earlier is not None else [])
-        self.p.engine.register(f"history_{spec.name}", pa.concat_tables(parts))
-        return f"history_{spec.name}"
-
-    def _quarantine(self, outputs: dict[TableSpec, pa.Table]) -> dict[TableSpec, pa.Table]:
-        found = pa.concat_tables([self.gate.quarantined_events(s.name, f"check_{s.name}") for s in self.CHECKED])
-        if found.num_rows == 0:
-            return outputs
-        first = found.group_by("event_id", use_threads=False).aggregate([("rule", "first")]).rename_columns(["event_id", "rule"])
-        self.p.engine.register("gate_quarantine", first)
-        moved = self.p.engine.run(load_model("silver.gate_quarantine"))
-        drop = first["event_id"]
-        kept = {spec: rows.filter(pc.invert(pc.is_in(rows["event_id"], drop)))
-                for spec, rows in outputs.items() if spec in (*SILVER_EVENT_TABLES, SILVER_ORDER_LINES)}
-        return {**outputs, **kept, QUARANTINE: pa.concat_tables([outputs[QUARANTINE], moved.cast(outputs[QUARANTINE].schema)])}
-
-    def _record_contract(self, outputs: dict[TableSpec, pa.Table]) -> None:
-        """The contract's own verdicts, as rules: every rejected record is accounted for by rule."""
-        quarantine = outputs[QUARANTINE]
-        reasons = Counter(zip(quarantine["reason"].to_pylist(), quarantine["reason_detail"].to_pylist(), strict=True))
-        by_rule: Counter[str] = Counter()
-        for (reason, detail), count in reasons.items():
-            by_rule[reason if detail == "quality_gate" else f"contract.{reason}"] += count
-        for rule, count in sorted(by_rule.items()):
-            if not rule.startswith("contract."):
-                continue
-            sample = [{"reason": rule, "source_position": p} for p in
-                      quarantine.filter(pc.equal(quarantine["reason"], rule.removeprefix("contract.")))["source_position"]
-                      .to_pylist()[: self.gate.sample_rows]]
-            self.gate.record("events", self.partition, rule, "contract", "quarantine", count, sample)
-        duplicates = outputs[DUPLICATES]
-        for key, count in sorted(Counter(duplicates["duplicate_key"].to_pylist()).items()):
-            self.gate.record("events", self.partition, f"dedupe.{key}", "dedupe", "drop", count)
-
-
-_EMPTY_REFERENCE = {
-    "products": pa.schema([("product_id", pa.string()), ("category", pa.string())]),
-    "customers": pa.schema([("customer_id", pa.string())]),
-    "stores": pa.schema([("store_id", pa.string())]),
-}
