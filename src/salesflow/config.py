@@ -71,6 +71,34 @@ class PipelineConfig(Section):
     """Orders in another currency are quarantined as ``unsupported_currency``."""
 
 
+class KafkaConfig(Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    """Comma-separated host:port list."""
+    topic: str = "salesflow.events"
+    group_id: str = "salesflow"
+    """Consumer group; offsets are committed to it only after the Bronze commit."""
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    """PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 ..."""
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    """Secret: environment only (SALESFLOW__KAFKA__SASL_PASSWORD)."""
+    ssl_ca_location: str | None = None
+    extra: dict[str, str] = {}
+    """Any further librdkafka setting, passed through as is."""
+    max_batch_records: int = Field(50_000, ge=1)
+    """Messages per micro-batch at most."""
+    poll_timeout_seconds: float = Field(1.0, gt=0)
+    """One consumer poll; a micro-batch closes at the first empty poll after messages."""
+    idle_seconds: float = Field(2.0, gt=0)
+    """With no message for this long the topic counts as drained (--available-now stops)."""
+
+
+class StreamConfig(Section):
+    trigger_seconds: float = Field(1.0, ge=0)
+    """Pause between micro-batches when the source had nothing new."""
+
+
 class QualityConfig(Section):
     enabled: bool = True
     """Run the expectation suites (contract checks and reconciliation always run)."""
@@ -103,6 +131,8 @@ class Settings(BaseSettings):
     warehouse: WarehouseConfig = WarehouseConfig()
     engine: EngineConfig = EngineConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    stream: StreamConfig = StreamConfig()
     quality: QualityConfig = QualityConfig()
     alerts: AlertsConfig = AlertsConfig()
     log_format: Literal["text", "json"] = "text"

@@ -84,8 +84,7 @@ class BronzeIngestor:
             size += segment.path.stat().st_size
         if not chosen:
             return None
-        next_id = max(self.checkpoint.batch_id, self.lake.txn_version(BRONZE_EVENTS, APP_ID)) + 1
-        return self.checkpoint.plan(next_id, chosen)
+        return self.checkpoint.plan(max(self.checkpoint.batch_id + 1, next_bronze_batch(self.lake)), chosen)
 
     def _ingest(self, pending: PendingBatch) -> BronzeBatch:
         clock = time.perf_counter()
@@ -118,8 +117,9 @@ class BronzeIngestor:
 
 def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
     lines = segment.read_lines()
-    payload, valid = _decode(lines)
+    payload, valid = decode_lines(lines)
     n = len(lines)
+    produced = int(segment.path.stat().st_mtime * 1_000_000)  # landing: the segment's publish time
     return pa.table({
         "payload": payload,
         "valid_utf8": valid,
@@ -128,10 +128,11 @@ def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
         "source_position": pa.array([f"{segment.name}:{i + 1}" for i in range(n)], pa.string()),
         "record_seq": pa.array(range(first_seq, first_seq + n), pa.int64()),
         "batch_id": pa.array([batch_id] * n, pa.int64()),
+        "produced_at": pa.array([produced] * n, pa.timestamp("us", "UTC")),
     })
 
 
-def _decode(lines: list[bytes]) -> tuple[pa.Array, pa.Array]:
+def decode_lines(lines: list[bytes]) -> tuple[pa.Array, pa.Array]:
     """UTF-8 text of each line. Invalid bytes become U+FFFD and the row is flagged (quarantined)."""
     raw = pa.array(lines, pa.binary())
     try:
@@ -146,3 +147,17 @@ def _decode(lines: list[bytes]) -> tuple[pa.Array, pa.Array]:
                 texts.append(line.decode("utf-8", errors="replace"))
                 valid.append(False)
         return pa.array(texts, pa.string()), pa.array(valid, pa.bool_())
+
+
+def next_bronze_batch(lake: Lake) -> int:
+    """Batch ids are global across sources (Silver slices Bronze by batch id): one past the highest.
+
+    Read from the Delta log's per-file statistics, so it costs no data scan.
+    """
+    table = lake.table(BRONZE_EVENTS)
+    if table is None:
+        return 0
+    stats = pa.table(table.get_add_actions(flatten=True))
+    if stats.num_rows == 0:
+        return 0
+    return int(pc.max(stats["max.batch_id"]).as_py()) + 1

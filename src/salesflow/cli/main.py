@@ -90,7 +90,7 @@ def contract(json_schema: bool, reference: bool, validate_file: Path | None) -> 
 @click.option("--defect", "defects", multiple=True, metavar="KIND=RATE",
               help="Set a defect rate, e.g. --defect duplicate=0.02 (repeatable).")
 @click.option("--clean", is_flag=True, help="Turn every defect off (before --defect).")
-@click.option("--to", "target", default="landing", show_default=True, help="Output: landing.")
+@click.option("--to", "target", default="landing", show_default=True, help="landing, or kafka://HOST:PORT/TOPIC.")
 @click.pass_context
 @handle_errors
 def simulate(ctx: click.Context, events: int | None, rate: float | None, duration: float | None,
@@ -164,6 +164,21 @@ def status(ctx: click.Context) -> None:
         version = "-" if row.version is None else str(row.version)
         table.add_row(row.table, version, f"{row.rows:,}", str(row.files))
     console.print(table)
+
+
+@cli.command()
+@click.option("--source", type=click.Choice(["landing", "kafka"]), default="landing", show_default=True)
+@click.option("--available-now", is_flag=True, help="Process what the source holds now, then stop.")
+@click.option("--broker", type=click.Choice(["config", "embedded"]), default="config", show_default=True,
+              help="embedded: start a local Kafka-protocol broker (tansu) for this run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's statistics as JSON at the end.")
+@click.pass_context
+@handle_errors
+def stream(ctx: click.Context, source: str, available_now: bool, broker: str, as_json: bool) -> None:
+    """Run micro-batches continuously (SIGINT/SIGTERM finish the current one, then stop)."""
+    from salesflow.cli.stream_cmd import run
+
+    run(console, settings_of(ctx), source, available_now, broker == "embedded", as_json)
 
 
 @cli.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
 import click
@@ -11,6 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from salesflow.config import Settings
 from salesflow.simulator import Catalog, DefectRates, SimulationSpec, build_catalog, simulate
 from salesflow.simulator.output import SimulationOutput, write_paced, write_reference, write_to_landing
+from salesflow.simulator.defects import SimRecord
+from salesflow.sources.kafka import ensure_topic, parse_kafka_url, produce
 from salesflow.sources.landing import LandingLog
 
 
@@ -35,8 +38,8 @@ def parse_defects(pairs: tuple[str, ...], clean: bool) -> DefectRates:
 def run_simulation(console: Console, settings: Settings, *, events: int | None, rate: float | None,
                    duration: float | None, seed: int, start: date, days: int, defects: tuple[str, ...],
                    clean: bool, target: str) -> SimulationOutput:
-    if target != "landing":
-        raise click.BadParameter(f"{target!r}: only 'landing' is available in this build", param_hint="--to")
+    if target != "landing" and not target.startswith("kafka://"):
+        raise click.BadParameter(f"{target!r}: use landing or kafka://HOST:PORT/TOPIC", param_hint="--to")
     if (rate is None) != (duration is None):
         raise click.UsageError("--rate and --duration go together")
     if rate is not None and events is not None:
@@ -44,8 +47,13 @@ def run_simulation(console: Console, settings: Settings, *, events: int | None, 
     rates = parse_defects(defects, clean)
     landing = LandingLog(settings.landing_dir)
     catalog = build_catalog(seed)
-    write_reference(landing, catalog)
-    if rate is not None and duration is not None:
+    write_reference(landing, catalog)  # reference data always lands as files, whatever carries events
+    if target.startswith("kafka://"):
+        spec = SimulationSpec(events=int(rate * duration) if rate and duration else 200_000 if events is None else events,
+                              seed=seed, start=start, days=days, defects=rates,
+                              realtime_from=datetime.now(UTC) if rate else None, realtime_seconds=duration or 0.0)
+        output = to_kafka(settings, target, simulate(spec, catalog), rate)
+    elif rate is not None and duration is not None:
         spec = SimulationSpec(events=int(rate * duration), seed=seed, defects=rates,
                               realtime_from=datetime.now(UTC), realtime_seconds=duration)
         output = write_paced(landing, simulate(spec, catalog))
@@ -53,9 +61,29 @@ def run_simulation(console: Console, settings: Settings, *, events: int | None, 
         spec = SimulationSpec(events=200_000 if events is None else events, seed=seed, start=start,
                               days=days, defects=rates)
         output = _write_with_progress(landing, spec, catalog, settings.landing.segment_records)
-    console.print(f"simulated {output.records:,} records into {output.segments} segment(s) at {landing.root}; "
+    where = target if target.startswith("kafka://") else f"{output.segments} segment(s) at {landing.root}"
+    console.print(f"simulated {output.records:,} records into {where}; "
                   f"defects: {output.defects or 'none'}", highlight=False)
     return output
+
+
+def to_kafka(settings: Settings, url: str, records: Iterable[SimRecord], rate: float | None) -> SimulationOutput:
+    """Produce to Kafka, keyed by order id (orders) or customer/session (browsing) for ordering."""
+    servers, topic = parse_kafka_url(url)
+    config = settings.kafka.model_copy(update={"bootstrap_servers": servers, "topic": topic})
+    ensure_topic(config)
+    defects: dict[str, int] = {}
+
+    def pairs() -> Iterator[tuple[bytes | None, bytes]]:
+        for record in records:
+            if record.defect:
+                defects[record.defect] = defects.get(record.defect, 0) + 1
+            event = record.event or {}
+            key = event.get("order_id") or event.get("customer_id") or event.get("session_id")
+            yield (key.encode() if key else None), record.line
+
+    sent = produce(config, pairs(), rate)
+    return SimulationOutput(sent, 0, defects)
 
 
 def _write_with_progress(landing: LandingLog, spec: SimulationSpec, catalog: Catalog, per_segment: int) -> SimulationOutput:

@@ -13,9 +13,10 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from salesflow.bronze import BronzeBatch, BronzeIngestor
 from salesflow.config import Settings
@@ -34,6 +35,11 @@ from salesflow.sources.landing import LandingLog
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int], None]
+
+
+class BronzeSource(Protocol):
+    def batches(self) -> Iterator[BronzeBatch]: ...
+
 """Called with (stage, records) as work completes: ``bronze``, ``silver``, ``gold``."""
 
 
@@ -78,15 +84,15 @@ def landing_checkpoint(settings: Settings) -> SourceCheckpoint:
 def run_batch(settings: Settings, progress: ProgressFn | None = None) -> BatchRun:
     lake = Lake(settings.lake_root)
     with create_engine(settings) as engine:
-        return _Runner(settings, lake, engine, progress or (lambda stage, n: None)).run()
+        return Runner(settings, lake, engine, progress or (lambda stage, n: None)).run()
 
 
-class _Runner:
+class Runner:
     def __init__(self, settings: Settings, lake: Lake, engine: EngineAdapter, progress: ProgressFn) -> None:
         self.settings, self.lake, self.engine, self.progress = settings, lake, engine, progress
         self.landing = LandingLog(settings.landing_dir)
-        self.bronze = BronzeIngestor(lake, engine, self.landing, landing_checkpoint(settings),
-                                     settings.pipeline.max_batch_bytes)
+        self.bronze: BronzeSource = BronzeIngestor(lake, engine, self.landing, landing_checkpoint(settings),
+                                                   settings.pipeline.max_batch_bytes)
         self.run_id = uuid.uuid4().hex[:12]
         alerter = alerter_for(settings)
         self.silver = SilverProcessor(lake, engine, settings, make_gate(engine, settings, "silver", self.run_id, alerter))
@@ -96,11 +102,11 @@ class _Runner:
         started, clock = datetime.now(UTC), time.perf_counter()
         result = BatchRun(run_id=self.run_id)
         result.references = load_reference(self.lake, self.landing)  # Step 1.
-        self._downstream(result)  # Step 2.
+        self.downstream(result)  # Step 2.
         for bronze in self.bronze.batches():  # Step 3.
             result.bronze_rows += bronze.rows
             self.progress("bronze", bronze.rows)
-            self._downstream(result, handover=bronze)
+            self.downstream(result, handover=bronze)
         result.reconciliation = reconcile_lake(self.lake)  # Step 4.
         result.seconds = time.perf_counter() - clock
         if result.silver:
@@ -111,7 +117,7 @@ class _Runner:
                                       expected=rec.bronze, actual=rec.accounted)
         return result
 
-    def _downstream(self, result: BatchRun, handover: BronzeBatch | None = None) -> None:
+    def downstream(self, result: BatchRun, handover: BronzeBatch | None = None) -> None:
         """Silver for every Bronze batch not yet in Silver, then Gold for every batch not in Gold."""
         for batch_id in self.silver.pending_batches():
             rows = handover.table if handover is not None and handover.batch_id == batch_id else None

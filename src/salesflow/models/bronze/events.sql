@@ -9,6 +9,7 @@ SELECT
     source_position,
     record_seq,
     batch_id,
+    produced_at,
     {{ ingested_at }} AS ingested_at,
     CAST(TRY_CAST(
         regexp_extract(payload, '"event_time"\s*:\s*"([^"]{10,40})"', 1) AS TIMESTAMPTZ

