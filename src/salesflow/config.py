@@ -67,6 +67,8 @@ class PipelineConfig(Section):
     """Landing bytes per Bronze batch (whole segments, at least one); bounds memory."""
     allowed_lateness_seconds: int = Field(600, ge=0)
     """Events older than the watermark minus this are counted as late."""
+    dedupe_horizon_hours: float = Field(72.0, gt=0)
+    """How far back (by event time) a repeated event_id/order_id is still caught as a duplicate."""
     reporting_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     """Orders in another currency are quarantined as ``unsupported_currency``."""
 
@@ -97,6 +99,10 @@ class KafkaConfig(Section):
 class StreamConfig(Section):
     trigger_seconds: float = Field(1.0, ge=0)
     """Pause between micro-batches when the source had nothing new."""
+    maintenance_every_batches: int = Field(50, ge=1)
+    """Compact small files, checkpoint the Delta log and vacuum after this many micro-batches."""
+    vacuum_retention_hours: float = Field(168.0, ge=1)
+    """Files younger than this are never vacuumed (readers and time travel keep working)."""
 
 
 class QualityConfig(Section):

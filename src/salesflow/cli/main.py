@@ -181,6 +181,20 @@ def stream(ctx: click.Context, source: str, available_now: bool, broker: str, as
     run(console, settings_of(ctx), source, available_now, broker == "embedded", as_json)
 
 
+@cli.command()
+@click.option("--retention-hours", type=click.FloatRange(min=1), help="Vacuum guard (default: stream.vacuum_retention_hours).")
+@click.pass_context
+@handle_errors
+def maintain(ctx: click.Context, retention_hours: float | None) -> None:
+    """Compact small files, checkpoint the Delta logs and vacuum old files of every table."""
+    from salesflow.lake.delta import Lake
+    from salesflow.lake.maintenance import maintain as run_maintenance
+
+    settings = settings_of(ctx)
+    for row in run_maintenance(Lake(settings.lake_root), retention_hours or settings.stream.vacuum_retention_hours):
+        console.print(f"{row.table}: {row.files_before} -> {row.files_after} files, {row.vacuumed} vacuumed")
+
+
 @cli.group()
 def warehouse() -> None:
     """Load and describe the star-schema warehouse (DuckDB file, or PostgreSQL via warehouse.url)."""

@@ -21,6 +21,7 @@ from salesflow.bronze.kafka_ingest import KafkaBronzeIngestor, OffsetCheckpoint
 from salesflow.config import Settings
 from salesflow.engine import create_engine
 from salesflow.lake.delta import Lake
+from salesflow.lake.maintenance import maintain
 from salesflow.pipeline.batch import BatchRun, Runner
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.silver.reference import load_reference
@@ -34,6 +35,7 @@ class StreamStats:
     batches: int = 0
     records: int = 0
     seconds: float = 0.0
+    maintained_at: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     """End to end per record: produced (Kafka timestamp / segment write) -> visible in gold."""
 
@@ -67,6 +69,9 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
             runner.downstream(result)  # finish whatever a stopped run left between layers
             while not stop.is_set():
                 did_work = _micro_batches(runner, result, stats, stop)
+                if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
+                    maintain(lake, settings.stream.vacuum_retention_hours)  # between micro-batches
+                    stats.maintained_at = stats.batches
                 if available_now and not did_work:
                     break
                 if not did_work:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -108,7 +108,7 @@ class SilverProcessor:
         assert bronze is not None, "bronze.events must exist before silver runs"
         clock = time.perf_counter()
         self.engine.register("bronze_batch", bronze)
-        self._register_state(batch_id)
+        self._register_state(batch_id, pc.min(bronze["event_date"]).as_py())
         params = self._params()
         for name in STAGING:
             self.engine.run_into(name.split(".")[1], load_model(name), **params)
@@ -141,10 +141,19 @@ class SilverProcessor:
                 f"silver batch {result.batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
                 expected=result.bronze_rows, actual=accounted)
 
-    def _register_state(self, batch_id: int) -> None:
-        """Expose Silver rows from batches before this one: the dedupe keys and the watermark."""
+    def _register_state(self, batch_id: int, oldest: date | None) -> None:
+        """Expose Silver rows from batches before this one: the dedupe keys and the watermark.
+
+        Only days within the dedupe horizon of the batch's oldest event are read (partition
+        pruning), so the state stays bounded however long the stream runs; it depends only on
+        the batch, so a replay after a crash sees the same state.
+        """
+        keep = ds.field("batch_id") < batch_id
+        if oldest is not None:
+            horizon = timedelta(hours=self.settings.pipeline.dedupe_horizon_hours)
+            keep = keep & (ds.field("event_date") >= oldest - horizon - timedelta(days=1))
         for spec, schema in _SEEN_SCHEMA.items():
-            seen = self.lake.read(spec, columns=schema.names, filter=ds.field("batch_id") < batch_id)
+            seen = self.lake.read(spec, columns=schema.names, filter=keep)
             self.engine.register(f"seen_{spec.name}", seen if seen is not None else schema.empty_table())
         self.engine.run_into("seen_keys", load_model("silver.seen_keys"))
 

@@ -1,0 +1,35 @@
+"""Dedupe state across batches is read from Silver within the horizon of the batch's oldest event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from salesflow.config import load_settings
+from salesflow.lake.tables import DUPLICATES, SILVER_ORDERS
+from salesflow.pipeline import run_batch
+from salesflow.sources.landing import LandingLog
+from tests.pipeline.lakeview import rows
+
+ORDER = {"event_type": "order_created", "event_id": "E1", "event_time": "2026-09-01T10:00:00Z", "order_id": "O1",
+         "customer_id": "C1", "store_id": "S1", "channel": "web", "currency": "USD", "payment_method": "card",
+         "lines": [{"product_id": "P1", "quantity": 1, "unit_price": 10.0}], "total_amount": 10.0}
+
+
+@pytest.mark.parametrize("horizon_hours,caught", [(72.0, True), (1.0, False)])
+def test_order_resent_two_days_later(tmp_path: Path, horizon_hours: float, caught: bool) -> None:
+    settings = load_settings(data_dir=tmp_path / "d", pipeline={"dedupe_horizon_hours": horizon_hours})
+    landing = LandingLog(settings.landing_dir)
+    landing.append([json.dumps(ORDER).encode()])
+    run_batch(settings)
+    resent = {**ORDER, "event_id": "E2", "event_time": "2026-09-03T10:00:00Z"}  # same order, new event
+    landing.append([json.dumps(resent).encode()])
+    run_batch(settings)
+    landing.append([json.dumps(ORDER).encode()])  # and, later, an exact replay of the first event
+    run_batch(settings)
+    duplicates = {d["event_id"]: d["duplicate_key"] for d in rows(settings, DUPLICATES)}
+    assert duplicates.get("E1") == "event_id"  # an exact replay is always caught: same event date
+    assert (duplicates.get("E2") == "order_id") == caught
+    assert len(rows(settings, SILVER_ORDERS)) == (1 if caught else 2)
