@@ -45,9 +45,11 @@ class QualityGate:
 
     def _run(self, table: str, partition: str, rule: Any, sql: str) -> CheckResult:
         clock = time.perf_counter()
-        self.engine.materialize("_violations", sql)
-        count = self.engine.query("SELECT count(*) AS n FROM _violations")["n"][0].as_py()
-        sample = self.engine.query(f"SELECT * FROM _violations LIMIT {self.sample_rows}").to_pylist() if count else []
+        # One query gives both the count and the sample: no temp table per rule.
+        found = self.engine.query(f"SELECT *, count(*) OVER () AS _violations FROM ({sql}) AS v "
+                                  f"LIMIT {max(self.sample_rows, 1)}").to_pylist()
+        count = found[0]["_violations"] if found else 0
+        sample = [{k: v for k, v in row.items() if k != "_violations"} for row in found[: self.sample_rows]]
         return CheckResult(self.run_id, self.layer, table, partition, rule.name, rule.kind, rule.action,
                            count == 0, count, sample, (time.perf_counter() - clock) * 1000)
 
