@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 import random
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 from salesflow.config import Settings, load_settings
 from salesflow.lake.delta import Lake
-from salesflow.lake.tables import BRONZE_EVENTS, GOLD_CATEGORY_REVENUE
+from salesflow.lake.tables import BRONZE_EVENTS, GOLD_CATEGORY_REVENUE, QUARANTINE
 from salesflow.pipeline import reconcile_lake
 from salesflow.pipeline.stream import run_stream
 from salesflow.simulator import SimRecord, SimulationSpec, build_catalog, simulate
@@ -76,13 +77,16 @@ def test_hostile_messages_never_stop_the_stream(tmp_path: Path, kafka_address: s
     ensure_topic(settings.kafka)
     hostile = [b"", b"\x00\x01\x02\xff garbage", b"{\"event_type\": \"order_created\"", b"null", b"[]",
                b'{"event_type":"product_viewed","event_id":"a\\u0000b","event_time":5}',
-               bytes(random.Random(1).getrandbits(8) for _ in range(5_000))]
+               random.Random(1).randbytes(5_000),
+               b'{"event_type":"product_viewed","notes":"' + b"x" * 10_000_000 + b'"}']  # 10 MB
     produce(settings.kafka, ((None, value) for value in hostile))
     stats = run_stream(settings, "kafka", available_now=True)
     assert stats.records == len(hostile)
-    quarantine = rows(settings, __import__("salesflow.lake.tables", fromlist=["QUARANTINE"]).QUARANTINE)
+    quarantine = rows(settings, QUARANTINE)
     assert len(quarantine) == len(hostile)
     assert all(q["source_position"].startswith(settings.kafka.topic) for q in quarantine)
+    reasons = Counter(q["reason"] for q in quarantine)
+    assert reasons == {"malformed_json": 4, "invalid_encoding": 2, "missing_field": 1, "payload_too_large": 1}
 
 
 def _stream_process(settings: Settings, data: Path) -> subprocess.Popen[bytes]:

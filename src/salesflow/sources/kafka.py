@@ -47,9 +47,11 @@ class KafkaReader:
         from confluent_kafka import Consumer
 
         self.config = config
-        self.consumer = Consumer({**client_config(config), "group.id": config.group_id,
-                                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                                  "enable.partition.eof": False})
+        # Large fetch limits: a 10 MB message must reach quarantine (payload_too_large), not stall us.
+        self.consumer = Consumer({"fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 16_777_216,
+                                  "receive.message.max.bytes": 60_000_000, **client_config(config),
+                                  "group.id": config.group_id, "enable.auto.commit": False,
+                                  "auto.offset.reset": "earliest", "enable.partition.eof": False})
 
     def partitions(self) -> list[int]:
         from confluent_kafka import KafkaException
@@ -148,7 +150,7 @@ def produce(config: KafkaConfig, records: Iterable[tuple[bytes | None, bytes]], 
     from confluent_kafka import Producer
 
     failures: list[str] = []
-    producer = Producer({**client_config(config), "linger.ms": 20, "acks": "all"})
+    producer = Producer({"message.max.bytes": 16_777_216, **client_config(config), "linger.ms": 20, "acks": "all"})
 
     def on_delivery(error: Any, _message: Any) -> None:
         if error is not None:
