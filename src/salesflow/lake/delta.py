@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -32,11 +32,25 @@ log = logging.getLogger(__name__)
 class Lake:
     root: str
     storage_options: Mapping[str, str] | None = None
+    _handles: dict[str, DeltaTable] = field(default_factory=dict, compare=False, repr=False)
+    """Open tables, brought up to date incrementally: re-reading a whole log per call is slow."""
 
     def uri(self, spec: TableSpec) -> str:
         return spec.uri(self.root)
 
     def table(self, spec: TableSpec, version: int | None = None) -> DeltaTable | None:
+        if version is not None:
+            return self._open(spec, version)
+        handle = self._handles.get(spec.qualified)
+        if handle is not None:
+            handle.update_incremental()
+            return handle
+        handle = self._open(spec, None)
+        if handle is not None:
+            self._handles[spec.qualified] = handle
+        return handle
+
+    def _open(self, spec: TableSpec, version: int | None) -> DeltaTable | None:
         try:
             return DeltaTable(self.uri(spec), version=version, storage_options=self._options)
         except TableNotFoundError:
