@@ -8,6 +8,7 @@ never pasted into the SQL text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -19,7 +20,7 @@ from salesflow.errors import ParameterError
 from salesflow.warehouse.targets.base import WarehouseTarget
 
 _PARAM = re.compile(r"^--\s*param\s+(\w+)\s+(DATE|INTEGER|TEXT|DOUBLE)\s*=\s*(.*?)\s*$", re.MULTILINE)
-_CASTS = {"DATE": date.fromisoformat, "INTEGER": int, "DOUBLE": float, "TEXT": str}
+_CASTS: dict[str, Callable[[str], object]] = {"DATE": date.fromisoformat, "INTEGER": int, "DOUBLE": float, "TEXT": str}
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _parse(name: str, text: str) -> Query:
 @cache
 def list_queries() -> tuple[Query, ...]:
     folder = resources.files(__package__).joinpath("queries")
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return tuple(_parse(f.name.removesuffix(".sql"), f.read_text()) for f in files)
 
 

@@ -43,7 +43,7 @@ def _json_number(value: Any) -> Any:
 class _Event(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    schema_version: Literal[1] = CONTRACT_VERSION
+    schema_version: Literal[1] = 1  # CONTRACT_VERSION
     event_id: Id
     event_time: AwareDatetime
 

@@ -115,7 +115,7 @@ class Lake:
         props = CommitProperties(custom_metadata=dict(metadata or {}),
                                  app_transactions=[Transaction(app_id, version)])
         try:
-            write_deltalake(self.uri(spec), data, mode=mode, predicate=predicate,  # type: ignore[arg-type]
+            write_deltalake(self.uri(spec), data, mode=mode, predicate=predicate,  # type: ignore[call-overload]
                             partition_by=list(spec.partition_by) or None,
                             storage_options=self._options, commit_properties=props)
         except CommitFailedError as exc:  # a concurrent writer won the race: retrying can succeed

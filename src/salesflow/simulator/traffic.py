@@ -187,7 +187,7 @@ class _Shop:
     def _order(self, t: float, common: dict[str, Any], customer_id: str,
                cart: dict[str, tuple[Product, int]], promo: Promotion | None) -> dict[str, Any]:
         rate = promo.discount if promo else Decimal(0)
-        lines = [{"product_id": p.product_id, "quantity": q, "unit_price": p.list_price,
+        lines: list[dict[str, Any]] = [{"product_id": p.product_id, "quantity": q, "unit_price": p.list_price,
                   "discount": (p.list_price * q * rate).quantize(CENT, ROUND_HALF_UP)} for p, q in cart.values()]
         total = sum((line["unit_price"] * line["quantity"] - line["discount"] for line in lines), Decimal(0))
         payment = self.rng.choice(("card", "card", "card", "paypal", "apple_pay", "gift_card")
