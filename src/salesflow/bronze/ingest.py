@@ -53,11 +53,6 @@ class BronzeIngestor:
         while planned := self._plan_next():
             yield self._ingest(planned)
 
-    def pending_bytes(self) -> int:
-        """Size of the segments not yet in Bronze (for progress bars)."""
-        done = self.checkpoint.segments
-        return sum(s.path.stat().st_size for s in self.landing.segments() if s.name not in done)
-
     def _recover(self) -> None:
         committed = self.lake.txn_version(BRONZE_EVENTS, APP_ID)
         pending = self.checkpoint.pending
@@ -69,33 +64,24 @@ class BronzeIngestor:
             self.checkpoint.reset_to(committed, self._segments_in_bronze())
 
     def _segments_in_bronze(self) -> set[str]:
-        table = self.lake.read(BRONZE_EVENTS, columns=["source_file"], filter=ds.field("source") == SOURCE)
-        return set() if table is None else set(pc.unique(table["source_file"]).to_pylist()) - {None}
+        return set(self.lake.distinct((BRONZE_EVENTS,), "source_file", ds.field("source") == SOURCE))
 
     def _plan_next(self) -> PendingBatch | None:
         chosen: list[str] = []
         size = 0
-        for segment in self.landing.segments():
-            if segment.name in self.checkpoint.segments:
-                continue
+        for segment in pending_segments(self.landing, self.checkpoint):
             if chosen and size >= self.max_batch_bytes:
                 break
             chosen.append(segment.name)
             size += segment.path.stat().st_size
         if not chosen:
             return None
-        return self.checkpoint.plan(max(self.checkpoint.batch_id + 1, next_bronze_batch(self.lake)), chosen)
+        return self.checkpoint.plan(next_bronze_batch(self.lake, after=self.checkpoint.batch_id), chosen)
 
     def _ingest(self, pending: PendingBatch) -> BronzeBatch:
         clock = time.perf_counter()
-        records = self._read(pending)
-        model = load_model("bronze.events")
-        self.engine.register("landing_records", records)
-        rows = self.engine.run(model, ingested_at=datetime.now(UTC))
-        written = self.lake.append(
-            BRONZE_EVENTS, rows, app_id=APP_ID, version=pending.batch_id,
-            metadata={"salesflow.source": SOURCE, "salesflow.batch_id": str(pending.batch_id)},
-        )
+        rows, written = write_bronze(self.lake, self.engine, self._read(pending), APP_ID, pending.batch_id,
+                                     {"salesflow.source": SOURCE})
         self.checkpoint.commit()
         seconds = time.perf_counter() - clock
         log.info("bronze batch %d: %d records from %d segments in %.2f s (%.0f records/s)", pending.batch_id,
@@ -149,15 +135,27 @@ def decode_lines(lines: list[bytes]) -> tuple[pa.Array, pa.Array]:
         return pa.array(texts, pa.string()), pa.array(valid, pa.bool_())
 
 
-def next_bronze_batch(lake: Lake) -> int:
-    """Batch ids are global across sources (Silver slices Bronze by batch id): one past the highest.
+def next_bronze_batch(lake: Lake, after: int = -1) -> int:
+    """The next batch id: past both ``after`` (a source's own last batch) and every id in Bronze.
 
-    Read from the Delta log's per-file statistics, so it costs no data scan.
+    Batch ids are global across sources because Silver slices Bronze by batch id. The highest is
+    read from the Delta log's per-file statistics, so it costs no data scan.
     """
     table = lake.table(BRONZE_EVENTS)
-    if table is None:
-        return 0
-    stats = pa.table(table.get_add_actions(flatten=True))
-    if stats.num_rows == 0:
-        return 0
-    return int(pc.max(stats["max.batch_id"]).as_py()) + 1
+    stats = None if table is None else pa.table(table.get_add_actions(flatten=True))
+    highest = -1 if stats is None or stats.num_rows == 0 else int(pc.max(stats["max.batch_id"]).as_py())
+    return max(after, highest) + 1
+
+
+def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: str, batch_id: int,
+                 metadata: dict[str, str]) -> tuple[pa.Table, bool]:
+    """Step 2 of every source's protocol: the bronze.events model over the records, appended once."""
+    engine.register("landing_records", records)
+    rows = engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC))
+    written = lake.append(BRONZE_EVENTS, rows, app_id=app_id, version=batch_id,
+                          metadata={**metadata, "salesflow.batch_id": str(batch_id)})
+    return rows, written
+
+
+def pending_segments(landing: LandingLog, checkpoint: SourceCheckpoint) -> list[Segment]:
+    return [s for s in landing.segments() if s.name not in checkpoint.segments]

@@ -14,17 +14,15 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from salesflow.bronze.ingest import BronzeBatch, decode_lines
+from salesflow.bronze.ingest import BronzeBatch, decode_lines, write_bronze
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
-from salesflow.models import load_model
 from salesflow.sources.kafka import KafkaReader, Message
 from salesflow.sources.landing import atomic_write
 
@@ -124,11 +122,8 @@ class KafkaBronzeIngestor:
         assert pending is not None
         batch_id = int(pending["batch_id"])  # type: ignore[call-overload]
         end = self._pending_range()[1]
-        self.engine.register("landing_records", _records(messages, self.reader.config.topic, batch_id))
-        rows = self.engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC))
-        written = self.lake.append(BRONZE_EVENTS, rows, app_id=self.app_id, version=batch_id,
-                                   metadata={"salesflow.source": SOURCE, "salesflow.batch_id": str(batch_id),
-                                             "salesflow.offsets": json.dumps(end)})
+        rows, written = write_bronze(self.lake, self.engine, _records(messages, self.reader.config.topic, batch_id),
+                                     self.app_id, batch_id, {"salesflow.source": SOURCE, "salesflow.offsets": json.dumps(end)})
         self.checkpoint.commit()
         self.reader.commit(end)
         seconds = time.perf_counter() - clock

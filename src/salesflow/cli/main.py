@@ -275,11 +275,11 @@ def _batch(settings: Settings, as_json: bool) -> None:
 
 
 def _pending_records(settings: Settings) -> int:
+    from salesflow.bronze.ingest import pending_segments
     from salesflow.pipeline.batch import landing_checkpoint
     from salesflow.sources.landing import LandingLog
 
-    done = landing_checkpoint(settings).segments
-    segments = [s for s in LandingLog(settings.landing_dir).segments() if s.name not in done]
+    segments = pending_segments(LandingLog(settings.landing_dir), landing_checkpoint(settings))
     return sum(s.path.read_bytes().count(b"\n") for s in segments)
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.engine.base import EngineAdapter
@@ -19,7 +18,7 @@ from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     DUPLICATES,
     QUARANTINE,
-    SILVER_ORDERS,
+    SILVER_EVENT_TABLES,
     GOLD_CATEGORY_REVENUE,
     GOLD_DAILY_SALES,
     GOLD_FUNNEL_DAILY,
@@ -66,19 +65,11 @@ class GoldBuilder:
         """Silver batches not yet in gold, oldest first."""
         done = self.committed()
         keep = (ds.field("batch_id") > done) & (ds.field("batch_id") <= silver_committed)
-        found: set[int] = set()
-        for spec in (SILVER_ORDERS, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS, QUARANTINE, DUPLICATES):
-            table = self.lake.read(spec, columns=["batch_id"], filter=keep)
-            found |= set() if table is None else set(pc.unique(table["batch_id"]).to_pylist())
-        return sorted(found)
+        return self.lake.distinct((*SILVER_EVENT_TABLES, QUARANTINE, DUPLICATES), "batch_id", keep)
 
     def dates_of(self, batch_id: int) -> tuple[date, ...]:
         """event_date partitions a Silver batch touched."""
-        dates: set[date] = set()
-        for spec in (SILVER_ORDERS, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS):
-            table = self.lake.read(spec, columns=["event_date"], filter=ds.field("batch_id") == batch_id)
-            dates |= set() if table is None else set(pc.unique(table["event_date"]).to_pylist())
-        return tuple(sorted(d for d in dates if d is not None))
+        return tuple(self.lake.distinct(SILVER_EVENT_TABLES, "event_date", ds.field("batch_id") == batch_id))
 
     def build(self, batch_id: int) -> GoldBatch:
         """Rebuild the partitions Silver batch ``batch_id`` touched, from Silver up to that batch."""

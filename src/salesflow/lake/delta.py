@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import (
@@ -68,6 +70,15 @@ class Lake:
         dataset = self.dataset(spec)
         return None if dataset is None else dataset.to_table(columns=columns, filter=filter)
 
+    def distinct(self, specs: tuple[TableSpec, ...], column: str, filter: ds.Expression | None = None) -> list[Any]:
+        """Sorted distinct non-null values of ``column`` over several tables (missing tables count as empty)."""
+        found: set[Any] = set()
+        for spec in specs:
+            table = self.read(spec, columns=[column], filter=filter)
+            if table is not None:
+                found |= set(pc.unique(table[column]).to_pylist())
+        return sorted(found - {None})
+
     def version(self, spec: TableSpec) -> int | None:
         table = self.table(spec)
         return None if table is None else table.version()
@@ -103,7 +114,7 @@ class Lake:
                         storage_options=self._options,
                         commit_properties=CommitProperties(custom_metadata=dict(metadata)))
 
-    def last_commit_metadata(self, spec: TableSpec) -> dict[str, object]:
+    def last_commit_metadata(self, spec: TableSpec) -> dict[str, Any]:
         table = self.table(spec)
         return {} if table is None else dict(table.history(1)[0])
 

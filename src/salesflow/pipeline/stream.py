@@ -9,6 +9,7 @@ the source holds when the run starts, then returns.
 from __future__ import annotations
 
 import logging
+from collections import deque
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from salesflow.silver.reference import load_reference
 from salesflow.sources.kafka import KafkaReader
 
 log = logging.getLogger(__name__)
+LATENCY_SAMPLES = 200_000
 
 
 @dataclass
@@ -36,8 +38,9 @@ class StreamStats:
     records: int = 0
     seconds: float = 0.0
     maintained_at: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    """End to end per record: produced (Kafka timestamp / segment write) -> visible in gold."""
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    """End to end per sampled record: produced (Kafka timestamp / segment write) -> visible in gold.
+    Bounded: on a long run the percentiles describe the most recent samples."""
 
     def percentile(self, q: float) -> float | None:
         if not self.latencies_ms:
@@ -91,7 +94,7 @@ def _attach_kafka(runner: Runner, settings: Settings, lake: Lake) -> KafkaReader
     checkpoint = OffsetCheckpoint.load(settings.checkpoint_dir / f"kafka-{settings.kafka.topic}.json")
     runner.bronze = KafkaBronzeIngestor(
         lake, runner.engine, reader, checkpoint, settings.kafka.max_batch_records,
-        lambda: max(checkpoint.batch_id + 1, next_bronze_batch(lake)))
+        lambda: next_bronze_batch(lake, after=checkpoint.batch_id))
     return reader
 
 

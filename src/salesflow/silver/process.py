@@ -71,8 +71,6 @@ class SilverBatch:
     duplicates: int
     late: int
     drift: dict[str, int]
-    event_dates: tuple[date, ...]
-    written_tables: int = 0
     seconds: float = 0.0
 
     @property
@@ -98,8 +96,7 @@ class SilverProcessor:
 
     def pending_batches(self) -> list[int]:
         done = self.committed()
-        table = self.lake.read(BRONZE_EVENTS, columns=["batch_id"], filter=ds.field("batch_id") > done)
-        return [] if table is None else sorted(pc.unique(table["batch_id"]).to_pylist())
+        return self.lake.distinct((BRONZE_EVENTS,), "batch_id", ds.field("batch_id") > done)
 
     def process(self, batch_id: int, bronze: pa.Table | None = None) -> SilverBatch:
         """Process one Bronze batch; ``bronze`` may hand over the rows just written (saves a read)."""
@@ -120,12 +117,13 @@ class SilverProcessor:
                 outputs = SilverGates(self, batch_id).apply(outputs)
             result = self._summarize(batch_id, bronze.num_rows, outputs)
             self._reconcile(result)
-            written = sum(self._write(spec, rows, batch_id) for spec, rows in outputs.items())
+            for spec, rows in outputs.items():
+                self._write(spec, rows, batch_id)
         finally:
             if self.gate is not None:
                 write_results(self.lake, self.gate.results)
                 self.gate.results.clear()
-        return SilverBatch(**{**vars(result), "written_tables": written, "seconds": time.perf_counter() - clock})
+        return SilverBatch(**{**vars(result), "seconds": time.perf_counter() - clock})
 
     def _reconcile(self, result: SilverBatch) -> None:
         """Refuse to write anything that would lose or double a record."""
@@ -178,7 +176,6 @@ class SilverProcessor:
     def _summarize(self, batch_id: int, bronze_rows: int, outputs: dict[TableSpec, pa.Table]) -> SilverBatch:
         quarantine = outputs[QUARANTINE]
         drift = self.engine.run(load_model("silver.schema_drift"))
-        dates = {d for spec in SILVER_EVENT_TABLES for d in pc.unique(outputs[spec]["event_date"]).to_pylist()}
         return SilverBatch(
             batch_id=batch_id,
             bronze_rows=bronze_rows,
@@ -188,10 +185,9 @@ class SilverProcessor:
             duplicates=outputs[DUPLICATES].num_rows,
             late=sum(pc.sum(outputs[spec]["late"]).as_py() or 0 for spec in SILVER_EVENT_TABLES),
             drift={f"{r['event_type']}.{r['field']}": r["events"] for r in drift.to_pylist()},
-            event_dates=tuple(sorted(d for d in dates if d is not None)),
         )
 
-    def _write(self, spec: TableSpec, rows: pa.Table, batch_id: int) -> bool:
-        return self.lake.append(spec, rows, app_id=SILVER_APP, version=batch_id,
+    def _write(self, spec: TableSpec, rows: pa.Table, batch_id: int) -> None:
+        self.lake.append(spec, rows, app_id=SILVER_APP, version=batch_id,
                                 metadata={"salesflow.bronze_batch": str(batch_id)})
 

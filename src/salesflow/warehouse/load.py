@@ -33,10 +33,8 @@ from salesflow.lake.tables import (
     REF_CUSTOMERS,
     REF_PRODUCTS,
     REF_STORES,
-    SILVER_CART_ADDS,
+    SILVER_EVENT_TABLES,
     SILVER_ORDER_LINES,
-    SILVER_ORDERS,
-    SILVER_PRODUCT_VIEWS,
     TableSpec,
 )
 from salesflow.models import load_model
@@ -133,9 +131,7 @@ class WarehouseLoader:
 
     def _products_changed_at(self) -> datetime:
         """When the current product snapshot was published: the time a type-2 change takes effect."""
-        table = self.lake.table(REF_PRODUCTS)
-        assert table is not None
-        return datetime.fromtimestamp(table.history(1)[0]["timestamp"] / 1000, UTC)
+        return datetime.fromtimestamp(int(self.lake.last_commit_metadata(REF_PRODUCTS)["timestamp"]) / 1000, UTC)
 
     def _event_date_span(self) -> tuple[date, date] | None:
         dates = self.lake.read(SILVER_ORDER_LINES, columns=["event_date"])
@@ -203,11 +199,7 @@ class WarehouseLoader:
     def _dates_since(self, after: int, upto: int) -> list[date]:
         """event_dates of Silver rows in batches (after, upto]: the gold partitions rebuilt since."""
         keep = (ds.field("batch_id") > after) & (ds.field("batch_id") <= upto)
-        found: set[date] = set()
-        for spec in (SILVER_ORDERS, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS):
-            table = self.lake.read(spec, columns=["event_date"], filter=keep)
-            found |= set() if table is None else set(pc.unique(table["event_date"]).to_pylist())
-        return sorted(found)
+        return self.lake.distinct(SILVER_EVENT_TABLES, "event_date", keep)
 
     def _stage(self, name: str, rows: pa.Table | None, table: str | None = None) -> bool:
         """Bulk-load rows into a temp table; count them against warehouse ``table`` when given."""
