@@ -33,6 +33,15 @@ def postgres_admin_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def kafka_address() -> Iterator[str]:
+    """A real Kafka-protocol broker (tansu) on a free port for the session."""
+    from salesflow.sources.broker import embedded_broker
+
+    with embedded_broker() as address:
+        yield address
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data")

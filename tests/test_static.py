@@ -16,6 +16,6 @@ def test_mypy_strict_defs() -> None:
 
 
 def test_ruff() -> None:
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "bench", "--select", "F,E9,B",
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "bench", "--select", "F,E9,B,I",
                              "--ignore", "B008"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from salesflow.errors import ConfigError
+from salesflow.sources.specs import ApiSourceSpec, CollectorConfig, FileSourceSpec
 
 ENV_PREFIX = "SALESFLOW__"
 CONFIG_ENV = "SALESFLOW_CONFIG"
@@ -141,6 +142,11 @@ class Settings(BaseSettings):
     stream: StreamConfig = StreamConfig()
     quality: QualityConfig = QualityConfig()
     alerts: AlertsConfig = AlertsConfig()
+    files: dict[str, FileSourceSpec] = {}
+    """Partner file sources by name: format, parsing and the column mapping to the contract."""
+    apis: dict[str, ApiSourceSpec] = {}
+    """Partner REST APIs polled by ``salesflow poll NAME``."""
+    collector: CollectorConfig = CollectorConfig()
     log_format: Literal["text", "json"] = "text"
     """Log line format on stderr."""
 

@@ -14,7 +14,12 @@ import pytest
 from salesflow.config import Settings, load_settings
 from salesflow.errors import ReconciliationError
 from salesflow.lake.delta import Lake
-from salesflow.lake.tables import BRONZE_EVENTS, GOLD_CATEGORY_REVENUE, GOLD_DAILY_SALES, SILVER_ORDERS
+from salesflow.lake.tables import (
+    BRONZE_EVENTS,
+    GOLD_CATEGORY_REVENUE,
+    GOLD_DAILY_SALES,
+    SILVER_ORDERS,
+)
 from salesflow.pipeline import reconcile_lake, run_batch
 from salesflow.simulator import SimulationSpec
 from salesflow.sources.checkpoint import SourceCheckpoint

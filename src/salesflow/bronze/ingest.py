@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from salesflow.bronze.lock import bronze_lock
 from salesflow.engine.base import EngineAdapter
 from salesflow.errors import CheckpointError
 from salesflow.lake.delta import Lake
@@ -47,11 +48,14 @@ class BronzeIngestor:
 
     def batches(self) -> Iterator[BronzeBatch]:
         """Ingest everything new: first a batch left pending by a crash, then new segments."""
-        self._recover()
-        if self.checkpoint.pending is not None:
-            yield self._ingest(self.checkpoint.pending)
-        while planned := self._plan_next():
-            yield self._ingest(planned)
+        while True:
+            with bronze_lock(self.checkpoint.path.parent):
+                self._recover()
+                planned = self.checkpoint.pending or self._plan_next()
+                if planned is None:
+                    return
+                batch = self._ingest(planned)
+            yield batch
 
     def _recover(self) -> None:
         committed = self.lake.txn_version(BRONZE_EVENTS, APP_ID)
@@ -59,12 +63,16 @@ class BronzeIngestor:
         if pending is not None and committed >= pending.batch_id:
             log.info("bronze batch %d was committed before a stop; marking it done", pending.batch_id)
             self.checkpoint.commit()
+        elif pending is not None and next_bronze_batch(self.lake) > pending.batch_id:
+            # Another source committed that id after our stop: same segments under a new id.
+            self.checkpoint.plan(next_bronze_batch(self.lake, after=committed), pending.segments)
         elif pending is None and self.checkpoint.batch_id < committed:
             log.warning("checkpoint %s is behind bronze; rebuilding it from the table", self.checkpoint.path)
             self.checkpoint.reset_to(committed, self._segments_in_bronze())
 
     def _segments_in_bronze(self) -> set[str]:
-        return set(self.lake.distinct((BRONZE_EVENTS,), "source_file", ds.field("source") == SOURCE))
+        names = [s.name for s in self.landing.segments()]
+        return set(self.lake.distinct((BRONZE_EVENTS,), "source_file", ds.field("source_file").isin(names)))
 
     def _plan_next(self) -> PendingBatch | None:
         chosen: list[str] = []
@@ -109,7 +117,7 @@ def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
     return pa.table({
         "payload": payload,
         "valid_utf8": valid,
-        "source": pa.array([SOURCE] * n, pa.string()),
+        "source": pa.array([segment.source] * n, pa.string()),
         "source_file": pa.array([segment.name] * n, pa.string()),
         "source_position": pa.array([f"{segment.name}:{i + 1}" for i in range(n)], pa.string()),
         "record_seq": pa.array(range(first_seq, first_seq + n), pa.int64()),
@@ -150,6 +158,8 @@ def next_bronze_batch(lake: Lake, after: int = -1) -> int:
 def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: str, batch_id: int,
                  metadata: dict[str, str]) -> tuple[pa.Table, bool]:
     """Step 2 of every source's protocol: the bronze.events model over the records, appended once."""
+    if "ingest_error" not in records.column_names:  # only adapters that split records can fail to
+        records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
     engine.register("landing_records", records)
     rows = engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC))
     written = lake.append(BRONZE_EVENTS, rows, app_id=app_id, version=batch_id,

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from salesflow.bronze.ingest import BronzeBatch, decode_lines, write_bronze
+from salesflow.bronze.lock import bronze_lock
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
@@ -74,18 +75,27 @@ class KafkaBronzeIngestor:
 
     def batches(self) -> Iterator[BronzeBatch]:
         """A pending batch first, then new messages until the topic is idle."""
-        self._recover()
-        if self.checkpoint.pending is not None:
-            yield self._ingest(self.reader.read(*self._pending_range()))
+        with bronze_lock(self.checkpoint.path.parent):
+            self._recover()
+            pending = None
+            if self.checkpoint.pending is not None:
+                pending = self._ingest(self.reader.read(*self._pending_range()))
+        if pending is not None:
+            yield pending
         while messages := self.reader.poll_from(self.checkpoint.offsets, self.max_records):
-            self._plan(messages)
-            yield self._ingest(messages)
+            with bronze_lock(self.checkpoint.path.parent):
+                self._plan(messages)
+                batch = self._ingest(messages)
+            yield batch
 
     def _recover(self) -> None:
         committed = self.lake.txn_version(BRONZE_EVENTS, self.app_id)
         pending = self.checkpoint.pending
         if pending is not None and committed >= int(pending["batch_id"]):  # type: ignore[call-overload]
             self.checkpoint.commit()
+        elif pending is not None and self.next_batch_id() > int(pending["batch_id"]):  # type: ignore[call-overload]
+            # Another source committed that id after our stop: same offsets under a new id.
+            self.checkpoint.plan(self.next_batch_id(), *self._pending_range())
         elif pending is None and self.checkpoint.batch_id < committed:
             log.warning("kafka checkpoint %s is behind bronze; rebuilding offsets from the table", self.checkpoint.path)
             self.checkpoint.batch_id, self.checkpoint.offsets = committed, self._offsets_in_bronze()

@@ -134,6 +134,46 @@ def demo(ctx: click.Context, events: int, seed: int, reset: bool) -> None:
     console.print("Try: salesflow query --list; salesflow query top_categories --param top_n=5")
 
 
+@cli.command("ingest-files")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", required=True, help="Name of the file source in the config (files.NAME).")
+@click.option("--bronze-only", is_flag=True, help="Land the files in Bronze; leave Silver/Gold to the next batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print per-file outcomes and the run summary as JSON.")
+@click.pass_context
+@handle_errors
+def ingest_files(ctx: click.Context, paths: tuple[Path, ...], source: str, bronze_only: bool, as_json: bool) -> None:
+    """Ingest partner files (CSV, JSON Lines, Parquet) through the source's column mapping, each once."""
+    from salesflow.cli.sources_cmd import ingest_files as run
+
+    sys.exit(run(console, settings_of(ctx), list(paths), source, bronze_only, as_json))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--bronze-only", is_flag=True, help="Land the records in Bronze; leave Silver/Gold to the next batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+@handle_errors
+def poll(ctx: click.Context, name: str, bronze_only: bool, as_json: bool) -> None:
+    """Pull new orders from the partner API ``apis.NAME`` (resumes from its committed cursor)."""
+    from salesflow.cli.sources_cmd import poll_api
+
+    poll_api(console, settings_of(ctx), name, bronze_only, as_json)
+
+
+@cli.command()
+@click.option("--host", help="Listen address (default: collector.host).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: collector.port).")
+@click.option("--sink", type=click.Choice(["landing", "kafka"]), help="Default: collector.sink.")
+@click.pass_context
+@handle_errors
+def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | None) -> None:
+    """Serve the HTTP collector: POST /v1/events, /healthz, /metrics, /docs."""
+    from salesflow.cli.sources_cmd import serve_collector
+
+    serve_collector(console, settings_of(ctx), host, port, sink)
+
+
 @cli.command()
 @click.pass_context
 @handle_errors

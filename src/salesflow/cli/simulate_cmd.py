@@ -11,8 +11,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from salesflow.config import Settings
 from salesflow.simulator import Catalog, DefectRates, SimulationSpec, build_catalog, simulate
-from salesflow.simulator.output import SimulationOutput, write_paced, write_reference, write_to_landing
 from salesflow.simulator.defects import SimRecord
+from salesflow.simulator.output import (
+    SimulationOutput,
+    write_paced,
+    write_reference,
+    write_to_landing,
+)
 from salesflow.sources.kafka import ensure_topic, parse_kafka_url, produce
 from salesflow.sources.landing import LandingLog
 

@@ -17,14 +17,14 @@ from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     DUPLICATES,
-    QUARANTINE,
-    SILVER_EVENT_TABLES,
     GOLD_CATEGORY_REVENUE,
     GOLD_DAILY_SALES,
     GOLD_FUNNEL_DAILY,
     GOLD_SALES_BY_WINDOW,
+    QUARANTINE,
     REF_PRODUCTS,
     SILVER_CART_ADDS,
+    SILVER_EVENT_TABLES,
     SILVER_ORDER_LINES,
     SILVER_PRODUCT_VIEWS,
     TableSpec,

@@ -81,10 +81,15 @@ def landing_checkpoint(settings: Settings) -> SourceCheckpoint:
     return SourceCheckpoint.load(settings.checkpoint_dir / "landing.json")
 
 
-def run_batch(settings: Settings, progress: ProgressFn | None = None) -> BatchRun:
+def run_batch(settings: Settings, progress: ProgressFn | None = None,
+              bronze: Callable[[Lake, EngineAdapter], BronzeSource] | None = None) -> BatchRun:
+    """Run the batch pipeline; ``bronze`` builds another Bronze source than the landing log."""
     lake = Lake(settings.lake_root)
     with create_engine(settings) as engine:
-        return Runner(settings, lake, engine, progress or (lambda stage, n: None)).run()
+        runner = Runner(settings, lake, engine, progress or (lambda stage, n: None))
+        if bronze is not None:
+            runner.bronze = bronze(lake, engine)
+        return runner.run()
 
 
 class Runner:

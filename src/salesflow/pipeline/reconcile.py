@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from salesflow.lake.delta import Lake
-from salesflow.lake.tables import BRONZE_EVENTS, DUPLICATES, QUARANTINE, SILVER_EVENT_TABLES, TableSpec
+from salesflow.lake.tables import (
+    BRONZE_EVENTS,
+    DUPLICATES,
+    QUARANTINE,
+    SILVER_EVENT_TABLES,
+    TableSpec,
+)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ the source holds when the run starts, then returns.
 from __future__ import annotations
 
 import logging
-from collections import deque
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SEGMENT_SUFFIX = ".jsonl"
+SOURCE_TAG = "~"
 REFERENCE_DIR = "reference"
 
 
@@ -25,6 +26,12 @@ class Segment:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def source(self) -> str:
+        """Who wrote it: ``landing`` (the simulator, files dropped in) or the tag after ``~``."""
+        stem = self.path.name[: -len(SEGMENT_SUFFIX)]
+        return stem.partition(SOURCE_TAG)[2] or "landing"
 
     def read_lines(self) -> list[bytes]:
         """Raw lines, without the newline; a trailing empty line is not a record."""
@@ -44,12 +51,15 @@ class LandingLog:
             return []
         return [Segment(p) for p in sorted(self.root.glob(f"*{SEGMENT_SUFFIX}"))]
 
-    def append(self, lines: Iterable[bytes]) -> Segment | None:
-        """Write one segment atomically; returns None when there was nothing to write."""
+    def append(self, lines: Iterable[bytes], source: str | None = None) -> Segment | None:
+        """Write one segment atomically; returns None when there was nothing to write.
+
+        ``source`` tags the segment's records in Bronze (for example ``collector``)."""
         body = b"".join(line + b"\n" for line in lines)
         if not body:
             return None
-        name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):06d}{SEGMENT_SUFFIX}"
+        tag = f"{SOURCE_TAG}{source}" if source else ""
+        name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):06d}{tag}{SEGMENT_SUFFIX}"
         path = self.root / name
         atomic_write(path, body)
         return Segment(path)

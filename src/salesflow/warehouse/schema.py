@@ -84,7 +84,7 @@ FACT_SALES = WarehouseTable(
           "product_key BIGINT NOT NULL, customer_key BIGINT NOT NULL, store_key BIGINT NOT NULL,"
           "channel TEXT, quantity BIGINT NOT NULL, unit_price NUMERIC(18, 2) NOT NULL,"
           "discount NUMERIC(18, 2) NOT NULL, revenue NUMERIC(18, 2) NOT NULL,"
-          "event_time TIMESTAMPTZ NOT NULL, event_date DATE NOT NULL, silver_batch BIGINT NOT NULL"),
+          "event_time TIMESTAMPTZ NOT NULL, event_date DATE NOT NULL, silver_batch BIGINT NOT NULL, source TEXT"),
     primary_key=("order_id", "line_number"),
     foreign_keys=(("date_key", "dim_date", "date_key"), ("product_key", "dim_product", "product_key"),
                   ("customer_key", "dim_customer", "customer_key"), ("store_key", "dim_store", "store_key")),

@@ -3,7 +3,7 @@
 -- priority so every record gets exactly one reason. Numbers must be JSON numbers and ids JSON
 -- strings, as in the pydantic contract (a test checks both sides agree).
 WITH raw AS (
-    SELECT batch_id, record_seq, source, source_position, payload, valid_utf8, ingested_at,
+    SELECT batch_id, record_seq, source, source_position, payload, valid_utf8, ingested_at, ingest_error,
            strlen(payload) AS payload_bytes
     FROM bronze_batch
 ),
@@ -15,7 +15,7 @@ decoded AS (
     FROM raw
 ),
 fields AS (
-    SELECT batch_id, record_seq, source, source_position, payload, valid_utf8, ingested_at,
+    SELECT batch_id, record_seq, source, source_position, payload, valid_utf8, ingested_at, ingest_error,
         payload_bytes, f IS NOT NULL AS is_object,
         json_extract_string(f.event_type, '$') AS event_type, json_type(f.event_type) AS event_type_t,
         TRY_CAST(f.schema_version AS BIGINT) AS schema_version, json_type(f.schema_version) AS schema_version_t,
@@ -104,6 +104,7 @@ SELECT
          WHEN is_browse THEN list_filter(keys, lambda k: NOT list_contains({{ browse_fields }}, k))
     END AS extra_fields,
     CASE
+        WHEN ingest_error IS NOT NULL THEN ingest_error
         WHEN NOT valid_utf8 THEN 'invalid_encoding'
         WHEN payload_bytes > {{ max_payload_bytes }} THEN 'payload_too_large'
         WHEN NOT is_object THEN 'malformed_json'

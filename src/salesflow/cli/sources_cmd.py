@@ -1,0 +1,115 @@
+"""``salesflow ingest-files`` and ``salesflow poll``: partner data through Bronze, Silver and Gold."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from salesflow.bronze.file_ingest import FileIngestor, FileOutcome
+from salesflow.cli.summary import batch_facts, print_batch
+from salesflow.config import Settings
+from salesflow.engine.base import EngineAdapter
+from salesflow.lake.delta import Lake
+from salesflow.pipeline import run_batch
+
+
+def ingest_files(console: Console, settings: Settings, paths: list[Path], source: str, bronze_only: bool,
+                 as_json: bool) -> int:
+    """Exit code: 0 when every file was ingested or skipped, 2 when one was rejected."""
+    ingestors: list[FileIngestor] = []
+
+    def make(lake: Lake, engine: EngineAdapter) -> FileIngestor:
+        ingestors.append(FileIngestor(lake, engine, settings, source, paths))
+        return ingestors[-1]
+
+    if bronze_only:
+        from salesflow.engine import create_engine
+
+        with create_engine(settings) as engine:
+            for _ in make(Lake(settings.lake_root), engine).batches():
+                pass
+        facts = None
+    else:
+        facts = batch_facts(run_batch(settings, bronze=make), None)
+    outcomes = ingestors[0].outcomes if ingestors else []
+    if as_json:
+        click.echo(json.dumps({"files": [_outcome(o) for o in outcomes], "pipeline": facts}, default=str, indent=2))
+    else:
+        _print_outcomes(console, outcomes)
+        if facts is not None:
+            print_batch(console, facts)
+    return 2 if any(o.status == "rejected" for o in outcomes) else 0
+
+
+def _outcome(o: FileOutcome) -> dict[str, object]:
+    return {"path": str(o.path), "status": o.status, "rows": o.rows, "batch_id": o.batch_id, "message": o.message}
+
+
+def _print_outcomes(console: Console, outcomes: list[FileOutcome]) -> None:
+    table = Table(title="Partner files")
+    for column in ("file", "status", "records", "bronze batch", "note"):
+        table.add_column(column)
+    styles = {"ingested": "green", "skipped": "yellow", "rejected": "red"}
+    for o in outcomes:
+        table.add_row(str(o.path), f"[{styles[o.status]}]{o.status}[/]", f"{o.rows:,}",
+                      "-" if o.batch_id is None else str(o.batch_id), o.message)
+    console.print(table)
+    for o in outcomes:
+        if o.status == "rejected":
+            click.secho(f"salesflow: rejected {o.message}", err=True, fg="red")
+    sys.stdout.flush()
+
+
+def poll_api(console: Console, settings: Settings, name: str, bronze_only: bool, as_json: bool) -> None:
+    from salesflow.bronze.api_ingest import ApiPoller
+
+    pollers: list[ApiPoller] = []
+
+    def make(lake: Lake, engine: EngineAdapter) -> ApiPoller:
+        pollers.append(ApiPoller(lake, engine, settings, name))
+        return pollers[-1]
+
+    if bronze_only:
+        from salesflow.engine import create_engine
+
+        with create_engine(settings) as engine:
+            for _ in make(Lake(settings.lake_root), engine).batches():
+                pass
+        facts = None
+    else:
+        facts = batch_facts(run_batch(settings, bronze=make), None)
+    poller = pollers[0]
+    summary = {"source": name, "pages": poller.pages, "records": poller.records,
+               "retries": poller.http.retries, "pipeline": facts}
+    if as_json:
+        click.echo(json.dumps(summary, default=str, indent=2))
+        return
+    console.print(f"api {name}: {poller.pages} page(s), {poller.records:,} record(s) to Bronze, "
+                  f"{poller.http.retries} retried request(s)")
+    if facts is not None:
+        print_batch(console, facts)
+
+
+def serve_collector(console: Console, settings: Settings, host: str | None, port: int | None,
+                    sink_name: str | None) -> None:
+    import uvicorn
+
+    from salesflow.collector import create_app
+    from salesflow.collector.sinks import KafkaSink, LandingSink, Sink
+    from salesflow.sources.landing import LandingLog
+
+    updates = {k: v for k, v in {"host": host, "port": port, "sink": sink_name}.items() if v is not None}
+    settings = settings.model_copy(update={"collector": settings.collector.model_copy(update=updates)})
+    config = settings.collector
+    sink: Sink = KafkaSink(settings) if config.sink == "kafka" else LandingSink(LandingLog(settings.landing_dir))
+    if not config.api_keys:
+        console.print("[yellow]collector.api_keys is empty: authentication is off[/]")
+    console.print(f"collector on http://{config.host}:{config.port}/v1/events -> {config.sink} "
+                  f"(docs: /docs, metrics: /metrics)")
+    uvicorn.run(create_app(settings, sink), host=config.host, port=config.port, log_level="warning",
+                timeout_graceful_shutdown=5)

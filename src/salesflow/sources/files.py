@@ -1,0 +1,190 @@
+"""Read a partner file (CSV, JSON Lines, Parquet) into columns of text, one row per record.
+
+Every row keeps ``__line``, the line its record starts on (a quoted newline makes a record span
+lines), so a rejected record can be found in the partner's file. A record that cannot be split
+into the header's columns keeps its raw text and an ``__error``; Silver quarantines it with that
+reason. A file whose header lacks a mapped column is refused whole, before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from salesflow.errors import ContractError
+from salesflow.sources.mapping import referenced_columns
+from salesflow.sources.specs import FileSourceSpec
+
+
+class FileRejected(ContractError):
+    """The whole file was refused (wrong header, undecodable text); nothing of it was loaded."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class PartnerFile:
+    path: Path
+    sha256: str
+    records: pa.Table
+    """Partner columns as text, plus ``__line``, ``__error`` and ``__raw``."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_partner_file(path: Path, spec: FileSourceSpec) -> PartnerFile:
+    if not path.is_file():
+        raise FileRejected(f"{path}: no such file")
+    if spec.format == "parquet":
+        records = _read_parquet(path, spec)
+    else:
+        text = _decode(path, spec)
+        records = _read_jsonl(text) if spec.format == "jsonl" else _read_csv(path, text, spec)
+    return PartnerFile(path, file_sha256(path), records)
+
+
+def _decode(path: Path, spec: FileSourceSpec) -> str:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode(spec.encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise FileRejected(f"{path}: not valid {spec.encoding} at line {line} (byte {exc.start}); "
+                           f"set the source's encoding") from None
+
+
+def _check_header(path: Path, header: list[str], spec: FileSourceSpec) -> None:
+    needed = referenced_columns(spec) | set(spec.columns or ())
+    missing = sorted(needed - set(header))
+    if missing:
+        raise FileRejected(f"{path}: header {header} lacks column(s) {missing}; "
+                           f"nothing was loaded from this file")
+
+
+def _read_csv(path: Path, text: str, spec: FileSourceSpec) -> pa.Table:
+    rows = _split_whitespace(text) if spec.delimiter == "whitespace" else _split_csv(text, spec)
+    if spec.header:
+        try:
+            _, header = next(rows)
+        except StopIteration:
+            raise FileRejected(f"{path}: empty file, expected a header") from None
+        header = [h.strip() for h in header]
+        if len(set(header)) != len(header):
+            raise FileRejected(f"{path}: header {header} repeats a column name")
+        _check_header(path, header, spec)
+    elif spec.columns:
+        header = list(spec.columns)
+    else:
+        raise FileRejected(f"{path}: the source has header: false and no columns list")
+    return _columns(header, rows, spec.delimiter)
+
+
+def _split_csv(text: str, spec: FileSourceSpec) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=spec.delimiter, quotechar=spec.quote,
+                        strict=False)
+    start = 1
+    for row in reader:
+        if row and any(field.strip() for field in row):
+            yield start, row
+        start = reader.line_num + 1
+
+
+def _split_whitespace(text: str) -> Iterator[tuple[int, list[str]]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield number, line.split()
+
+
+def _columns(header: list[str], rows: Iterable[tuple[int, list[str]]], delimiter: str) -> pa.Table:
+    values: list[list[str | None]] = [[] for _ in header]
+    lines: list[int] = []
+    errors: list[str | None] = []
+    raws: list[str | None] = []
+    joiner = " " if delimiter == "whitespace" else delimiter
+    width = len(header)
+    for line, row in rows:
+        lines.append(line)
+        if len(row) == width:
+            for column, value in zip(values, row, strict=True):
+                column.append(value)
+            errors.append(None)
+            raws.append(None)
+        else:  # the record does not split into the header's columns: keep it whole, say why
+            for column in values:
+                column.append(None)
+            errors.append(f"malformed_row:expected_{width}_fields_got_{len(row)}")
+            raws.append(joiner.join(row))
+    return _with_meta({name: pa.array(col, pa.string()) for name, col in zip(header, values, strict=True)},
+                      lines, errors, raws)
+
+
+def _with_meta(columns: dict[str, pa.Array], lines: list[int], errors: list[str | None],
+               raws: list[str | None]) -> pa.Table:
+    return pa.table({**columns, "__line": pa.array(lines, pa.int64()), "__error": pa.array(errors, pa.string()),
+                     "__raw": pa.array(raws, pa.string())})
+
+
+def _read_jsonl(text: str) -> pa.Table:
+    records: list[tuple[int, dict[str, Any] | None, str]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            value = None
+        records.append((number, value if isinstance(value, dict) else None, line))
+    return records_table(records)
+
+
+def records_table(records: list[tuple[int, dict[str, Any] | None, str]]) -> pa.Table:
+    """(line, object or None, raw text) -> text columns; None objects get ``malformed_json``."""
+    names: dict[str, None] = {}
+    for _, obj, _ in records:
+        if obj is not None:
+            names.update(dict.fromkeys(obj))
+    columns = {name: pa.array([_text(obj.get(name)) if obj is not None else None for _, obj, _ in records],
+                              pa.string()) for name in names}
+    errors = [None if obj is not None else "malformed_json" for _, obj, _ in records]
+    raws = [None if obj is not None else raw for _, obj, raw in records]
+    return _with_meta(columns, [line for line, _, _ in records], errors, raws)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return orjson.dumps(value).decode()
+
+
+def _read_parquet(path: Path, spec: FileSourceSpec) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileRejected(f"{path}: not a readable Parquet file: {exc}") from None
+    _check_header(path, table.column_names, spec)
+    n = table.num_rows
+    return table.append_column("__line", pa.array(range(1, n + 1), pa.int64())) \
+        .append_column("__error", pa.nulls(n, pa.string())).append_column("__raw", pa.nulls(n, pa.string()))

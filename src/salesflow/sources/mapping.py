@@ -1,0 +1,179 @@
+"""Partner records -> contract events, as one SQL statement built from the source's mapping.
+
+The input relation ``partner_records`` holds the partner's columns plus ``__line`` (where the
+record starts in its file, or its index in an API page) and ``__error`` (set when the record could
+not even be split into columns). The output is one JSON payload per event, in the contract's
+shape, for Bronze.
+
+A value that does not fit its contract type is passed through as a JSON string rather than
+dropped, so Silver quarantines the record with the exact reason (``invalid_type:lines.quantity``)
+and its line. An empty value is left out, so Silver reports ``missing_field``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from salesflow.models import Model
+from salesflow.sources.specs import FieldSpec, MappingSpec
+
+STRING_FIELDS = {"event_id", "event_type", "order_id", "customer_id", "store_id", "channel", "currency",
+                 "payment_method", "session_id", "product_id", "lines.product_id"}
+INTEGER_FIELDS = {"quantity", "lines.quantity"}
+AMOUNT_FIELDS = {"total_amount", "lines.unit_price", "lines.discount"}
+_OFFSET = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
+
+
+def mapping_model(spec: MappingSpec, source: str, reporting_currency: str) -> Model:
+    return Model(f"sources.mapping.{source}", _MappingSql(spec, source, reporting_currency).sql())
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def referenced_columns(spec: MappingSpec) -> set[str]:
+    return {f.column for f in spec.fields.values() if f.column is not None}
+
+
+class _MappingSql:
+    def __init__(self, spec: MappingSpec, source: str, reporting_currency: str) -> None:
+        self.spec, self.source, self.reporting = spec, source, reporting_currency
+        fields = dict(spec.fields)
+        fields.setdefault("event_type", FieldSpec(const="order_created"))
+        if "event_id" not in fields and "order_id" in fields:
+            # A stable id: the same order delivered twice is caught as a duplicate in Silver.
+            fields["event_id"] = FieldSpec(expr=f"{sql_string(source + ':')} || {self._raw(fields['order_id'])}")
+        self.fields = fields
+
+    def sql(self) -> str:
+        has_lines = any(name.startswith("lines.") for name in self.fields)
+        head = {name: self._json(name, f) for name, f in self.fields.items() if not name.startswith("lines.")}
+        line = self._line_json() if has_lines else "NULL"
+        line_revenue = self._line_revenue() if has_lines else "NULL"
+        head_cols = ",\n    ".join(f"{expr} AS {quote_ident('j_' + name)}" for name, expr in head.items())
+        mapped = f"""SELECT __line, __error, __raw,
+    {head_cols},
+    {line} AS j_line, {line_revenue} AS line_revenue
+FROM partner_records"""
+        if self.spec.grain == "line":
+            first = ", ".join(f"arg_min({quote_ident('j_' + n)}, __line) AS {quote_ident('j_' + n)}"
+                              for n in head if n != "order_id")
+            grouped = f"""SELECT min(__line) AS __line, NULL AS __error, NULL AS __raw,
+    {quote_ident('j_order_id')}, {first},
+    '[' || string_agg(j_line, ',' ORDER BY __line) || ']' AS j_lines,
+    sum(line_revenue) AS revenue, bool_and(line_revenue IS NOT NULL) AS revenue_known
+FROM mapped WHERE __error IS NULL AND {quote_ident('j_order_id')} IS NOT NULL
+GROUP BY {quote_ident('j_order_id')}
+UNION ALL BY NAME
+SELECT __line, __error, __raw, * EXCLUDE (__line, __error, __raw, j_line, line_revenue),
+    '[' || j_line || ']' AS j_lines, line_revenue AS revenue, line_revenue IS NOT NULL AS revenue_known
+FROM mapped WHERE __error IS NOT NULL OR {quote_ident('j_order_id')} IS NULL"""
+        else:
+            grouped = """SELECT * EXCLUDE (j_line, line_revenue), '[' || j_line || ']' AS j_lines,
+    line_revenue AS revenue, line_revenue IS NOT NULL AS revenue_known
+FROM mapped"""
+        members = [f"'\"{name}\":' || {quote_ident('j_' + name)}" for name in head]
+        if has_lines:
+            members.append("'\"lines\":' || j_lines")
+            if "total_amount" not in head:
+                # Unknown line amounts give 0, so Silver names the bad line field, not the total.
+                members.append("'\"total_amount\":' || CASE WHEN revenue_known "
+                               "THEN CAST(CAST(revenue AS DECIMAL(18, 2)) AS VARCHAR) ELSE '0' END")
+        payload = "'{' || concat_ws(',', " + ", ".join(members) + ") || '}'"
+        return f"""WITH mapped AS (
+{mapped}
+),
+grouped AS (
+{grouped}
+)
+SELECT CASE WHEN __error IS NULL THEN {payload} ELSE __raw END AS payload,
+    CAST(__line AS BIGINT) AS line, __error AS ingest_error
+FROM grouped
+ORDER BY __line"""
+
+    # -- one field ------------------------------------------------------------------------
+    def _raw(self, f: FieldSpec) -> str:
+        if f.column is not None:
+            value = quote_ident(f.column)
+        elif f.expr is not None:
+            value = f"({f.expr})"
+        elif isinstance(f.const, str):
+            value = sql_string(f.const)
+        else:
+            value = repr(f.const)
+        return f"NULLIF(trim(CAST({value} AS VARCHAR)), '')"
+
+    def _json(self, name: str, f: FieldSpec) -> str:
+        raw = self._raw(f)
+        as_text = f"CAST(to_json({raw}) AS VARCHAR)"
+        if name == "currency" and self.spec.fx_rates:
+            converted = ", ".join(sql_string(c) for c in self.spec.fx_rates)
+            return f"CASE WHEN {raw} IN ({converted}) THEN {sql_string(chr(34) + self.reporting + chr(34))} " \
+                   f"ELSE {as_text} END"
+        if name in INTEGER_FIELDS:
+            return f"COALESCE(CAST(TRY_CAST({self._number(raw)} AS BIGINT) AS VARCHAR), {as_text})"
+        if name in AMOUNT_FIELDS:
+            return f"COALESCE({self._amount_text(name, f)}, {as_text})"
+        if name == "event_time":
+            utc = f"strftime(timezone('UTC', {self._instant(raw, f)}), '%Y-%m-%dT%H:%M:%S.%fZ')"
+            return f"COALESCE(CAST(to_json({utc}) AS VARCHAR), {as_text})"
+        return as_text
+
+    def _number(self, raw: str) -> str:
+        text = raw
+        if self.spec.thousands:
+            text = f"replace({text}, {sql_string(self.spec.thousands)}, '')"
+        if self.spec.decimal == ",":
+            text = f"replace({text}, ',', '.')"
+        return text
+
+    def _amount(self, name: str, f: FieldSpec) -> str:
+        value = f"TRY_CAST({self._number(self._raw(f))} AS DOUBLE)"
+        if f.scale is not None:
+            value = f"({value} * {f.scale!r})"
+        if self.spec.fx_rates and "currency" in self.fields:
+            currency = self._raw(self.fields["currency"])
+            cases = " ".join(f"WHEN {sql_string(c)} THEN {rate!r}" for c, rate in self.spec.fx_rates.items())
+            value = f"round({value} * CASE {currency} {cases} ELSE 1 END, 2)"
+        return f"round({value}, 6)"
+
+    def _amount_text(self, name: str, f: FieldSpec) -> str:
+        value = self._amount(name, f)
+        return f"CASE WHEN isfinite({value}) THEN CAST({value} AS VARCHAR) END"
+
+    def _instant(self, raw: str, f: FieldSpec) -> str:
+        zone = sql_string(f.timezone or self.spec.timezone)
+        if f.format is not None:
+            parsed = f"TRY_STRPTIME({raw}, {sql_string(f.format)})"
+            return parsed if "%z" in f.format or "%Z" in f.format else f"timezone({zone}, {parsed})"
+        return (f"CASE WHEN regexp_matches({raw}, {sql_string(_OFFSET)}) THEN TRY_CAST({raw} AS TIMESTAMPTZ) "
+                f"ELSE timezone({zone}, TRY_CAST({raw} AS TIMESTAMP)) END")
+
+    def _line_json(self) -> str:
+        parts = [f"'\"{n[6:]}\":' || {self._json(n, self.fields[n])}" for n in
+                 ("lines.product_id", "lines.quantity", "lines.unit_price", "lines.discount") if n in self.fields]
+        return "'{' || concat_ws(',', " + ", ".join(parts) + ") || '}'"
+
+    def _line_revenue(self) -> str:
+        quantity = self.fields.get("lines.quantity")
+        price = self.fields.get("lines.unit_price")
+        if quantity is None or price is None:
+            return "NULL"
+        q = f"TRY_CAST({self._number(self._raw(quantity))} AS BIGINT)"
+        p = f"CAST({self._amount('lines.unit_price', price)} AS DECIMAL(18, 2))"
+        discount = self.fields.get("lines.discount")
+        d = "0" if discount is None else \
+            f"COALESCE(CAST({self._amount('lines.discount', discount)} AS DECIMAL(18, 2)), 0)"
+        return f"({q} * {p} - {d})"
+
+
+def check_expression_columns(spec: MappingSpec) -> None:
+    """Fail early on an expression that is not a single SQL expression (a ; would run more)."""
+    for name, f in spec.fields.items():
+        if f.expr is not None and re.search(r";", f.expr):
+            raise ValueError(f"mapping field {name}: an expression may not contain ';'")

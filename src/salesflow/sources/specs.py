@@ -1,0 +1,142 @@
+"""Config of the outside sources: partner files, REST APIs and the HTTP collector.
+
+A partner's columns are mapped to the event contract field by field. A field is a column name,
+a constant, or a SQL expression (DuckDB dialect) over the partner's columns, optionally parsed
+with a date format and a time zone, or scaled (amounts in cents). Secrets (API tokens, keys) are
+never here: a source names the environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Contract fields a mapping may fill. ``lines.*`` are the line items of an order.
+ORDER_FIELDS = ("event_id", "event_type", "event_time", "order_id", "customer_id", "store_id", "channel",
+                "currency", "payment_method", "total_amount", "session_id", "product_id", "quantity")
+LINE_FIELDS = ("lines.product_id", "lines.quantity", "lines.unit_price", "lines.discount")
+MAPPABLE = (*ORDER_FIELDS, *LINE_FIELDS)
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldSpec(Spec):
+    """How one contract field is computed from a partner record. Exactly one of column/const/expr."""
+
+    column: str | None = None
+    const: str | int | float | None = None
+    expr: str | None = None
+    """SQL over the partner's columns (quote odd names with double quotes); ``__line`` is the line number."""
+    format: str | None = None
+    """strptime format of a date/time column, for example ``%d/%m/%Y %H:%M``."""
+    timezone: str | None = None
+    """Zone of a local time without offset (IANA name). Default: the source's timezone."""
+    scale: float | None = None
+    """Multiply a numeric value, for example 0.01 for amounts given in cents."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"column": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        given = [k for k in ("column", "const", "expr") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of column, const, expr (got {given or 'none'})")
+        return self
+
+
+class MappingSpec(Spec):
+    """Partner record -> contract event."""
+
+    fields: dict[str, FieldSpec]
+    grain: Literal["order", "line"] = "order"
+    """``order``: one record is one order with one line. ``line``: records sharing an order_id are
+    the lines of one order (the order's own fields come from its first record)."""
+    timezone: str = "UTC"
+    """Zone of local times without an offset."""
+    decimal: str = Field(".", pattern=r"^[.,]$")
+    """Decimal separator of numbers given as text (``,`` for 12,50)."""
+    thousands: str | None = Field(None, pattern=r"^[., '_]$")
+    """Thousands separator to drop from numbers given as text."""
+    fx_rates: dict[str, float] = {}
+    """Rate to the reporting currency per currency; amounts in these currencies are converted.
+    Other currencies pass through (and are quarantined unless they are the reporting currency)."""
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> MappingSpec:
+        unknown = sorted(set(self.fields) - set(MAPPABLE))
+        if unknown:
+            raise ValueError(f"unknown contract field(s) {unknown}; known: {', '.join(MAPPABLE)}")
+        if self.grain == "line" and "order_id" not in self.fields:
+            raise ValueError("grain 'line' groups records by order_id: map order_id")
+        return self
+
+
+class FileSourceSpec(MappingSpec):
+    """A partner that delivers files."""
+
+    format: Literal["csv", "jsonl", "parquet"] = "csv"
+    delimiter: str = ","
+    """One character, or ``whitespace`` for columns separated by runs of blanks."""
+    header: bool = True
+    columns: list[str] | None = None
+    """Column names when the file has no header; with a header, the columns it must have."""
+    encoding: str = "utf-8"
+    """A UTF-8 byte-order mark is always accepted."""
+    quote: str = '"'
+
+
+class PaginationSpec(Spec):
+    style: Literal["page", "offset", "cursor", "link"] = "page"
+    page_param: str = "page"
+    first_page: int = 1
+    size_param: str = "per_page"
+    page_size: int = Field(100, ge=1)
+    offset_param: str = "offset"
+    cursor_param: str = "cursor"
+    next_cursor_path: str = "next_cursor"
+    """Dotted path to the next cursor in the response body (style ``cursor``)."""
+
+
+class ApiSourceSpec(MappingSpec):
+    """A partner API polled for orders."""
+
+    url: str
+    records_path: str = ""
+    """Dotted path to the list of records in the response body (empty: the body is the list)."""
+    pagination: PaginationSpec = PaginationSpec()
+    auth: Literal["none", "bearer", "basic", "header"] = "none"
+    token_env: str | None = None
+    """Environment variable holding the token (``basic``: ``user:password``)."""
+    auth_header: str = "X-API-Key"
+    """Header name for auth ``header``."""
+    incremental_field: str | None = None
+    """Record field that only grows (updated_at, id): the next run asks for records after its max."""
+    incremental_param: str = "since"
+    params: dict[str, str] = {}
+    timeout_seconds: float = Field(10.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+    backoff_seconds: float = Field(0.5, ge=0)
+    """First retry delay; doubles each attempt, with full jitter."""
+    max_backoff_seconds: float = Field(30.0, ge=0)
+    pages_per_batch: int = Field(10, ge=1)
+    """Pages written to Bronze in one commit (with the cursor)."""
+
+
+class CollectorConfig(Spec):
+    host: str = "127.0.0.1"
+    port: int = Field(8088, ge=0, le=65535)
+    api_keys: dict[str, str] = {}
+    """Key name -> SHA-256 hex of the key. Empty: authentication off (loopback demos only)."""
+    max_request_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    rate_per_second: float = Field(200.0, gt=0)
+    """Requests per second per key (token bucket)."""
+    burst: int = Field(400, ge=1)
+    sink: Literal["landing", "kafka"] = "landing"
+    flush_ms: float = Field(5.0, ge=0)
+    """Group commit: accepted events of concurrent requests share one fsync within this window."""

@@ -1,0 +1,250 @@
+"""Partner files through a column mapping: messy CSVs, JSON Lines, Parquet and a real public file."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from salesflow.bronze.file_ingest import FileIngestor
+from salesflow.config import Settings, load_settings
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import BRONZE_EVENTS, QUARANTINE, SILVER_ORDER_LINES, SILVER_ORDERS
+from salesflow.pipeline import run_batch
+from salesflow.pipeline.reconcile import reconcile_lake
+from tests.pipeline.lakeview import rows
+
+ROOT = Path(__file__).resolve().parents[2]
+# Located without importing lifetimes (it pulls in pandas and scipy just to ship the file).
+CDNOW = Path(importlib.util.find_spec("lifetimes").origin).parent / "datasets" / "CDNOW_master.txt"  # type: ignore[union-attr, arg-type]
+
+SHOP = {
+    "delimiter": ";", "decimal": ",", "grain": "line", "timezone": "Europe/Berlin",
+    "fields": {
+        "order_id": "Bestellung", "customer_id": "Kunde",
+        "event_time": {"column": "Datum", "format": "%d.%m.%Y %H:%M"},
+        "store_id": {"const": "partner-shop"}, "channel": {"const": "web"}, "currency": {"const": "USD"},
+        "payment_method": {"const": "card"},
+        "lines.product_id": "Artikel", "lines.quantity": "Menge", "lines.unit_price": "Preis",
+    },
+}
+# BOM, CRLF, ; delimiter, decimal commas, a quoted newline, a bad quantity, a bad date, a short row,
+# blank trailing lines. Line numbers in the comments are the file's own.
+MESSY = (
+    "\ufeffBestellung;Kunde;Datum;Artikel;Menge;Preis\r\n"      # 1
+    'A1;K1;01.09.2026 10:15;"Tisch\nrund";2;12,50\r\n'           # 2-3: one record over two lines
+    "A1;K1;01.09.2026 10:15;Stuhl;1;3,10\r\n"                    # 4: second line of order A1
+    "A2;K2;02.09.2026 23:30;Lampe;x;5,00\r\n"                    # 5: quantity is not a number
+    "A3;K3;31.02.2026 08:00;Lampe;1;5,00\r\n"                    # 6: no such date
+    "A4;K4;02.09.2026 10:00;Lampe;1\r\n"                         # 7: a field short
+    '"A5";K5;03.09.2026 00:30;"Regal; weiß";1;1.234,50\r\n'      # 8: quoted delimiter, thousands dot
+    "\r\n\r\n"
+)
+
+
+def with_sources(settings: Settings, **files: dict) -> Settings:
+    return load_settings(data_dir=settings.data_dir, files=files)
+
+
+def test_messy_csv_lands_every_record_once_with_reasons_and_lines(settings: Settings, tmp_path: Path) -> None:
+    settings = with_sources(settings, shop={**SHOP, "thousands": "."})
+    path = tmp_path / "orders.csv"
+    path.write_bytes(MESSY.encode("utf-8"))
+    run = run_batch(settings, bronze=lambda lake, engine: FileIngestor(lake, engine, settings, "shop", [path]))
+
+    assert run.reconciliation is not None and run.reconciliation.balanced
+    orders = {r["order_id"]: r for r in rows(settings, SILVER_ORDERS)}
+    assert sorted(orders) == ["A1", "A5"]
+    assert orders["A1"]["total_amount"] == Decimal("28.10")  # 2 x 12,50 + 3,10
+    assert orders["A1"]["source"] == "file:shop" and orders["A1"]["source_position"] == "orders.csv:2"
+    assert orders["A5"]["total_amount"] == Decimal("1234.50")
+    assert str(orders["A1"]["event_time"]) == "2026-09-01 08:15:00+00:00"  # Berlin summer time is UTC+2
+    lines = {(r["order_id"], r["line_number"]): r for r in rows(settings, SILVER_ORDER_LINES)}
+    assert lines[("A1", 1)]["product_id"] == "Tisch\nrund" and lines[("A5", 1)]["product_id"] == "Regal; weiß"
+    assert {r["source"] for r in lines.values()} == {"file:shop"}
+    quarantined = {r["source_position"]: (r["reason"], r["reason_detail"]) for r in rows(settings, QUARANTINE)}
+    assert quarantined == {
+        "orders.csv:5": ("invalid_type", "lines.quantity"),
+        "orders.csv:6": ("invalid_timestamp", "event_time"),
+        "orders.csv:7": ("malformed_row", "expected_6_fields_got_5"),
+    }
+
+
+def test_redelivered_file_is_ignored_even_renamed(settings: Settings, tmp_path: Path) -> None:
+    settings = with_sources(settings, shop=SHOP)
+    first = tmp_path / "orders.csv"
+    first.write_bytes(MESSY.encode())
+    again = tmp_path / "orders-resent.csv"
+    shutil.copy(first, again)
+
+    def ingest(*paths: Path) -> FileIngestor:
+        made: list[FileIngestor] = []
+        run_batch(settings, bronze=lambda lake, engine: made.append(
+            FileIngestor(lake, engine, settings, "shop", list(paths))) or made[-1])
+        return made[0]
+
+    assert [o.status for o in ingest(first).outcomes] == ["ingested"]
+    bronze_rows = len(rows(settings, BRONZE_EVENTS))
+    version = Lake(settings.lake_root).version(BRONZE_EVENTS)
+    assert [o.status for o in ingest(first, again).outcomes] == ["skipped", "skipped"]
+    assert len(rows(settings, BRONZE_EVENTS)) == bronze_rows
+    assert Lake(settings.lake_root).version(BRONZE_EVENTS) == version
+
+
+def test_wrong_header_rejects_the_whole_file_and_loads_the_others(settings: Settings, tmp_path: Path) -> None:
+    config = tmp_path / "salesflow.yaml"
+    config.write_text(yaml.safe_dump({"files": {"shop": SHOP}}))
+    bad = tmp_path / "a-bad.csv"  # "Menge" (quantity) is missing from the header
+    bad.write_text("Bestellung;Kunde;Datum;Artikel;Preis\nB1;K1;01.09.2026 10:15;Tisch;12,50\n")
+    good = tmp_path / "b-good.csv"
+    good.write_text("Bestellung;Kunde;Datum;Artikel;Menge;Preis\nG1;K1;01.09.2026 10:15;Tisch;1;2,00\n")
+    result = subprocess.run([sys.executable, "-m", "salesflow", "--config", str(config), "--data-dir",
+                             str(settings.data_dir), "ingest-files", str(bad), str(good), "--source", "shop"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "a-bad.csv" in result.stderr and "lacks column(s) ['Menge']" in result.stderr
+    assert "Traceback" not in result.stderr
+    bronze = rows(settings, BRONZE_EVENTS)
+    assert {r["source_file"].split("#")[0] for r in bronze} == {"b-good.csv"}  # nothing half-loaded
+    assert [r["order_id"] for r in rows(settings, SILVER_ORDERS)] == ["G1"]
+
+
+def test_unknown_source_and_unreadable_encoding_are_clear(settings: Settings, tmp_path: Path) -> None:
+    settings = with_sources(settings, shop=SHOP)
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("Bestellung;Kunde;Datum;Artikel;Menge;Preis\nL1;K1;01.09.2026 10:15;Stück;1;2,00\n"
+                      .encode("latin-1"))
+    made: list[FileIngestor] = []
+    run_batch(settings, bronze=lambda lake, engine: made.append(
+        FileIngestor(lake, engine, settings, "shop", [latin])) or made[-1])
+    (outcome,) = made[0].outcomes
+    assert outcome.status == "rejected" and "not valid utf-8 at line 2" in outcome.message
+    assert rows(settings, BRONZE_EVENTS) == []
+
+    result = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir),
+                             "ingest-files", str(latin), "--source", "nope"], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 2 and "no file source named 'nope'" in result.stderr
+
+
+def test_jsonl_and_parquet_through_the_same_mapping(settings: Settings, tmp_path: Path) -> None:
+    mapping = {
+        "fields": {
+            "order_id": "id", "customer_id": "buyer", "event_time": "ts", "store_id": {"const": "s1"},
+            "channel": {"const": "marketplace"}, "currency": "cur", "payment_method": {"const": "paypal"},
+            "lines.product_id": "sku", "lines.quantity": "qty",
+            "lines.unit_price": {"column": "price_cents", "scale": 0.01},
+        },
+        "fx_rates": {"EUR": 1.25},
+    }
+    settings = with_sources(settings, jl={**mapping, "format": "jsonl"}, pq={**mapping, "format": "parquet"})
+    jl = tmp_path / "feed.jsonl"
+    jl.write_text(
+        '{"id": "J1", "buyer": "c1", "ts": "2026-09-01T10:00:00Z", "cur": "USD", "sku": "p1", "qty": 2, '
+        '"price_cents": 1999}\n'
+        '{"id": "J2", "buyer": "c2", "ts": "2026-09-01T11:00:00+02:00", "cur": "EUR", "sku": "p2", "qty": 1, '
+        '"price_cents": 1000}\n'
+        "{not json\n"
+        '{"id": "J3", "ts": "2026-09-01T12:00:00Z", "cur": "USD", "sku": "p1", "qty": -1, "price_cents": 100}\n\n')
+    parquet = tmp_path / "feed.parquet"
+    pq.write_table(pa.table({
+        "id": ["P1", "P2"], "buyer": ["c3", "c4"], "ts": ["2026-09-02 09:00:00", "2026-09-02 10:00:00"],
+        "cur": ["USD", "JPY"], "sku": ["p3", "p3"], "qty": pa.array([3, 1], pa.int64()),
+        "price_cents": pa.array([250, 500], pa.int64())}), parquet)
+    for name, path in (("jl", jl), ("pq", parquet)):
+        run_batch(settings, bronze=lambda lake, engine, n=name, p=path: FileIngestor(lake, engine, settings, n, [p]))
+
+    orders = {r["order_id"]: r for r in rows(settings, SILVER_ORDERS)}
+    assert {k: v["total_amount"] for k, v in orders.items()} == {
+        "J1": Decimal("39.98"), "J2": Decimal("12.50"), "P1": Decimal("7.50")}  # 10.00 EUR -> 12.50 USD
+    assert orders["J2"]["currency"] == "USD" and str(orders["J2"]["event_time"]) == "2026-09-01 09:00:00+00:00"
+    assert {orders["J1"]["source"], orders["P1"]["source"]} == {"file:jl", "file:pq"}
+    quarantined = {r["source_position"]: r["reason"] + ":" + (r["reason_detail"] or "")
+                   for r in rows(settings, QUARANTINE)}
+    assert quarantined == {"feed.jsonl:3": "malformed_json:", "feed.jsonl:4": "missing_field:customer_id",
+                           "feed.parquet:2": "unsupported_currency:currency"}
+    assert reconcile_lake(Lake(settings.lake_root)).balanced
+
+
+@pytest.mark.slow
+def test_real_public_sales_file_cdnow(settings: Settings, tmp_path: Path) -> None:
+    """69,659 real purchases through the example mapping shipped in examples/cdnow.yaml."""
+    expected_orders, expected_revenue, expected_units = 0, Decimal(0), 0
+    for line in CDNOW.read_text().splitlines()[1:]:
+        _, _, cds, dollars = line.split()
+        expected_orders += 1
+        expected_revenue += Decimal(dollars)
+        expected_units += int(cds)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "salesflow", "--config", str(ROOT / "examples" / "cdnow.yaml"),
+                             "--data-dir", str(settings.data_dir), "ingest-files", str(CDNOW), "--source", "cdnow"],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = Lake(settings.lake_root).read(SILVER_ORDER_LINES)
+    assert lines is not None
+    assert lines.num_rows == expected_orders == 69_659
+    assert sum(lines["revenue"].to_pylist(), Decimal(0)) == expected_revenue
+    assert sum(lines["quantity"].to_pylist()) == expected_units
+    assert rows(settings, QUARANTINE) == []
+    days = {d.isoformat() for d in lines["event_date"].to_pylist()}
+    assert min(days) == "1997-01-01" and max(days) == "1998-06-30"
+
+
+def test_concurrent_writers_share_bronze_without_colliding(settings: Settings, tmp_path: Path) -> None:
+    """A landing batch and three partner-file loads at once: every Bronze batch id has one source,
+    the lake reconciles, and the warehouse splits revenue by source."""
+    from salesflow.simulator import SimulationSpec
+    from salesflow.warehouse.run import load_warehouse
+    from tests.conftest import land
+
+    land(settings, SimulationSpec(events=12_000, seed=5), per_segment=1_500)
+    config = tmp_path / "salesflow.yaml"
+    config.write_text(yaml.safe_dump({"files": {"shop": SHOP}}))
+    files = []
+    for i in range(3):
+        path = tmp_path / f"drop-{i}.csv"
+        body = "Bestellung;Kunde;Datum;Artikel;Menge;Preis\n" + "".join(
+            f"F{i}-{n};K{n};0{1 + n % 9}.09.2026 1{n % 10}:00;P{n % 4};{1 + n % 3};{n % 50},25\n" for n in range(400))
+        path.write_text(body)
+        files.append(path)
+    base = [sys.executable, "-m", "salesflow", "--config", str(config), "--data-dir", str(settings.data_dir)]
+    procs = [subprocess.Popen([*base, "batch"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)]
+    procs += [subprocess.Popen([*base, "ingest-files", str(f), "--source", "shop", "--bronze-only"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path) for f in files]
+    for proc in procs:
+        assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+    run_batch(load_settings(config, data_dir=settings.data_dir))  # Silver/Gold for the files' batches
+
+    bronze = Lake(settings.lake_root).read(BRONZE_EVENTS, columns=["batch_id", "source"])
+    assert bronze is not None
+    sources_per_batch: dict[int, set[str]] = {}
+    for batch_id, source in zip(bronze["batch_id"].to_pylist(), bronze["source"].to_pylist(), strict=True):
+        sources_per_batch.setdefault(batch_id, set()).add(source)
+    assert all(len(s) == 1 for s in sources_per_batch.values())
+    assert sum(1 for s in sources_per_batch.values() if s == {"file:shop"}) == 3
+    assert reconcile_lake(Lake(settings.lake_root)).balanced
+
+    from salesflow.analytics import run_query
+    from salesflow.warehouse.targets import connect
+
+    load_warehouse(settings)
+    with connect(settings) as target:
+        by_source = run_query(target, "revenue_by_source", {})
+    revenue: dict[str, Decimal] = {}
+    for row in by_source.to_pylist():
+        revenue[row["source"]] = revenue.get(row["source"], Decimal(0)) + Decimal(str(row["revenue"]))
+    silver = Lake(settings.lake_root).read(SILVER_ORDER_LINES, columns=["source", "revenue"])
+    assert silver is not None
+    expected: dict[str, Decimal] = {}
+    for source, value in zip(silver["source"].to_pylist(), silver["revenue"].to_pylist(), strict=True):
+        expected[source] = expected.get(source, Decimal(0)) + value
+    assert set(revenue) == {"landing", "file:shop"} and revenue == expected
