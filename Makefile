@@ -29,6 +29,7 @@ test: $(STAMP) system-deps  ## every test
 bench: $(STAMP)  ## benchmarks (not part of `make test`)
 	$(BIN)/python bench/batch_bench.py
 	$(BIN)/python bench/stream_bench.py
+	$(BIN)/python bench/sources_bench.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
