@@ -130,6 +130,10 @@ def test_unknown_source_and_unreadable_encoding_are_clear(settings: Settings, tm
     assert outcome.status == "rejected" and "not valid utf-8 at line 2" in outcome.message
     assert rows(settings, BRONZE_EVENTS) == []
 
+    settings = with_sources(settings, shop={**SHOP, "encoding": "latin-1"})  # told the truth, it loads
+    run_batch(settings, bronze=lambda lake, engine: FileIngestor(lake, engine, settings, "shop", [latin]))
+    assert [r["product_id"] for r in rows(settings, SILVER_ORDER_LINES)] == ["Stück"]
+
     result = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir),
                              "ingest-files", str(latin), "--source", "nope"], capture_output=True, text=True,
                             timeout=120, cwd=tmp_path)

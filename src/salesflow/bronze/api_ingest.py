@@ -151,6 +151,7 @@ class ApiPoller:
                                source=self.source, source_file=self.spec.url,
                                position_prefix=f"{self.source}@{batch_start}", mapped=mapped,
                                position=state.as_dict())
+        assert write is not None  # no already_in check: the cursor itself prevents re-reads
         self.records += write.rows
         self._save(write.batch_id, state)
         return write

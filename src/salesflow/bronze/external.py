@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,9 +69,14 @@ def bronze_records(mapped: pa.Table, source: str, source_file: str, position_pre
 
 def write_external(lake: Lake, engine: EngineAdapter, checkpoint_dir: Path, *, app_id: str, source: str,
                    source_file: str, position_prefix: str, mapped: pa.Table,
-                   position: dict[str, Any]) -> ExternalWrite:
-    """Append one unit of work with its source position, under the Bronze writer lock."""
+                   position: dict[str, Any], already_in: Callable[[], bool] | None = None) -> ExternalWrite | None:
+    """Append one unit of work with its source position, under the Bronze writer lock.
+
+    ``already_in`` is asked under the lock, so two processes loading the same file at once cannot
+    both write it; None is returned when it says the work is already in Bronze."""
     with bronze_lock(checkpoint_dir):
+        if already_in is not None and already_in():
+            return None
         batch_id = next_bronze_batch(lake, after=lake.txn_version(BRONZE_EVENTS, app_id))
         records = bronze_records(mapped, source, source_file, position_prefix, batch_id, datetime.now(UTC))
         rows, written = write_bronze(lake, engine, records, app_id, batch_id,

@@ -86,8 +86,11 @@ class FileIngestor:
         write = write_external(self.lake, self.engine, self.settings.checkpoint_dir, app_id=self.app_id,
                                source=self.source, source_file=f"{path.name}#sha256={partner.sha256}",
                                position_prefix=path.name, mapped=mapped,
-                               position={"file": str(path), "sha256": partner.sha256})
+                               position={"file": str(path), "sha256": partner.sha256},
+                               already_in=lambda: partner.sha256 in self._hashes_in_bronze())
         loaded.add(partner.sha256)
+        if write is None:  # another process loaded the same content while this one read it
+            return FileOutcome(path, "skipped", message="loaded by a concurrent run"), None
         errors = int(pc.sum(pc.is_valid(mapped["ingest_error"])).as_py() or 0)
         return (FileOutcome(path, "ingested", write.rows, write.batch_id,
                             f"{errors} record(s) could not be split" if errors else ""),
