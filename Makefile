@@ -30,6 +30,7 @@ bench: $(STAMP)  ## benchmarks (not part of `make test`)
 	$(BIN)/python bench/batch_bench.py
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/sources_bench.py
+	$(BIN)/python bench/forecast_bench.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -124,6 +124,33 @@ class AlertsConfig(Section):
     """Further attempts after the first, with exponential backoff."""
 
 
+class GbmParams(Section):
+    n_estimators: int = Field(150, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    min_child_samples: int = Field(50, ge=1)
+    max_bin: int = Field(63, ge=2)
+    subsample: float = Field(0.6, gt=0, le=1)
+    """Share of rows each tree sees (bagging): faster, and a little regularising."""
+    objective: Literal["tweedie", "poisson", "regression"] = "tweedie"
+    """Tweedie suits daily unit counts: many zeros, a long right tail."""
+
+
+class ForecastConfig(Section):
+    folds: int = Field(4, ge=1)
+    """Rolling origins in the backtest."""
+    fold_days: int = Field(7, ge=1)
+    """Days scored after each origin."""
+    min_train_days: int = Field(35, ge=14)
+    """History needed before the first origin."""
+    interval: float = Field(0.9, gt=0, lt=1)
+    """Central coverage of the prediction intervals (from backtest residuals)."""
+    ridge_alpha: float = Field(1.0, ge=0)
+    gbm: GbmParams = GbmParams()
+    registry: str | None = None
+    """Model registry directory. Default: ``<data_dir>/models``."""
+
+
 class Settings(BaseSettings):
     """Everything salesflow can be told. Sections map to ``SALESFLOW__<SECTION>__<KEY>``."""
 
@@ -147,6 +174,7 @@ class Settings(BaseSettings):
     apis: dict[str, ApiSourceSpec] = {}
     """Partner REST APIs polled by ``salesflow poll NAME``."""
     collector: CollectorConfig = CollectorConfig()
+    forecast: ForecastConfig = ForecastConfig()
     log_format: Literal["text", "json"] = "text"
     """Log line format on stderr."""
 
@@ -174,6 +202,10 @@ class Settings(BaseSettings):
     @property
     def warehouse_path(self) -> Path:
         return Path(self.warehouse.path) if self.warehouse.path else self.data_dir / "warehouse.duckdb"
+
+    @property
+    def registry_dir(self) -> Path:
+        return Path(self.forecast.registry) if self.forecast.registry else self.data_dir / "models"
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -201,6 +202,17 @@ def test_real_public_sales_file_cdnow(settings: Settings, tmp_path: Path) -> Non
     assert rows(settings, QUARANTINE) == []
     days = {d.isoformat() for d in lines["event_date"].to_pylist()}
     assert min(days) == "1997-01-01" and max(days) == "1998-06-30"
+
+    # The real history backtests like the simulated one (the README quotes this table).
+    evaluated = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "forecast",
+                                "evaluate", "--json", "--plot", str(tmp_path / "cdnow.png")],
+                               capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    metrics = json.loads(evaluated.stdout)["metrics"]
+    assert {(m["model"], m["horizon"]) for m in metrics} == {
+        (k, h) for k in ("seasonal_naive", "ridge", "lightgbm") for h in ("1", "7", "all")}
+    assert all(0 < m["wape"] < 1 and m["mae"] > 0 for m in metrics)
+    assert (tmp_path / "cdnow.png").stat().st_size > 10_000
 
 
 def test_concurrent_writers_share_bronze_without_colliding(settings: Settings, tmp_path: Path) -> None:

@@ -284,6 +284,76 @@ def query(ctx: click.Context, name: str | None, fmt: str, params: tuple[str, ...
 
 
 @cli.group()
+def forecast() -> None:
+    """Demand forecasts: backtest, train and register models, predict into gold and the warehouse."""
+
+
+_MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seasonal_naive, ridge, lightgbm.")
+
+
+@forecast.command("evaluate")
+@_MODELS_OPTION
+@click.option("--plot", type=click.Path(path_type=Path), help="Write actual vs predicted per category (PNG).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None, as_json: bool) -> None:
+    """Rolling-origin backtest: MAE, RMSE, WAPE, MASE, R2 per model and horizon."""
+    from salesflow.cli.forecast_cmd import do_evaluate
+
+    do_evaluate(console, settings_of(ctx), models, plot, as_json)
+
+
+@forecast.command("train")
+@_MODELS_OPTION
+@click.option("--promote", "promote", default="best", show_default=True,
+              help="'best' (lowest WAPE), a model kind, or 'none' to register without promoting.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def forecast_train(ctx: click.Context, models: str | None, promote: str, as_json: bool) -> None:
+    """Backtest, fit on all data, register each model, promote the best."""
+    from salesflow.cli.forecast_cmd import do_train
+
+    do_train(console, settings_of(ctx), models, None if promote == "none" else promote, as_json)
+
+
+@forecast.command("predict")
+@click.option("--version", help="A registered version (default: the promoted one).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def forecast_predict(ctx: click.Context, version: str | None, as_json: bool) -> None:
+    """Next-day and next-7-day demand per product, with intervals, into gold.demand_predictions."""
+    from salesflow.cli.forecast_cmd import do_predict
+
+    do_predict(console, settings_of(ctx), version, as_json)
+
+
+@forecast.command("models")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def forecast_models(ctx: click.Context, as_json: bool) -> None:
+    """The model registry: versions, data ranges, backtest WAPE, which one is promoted."""
+    from salesflow.cli.forecast_cmd import do_models
+
+    do_models(console, settings_of(ctx), as_json)
+
+
+@forecast.command("promote")
+@click.argument("version")
+@click.pass_context
+@handle_errors
+def forecast_promote(ctx: click.Context, version: str) -> None:
+    """Make VERSION the model `forecast predict` uses."""
+    from salesflow.forecast.registry import Registry
+
+    Registry(settings_of(ctx).registry_dir).promote(version)
+    console.print(f"promoted {version}")
+
+
+@cli.group()
 def quality() -> None:
     """Data-quality gate results."""
 

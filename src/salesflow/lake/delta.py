@@ -109,6 +109,18 @@ class Lake:
         except CommitFailedError as exc:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
 
+    def replace_rows(self, spec: TableSpec, data: pa.Table, predicate: str) -> None:
+        """Replace the rows matching ``predicate`` with ``data``; the predicate makes a rerun idempotent."""
+        try:
+            if self.exists(spec):
+                write_deltalake(self.uri(spec), data, mode="overwrite", predicate=predicate,
+                                storage_options=self._options)
+            else:
+                write_deltalake(self.uri(spec), data, mode="append", partition_by=list(spec.partition_by) or None,
+                                storage_options=self._options)
+        except CommitFailedError as exc:
+            raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
+
     def overwrite(self, spec: TableSpec, data: pa.Table, *, metadata: Mapping[str, str]) -> None:
         write_deltalake(self.uri(spec), data, mode="overwrite", schema_mode="overwrite",
                         storage_options=self._options,

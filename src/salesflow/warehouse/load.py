@@ -29,6 +29,7 @@ from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     GOLD_CATEGORY_REVENUE,
     GOLD_DAILY_SALES,
+    GOLD_DEMAND_PREDICTIONS,
     GOLD_FUNNEL_DAILY,
     REF_CUSTOMERS,
     REF_PRODUCTS,
@@ -46,7 +47,6 @@ from salesflow.warehouse.calendar import dim_date_rows
 from salesflow.warehouse.targets.base import WarehouseTarget
 
 log = logging.getLogger(__name__)
-GOLD_DEMAND_PREDICTIONS = TableSpec("gold", "demand_predictions", ("target_date",))
 AGGREGATE_SOURCES: dict[str, TableSpec] = {
     "agg_daily_sales": GOLD_DAILY_SALES,
     "agg_category_revenue": GOLD_CATEGORY_REVENUE,
@@ -98,7 +98,10 @@ class WarehouseLoader:
                 self.gate.results.clear()
         gold_done = GoldBuilder(self.lake, self.engine).committed()
         for table_name, source in AGGREGATE_SOURCES.items():  # Step 4.
-            self._load_aggregate(table_name, source, gold_done, window)
+            if source is GOLD_DEMAND_PREDICTIONS:
+                self._load_predictions(full)
+            else:
+                self._load_aggregate(table_name, source, gold_done, window)
         mode = "full" if full else "range" if ranged else "incremental"
         return LoadResult(self.target.description, mode, dict(self.staged), self._totals(),
                           self._silver_lines(), time.perf_counter() - clock)
@@ -195,6 +198,24 @@ class WarehouseLoader:
                             f"SELECT {', '.join(table.column_names)} FROM stage_{table_name}")
             if dates is not None:
                 self._set_watermark(table_name, gold_done)
+
+    def _load_predictions(self, full: bool) -> None:
+        """Forecasts are for future days no Silver batch touches: reload them when the table changed.
+
+        The watermark is the gold table's Delta version; the table is small (days x products x
+        horizons per forecast), so a changed version replaces the warehouse copy in one transaction."""
+        version = self.lake.version(GOLD_DEMAND_PREDICTIONS)
+        if version is None or (not full and self._watermark("demand_predictions") == version):
+            return
+        table = schema.TABLE_BY_NAME["demand_predictions"]
+        rows = self.lake.read(GOLD_DEMAND_PREDICTIONS, columns=table.column_names)
+        assert rows is not None
+        with self.target.transaction():
+            self._stage("stage_demand_predictions", rows, "demand_predictions")
+            self.target.run("DELETE FROM demand_predictions")
+            self.target.run(f"INSERT INTO demand_predictions ({', '.join(table.column_names)}) "
+                            f"SELECT {', '.join(table.column_names)} FROM stage_demand_predictions")
+            self._set_watermark("demand_predictions", version)
 
     def _dates_since(self, after: int, upto: int) -> list[date]:
         """event_dates of Silver rows in batches (after, upto]: the gold partitions rebuilt since."""

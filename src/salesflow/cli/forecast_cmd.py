@@ -1,0 +1,119 @@
+"""``salesflow forecast``: rendering of backtests, training runs, predictions and the registry."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from salesflow.config import Settings
+from salesflow.forecast.backtest import Backtest
+from salesflow.forecast.models import KINDS
+
+
+def parse_kinds(models: str | None) -> tuple[str, ...]:
+    if not models:
+        return KINDS
+    kinds = tuple(m.strip() for m in models.split(",") if m.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise click.BadParameter(f"unknown model(s) {unknown}; known: {', '.join(KINDS)}", param_hint="--models")
+    return kinds
+
+
+def metrics_table(backtest: Backtest, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("horizon", "model", "MAE", "RMSE", "WAPE", "MASE", "R2", "interval coverage"):
+        table.add_column(column, justify="left" if column in ("horizon", "model") else "right")
+    for row in backtest.metrics.to_dict(orient="records"):
+        horizon = {"1": "1 day", "7": "7 days", "all": "overall"}[row["horizon"]]
+        table.add_row(horizon, row["model"], *(_fmt(row[k]) for k in ("mae", "rmse", "wape", "mase", "r2")),
+                      "-" if math.isnan(row["coverage"]) else f"{row['coverage']:.0%}")
+    return table
+
+
+def _fmt(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def backtest_facts(backtest: Backtest) -> dict[str, object]:
+    return {"origins": [c.isoformat() for c in backtest.cutoffs], "mase_scale": backtest.mase_scale,
+            "metrics": backtest.metrics.to_dict(orient="records")}
+
+
+def do_evaluate(console: Console, settings: Settings, models: str | None, plot: Path | None, as_json: bool) -> None:
+    from salesflow.forecast.run import evaluate, plot_backtest
+
+    kinds = parse_kinds(models)
+    backtest = evaluate(settings, kinds)
+    if plot is not None:
+        best = min(kinds, key=lambda k: backtest.wape(k))
+        plot_backtest(backtest, best, plot)
+    if as_json:
+        click.echo(json.dumps(backtest_facts(backtest), indent=2, default=str))
+        return
+    origins = ", ".join(c.isoformat() for c in backtest.cutoffs)
+    console.print(metrics_table(backtest, f"Rolling-origin backtest, origins {origins}"))
+    if plot is not None:
+        console.print(f"plot: {plot}")
+
+
+def do_train(console: Console, settings: Settings, models: str | None, promote: str | None, as_json: bool) -> None:
+    from salesflow.forecast.run import train
+
+    result = train(settings, parse_kinds(models), promote)
+    if as_json:
+        click.echo(json.dumps({"versions": result.versions, "promoted": result.promoted,
+                               "seconds": result.seconds, **backtest_facts(result.backtest)}, indent=2, default=str))
+        return
+    console.print(metrics_table(result.backtest, "Backtest of the models trained"))
+    for kind, version in result.versions.items():
+        mark = "  [green](promoted)[/]" if version == result.promoted else ""
+        console.print(f"{kind}: {version}{mark}")
+    console.print(f"features {result.seconds['features']:.1f} s, backtest {result.seconds['backtest']:.1f} s, "
+                  f"final fit {result.seconds['fit']:.1f} s")
+
+
+def do_predict(console: Console, settings: Settings, version: str | None, as_json: bool) -> None:
+    from salesflow.forecast.run import predict
+
+    result = predict(settings, version)
+    table = result.table.to_pandas()
+    by_day = table.groupby("target_date")[["predicted_units", "lower_units", "upper_units"]].sum()
+    if as_json:
+        click.echo(json.dumps({"version": result.version, "forecast_date": result.forecast_date.isoformat(),
+                               "rows": result.rows,
+                               "by_day": {str(d): r for d, r in by_day.to_dict(orient="index").items()}},
+                              indent=2, default=str))
+        return
+    out = Table(title=f"Demand forecast from {result.forecast_date} ({result.version}) -> gold.demand_predictions")
+    for column in ("day", "predicted units", "interval (sum of bounds)"):
+        out.add_column(column, justify="right")
+    for day, row in by_day.iterrows():
+        out.add_row(str(day), f"{row['predicted_units']:,.0f}",
+                    f"{row['lower_units']:,.0f} - {row['upper_units']:,.0f}")
+    console.print(out)
+    console.print(f"{result.rows:,} product-day rows written; `salesflow warehouse load` publishes them")
+
+
+def do_models(console: Console, settings: Settings, as_json: bool) -> None:
+    from salesflow.forecast.registry import Registry
+
+    manifests = Registry(settings.registry_dir).manifests()
+    if as_json:
+        keep = ("version", "kind", "trained_at", "data_from", "data_to", "data_fingerprint", "params", "metrics",
+                "promoted")
+        click.echo(json.dumps([{k: m.get(k) for k in keep} for m in manifests], indent=2, default=str))
+        return
+    table = Table(title=f"Models in {settings.registry_dir}")
+    for column in ("version", "kind", "data", "WAPE 1d", "WAPE 7d", "promoted"):
+        table.add_column(column)
+    for m in manifests:
+        wape = {r["horizon"]: r["wape"] for r in m["metrics"]}
+        table.add_row(m["version"], m["kind"], f"{m['data_from']} .. {m['data_to']}", _fmt(wape.get("1", math.nan)),
+                      _fmt(wape.get("7", math.nan)), "yes" if m["promoted"] else "")
+    console.print(table)

@@ -1,0 +1,153 @@
+"""The three forecasters behind one small interface: seasonal naive, ridge regression, LightGBM."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from salesflow.config import ForecastConfig
+from salesflow.forecast.features import CATEGORICAL, FEATURES, NUMERIC
+
+
+class Forecaster(ABC):
+    KIND: ClassVar[str]
+
+    @abstractmethod
+    def fit(self, frame: pd.DataFrame) -> None: ...
+
+    @abstractmethod
+    def predict(self, frame: pd.DataFrame) -> np.ndarray: ...
+
+    @abstractmethod
+    def save(self, directory: Path) -> None: ...
+
+    @abstractmethod
+    def load(self, directory: Path) -> None: ...
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
+class SeasonalNaive(Forecaster):
+    """Same weekday last week; the week's mean where that day is missing."""
+
+    KIND = "seasonal_naive"
+
+    def fit(self, frame: pd.DataFrame) -> None:
+        pass
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        guess = frame["same_weekday_1"].fillna(frame["mean_7"]).fillna(0.0)
+        return np.asarray(guess, dtype=float)
+
+    def save(self, directory: Path) -> None:
+        pass
+
+    def load(self, directory: Path) -> None:
+        pass
+
+
+class RidgeForecaster(Forecaster):
+    """Linear in the numeric features (standardised, missing as 0) plus one-hot weekday."""
+
+    KIND = "ridge"
+
+    def __init__(self, alpha: float) -> None:
+        self.alpha = alpha
+        self.coef: np.ndarray | None = None
+        self.mean: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+
+    def _design(self, frame: pd.DataFrame) -> np.ndarray:
+        x = frame[NUMERIC].astype(float).to_numpy()
+        if self.mean is None:
+            self.mean = np.nanmean(x, axis=0)
+            self.scale = np.nanstd(x, axis=0)
+            self.scale[~np.isfinite(self.scale) | (self.scale == 0)] = 1.0
+            self.mean[~np.isfinite(self.mean)] = 0.0
+        x = np.nan_to_num((x - self.mean) / self.scale)
+        weekday = np.eye(7)[frame["day_of_week"].to_numpy(dtype=int) - 1]
+        return np.hstack([np.ones((len(frame), 1)), x, weekday])
+
+    def fit(self, frame: pd.DataFrame) -> None:
+        self.mean = None
+        x = self._design(frame)
+        y = frame["target"].to_numpy(dtype=float)
+        penalty = self.alpha * np.eye(x.shape[1])
+        penalty[0, 0] = 0.0  # the intercept is not shrunk
+        self.coef = np.linalg.solve(x.T @ x + penalty, x.T @ y)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        assert self.coef is not None, "fit or load first"
+        return np.clip(self._design(frame) @ self.coef, 0.0, None)
+
+    def save(self, directory: Path) -> None:
+        assert self.coef is not None and self.mean is not None and self.scale is not None
+        (directory / "ridge.json").write_text(json.dumps(
+            {"coef": self.coef.tolist(), "mean": self.mean.tolist(), "scale": self.scale.tolist()}))
+
+    def load(self, directory: Path) -> None:
+        state = json.loads((directory / "ridge.json").read_text())
+        self.coef, self.mean, self.scale = (np.array(state[k]) for k in ("coef", "mean", "scale"))
+
+    def params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class GbmForecaster(Forecaster):
+    """One global LightGBM model over every product, products and categories as categorical features."""
+
+    KIND = "lightgbm"
+
+    def __init__(self, config: ForecastConfig) -> None:
+        self.config = config.gbm
+        self.booster: Any = None
+
+    def fit(self, frame: pd.DataFrame) -> None:
+        import lightgbm as lgb
+
+        data = lgb.Dataset(frame[FEATURES].to_numpy(dtype=np.float32), label=frame["target"].to_numpy(dtype=float),
+                           feature_name=FEATURES,
+                           categorical_feature=CATEGORICAL, free_raw_data=True,
+                           params={"max_bin": self.config.max_bin, "verbose": -1})
+        self.booster = lgb.train(self._lgb_params(), data, num_boost_round=self.config.n_estimators)
+
+    def _lgb_params(self) -> dict[str, Any]:
+        return {"objective": self.config.objective, "learning_rate": self.config.learning_rate,
+                "num_leaves": self.config.num_leaves, "min_child_samples": self.config.min_child_samples,
+                "max_bin": self.config.max_bin, "verbose": -1, "num_threads": 0, "seed": 7,
+                "bagging_fraction": self.config.subsample, "bagging_freq": 1 if self.config.subsample < 1 else 0,
+                "deterministic": True, "force_row_wise": True}
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        assert self.booster is not None, "fit or load first"
+        return np.clip(self.booster.predict(frame[FEATURES].to_numpy(dtype=np.float32)), 0.0, None)
+
+    def save(self, directory: Path) -> None:
+        self.booster.save_model(str(directory / "lightgbm.txt"))
+
+    def load(self, directory: Path) -> None:
+        import lightgbm as lgb
+
+        self.booster = lgb.Booster(model_file=str(directory / "lightgbm.txt"))
+
+    def params(self) -> dict[str, Any]:
+        return {**self._lgb_params(), "n_estimators": self.config.n_estimators}
+
+
+KINDS = (SeasonalNaive.KIND, RidgeForecaster.KIND, GbmForecaster.KIND)
+
+
+def make(kind: str, config: ForecastConfig) -> Forecaster:
+    if kind == SeasonalNaive.KIND:
+        return SeasonalNaive()
+    if kind == RidgeForecaster.KIND:
+        return RidgeForecaster(config.ridge_alpha)
+    if kind == GbmForecaster.KIND:
+        return GbmForecaster(config)
+    raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")

@@ -1,0 +1,215 @@
+"""``salesflow forecast evaluate|train|predict``: backtest, register, and write predictions to gold."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from salesflow.config import Settings
+from salesflow.engine import create_engine
+from salesflow.engine.base import EngineAdapter
+from salesflow.forecast.backtest import (
+    Backtest,
+    ForecastError,
+    apply_bands,
+    interval_bands,
+    run_backtest,
+)
+from salesflow.forecast.features import (
+    FEATURES,
+    HORIZONS,
+    PREDICTION_HISTORY_DAYS,
+    build_features,
+    encode,
+    read_daily_sales,
+)
+from salesflow.forecast.models import KINDS, make
+from salesflow.forecast.registry import Registry
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
+
+log = logging.getLogger(__name__)
+WEEK = 7
+
+
+@dataclass
+class TrainingData:
+    frames: dict[int, pd.DataFrame]
+    products: list[str]
+    categories: list[str]
+    first_day: date
+    last_day: date
+    fingerprint: str
+    daily: pa.Table
+
+
+@dataclass
+class TrainResult:
+    backtest: Backtest
+    versions: dict[str, str] = field(default_factory=dict)
+    """kind -> version."""
+    promoted: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def load_training_data(engine: EngineAdapter, lake: Lake) -> TrainingData:
+    daily = read_daily_sales(lake)
+    if daily is None:
+        raise ForecastError("gold.daily_sales is empty: run `salesflow batch` (or ingest a sales history) first")
+    daily = daily.sort_by([("product_id", "ascending"), ("event_date", "ascending")])
+    products = sorted(set(daily["product_id"].to_pylist()))
+    categories = sorted(set(daily["category"].to_pylist()))
+    frames = {}
+    for horizon in HORIZONS:
+        frame = build_features(engine, daily, horizon)
+        frames[horizon] = encode(frame[frame["target"].notna()], products, categories)
+    days = daily["event_date"].to_pylist()
+    return TrainingData(frames, products, categories, min(days), max(days), _fingerprint(daily), daily)
+
+
+def _fingerprint(daily: pa.Table) -> str:
+    """SHA-256 of the training rows, so a model can be traced to the exact data it saw."""
+    digest = hashlib.sha256()
+    for batch in daily.to_batches(max_chunksize=65_536):
+        for column in batch.columns:
+            for buffer in column.buffers():
+                if buffer is not None:
+                    digest.update(memoryview(buffer))
+    return digest.hexdigest()
+
+
+def evaluate(settings: Settings, kinds: tuple[str, ...] = KINDS) -> Backtest:
+    with create_engine(settings) as engine:
+        data = load_training_data(engine, Lake(settings.lake_root))
+    return run_backtest(data.frames, settings.forecast, kinds)
+
+
+def train(settings: Settings, kinds: tuple[str, ...] = KINDS, promote: str | None = "best") -> TrainResult:
+    """Backtest every kind, fit each on all data, register them, promote the best WAPE (or ``promote``)."""
+    clock = time.perf_counter()
+    with create_engine(settings) as engine:
+        data = load_training_data(engine, Lake(settings.lake_root))
+    features_s = time.perf_counter() - clock
+    clock = time.perf_counter()
+    backtest = run_backtest(data.frames, settings.forecast, kinds)
+    result = TrainResult(backtest, seconds={"features": features_s, "backtest": time.perf_counter() - clock})
+    registry = Registry(settings.registry_dir)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    clock = time.perf_counter()
+    for kind in kinds:
+        models = {}
+        for horizon, frame in data.frames.items():
+            models[horizon] = make(kind, settings.forecast)
+            models[horizon].fit(frame)
+        scored = backtest.predictions[backtest.predictions["model"] == kind]
+        manifest = {
+            "kind": kind, "trained_at": datetime.now(UTC).isoformat(), "horizons": list(HORIZONS),
+            "data_from": data.first_day.isoformat(), "data_to": data.last_day.isoformat(),
+            "data_fingerprint": data.fingerprint, "rows": {h: len(f) for h, f in data.frames.items()},
+            "features": FEATURES, "params": models[HORIZONS[0]].params(),
+            "metrics": backtest.metrics[backtest.metrics["model"] == kind].to_dict(orient="records"),
+            "intervals": {str(h): interval_bands(scored[scored["horizon"] == h], settings.forecast.interval)
+                          for h in HORIZONS},
+            "interval_coverage": settings.forecast.interval,
+            "products": data.products, "categories": data.categories,
+            "backtest_origins": [c.isoformat() for c in backtest.cutoffs],
+        }
+        version = f"{stamp}-{kind}-{data.fingerprint[:8]}"
+        registry.save(version, manifest, models)
+        result.versions[kind] = version
+    result.seconds["fit"] = time.perf_counter() - clock
+    if promote is not None:
+        chosen = min(kinds, key=lambda k: backtest.wape(k)) if promote == "best" else promote
+        if chosen not in result.versions:
+            raise ForecastError(f"cannot promote {chosen!r}: trained kinds are {', '.join(result.versions)}")
+        registry.promote(result.versions[chosen])
+        result.promoted = result.versions[chosen]
+    return result
+
+
+@dataclass
+class PredictResult:
+    version: str
+    forecast_date: date
+    rows: int
+    table: pa.Table
+
+
+def predict(settings: Settings, version: str | None = None) -> PredictResult:
+    """Next-day and next-7-day forecasts per product, with intervals, into gold.demand_predictions.
+
+    Idempotent: the rows of (forecast_date, model_version) are replaced, so a rerun changes nothing."""
+    lake = Lake(settings.lake_root)
+    manifest, models = Registry(settings.registry_dir).load(version, settings.forecast)
+    with create_engine(settings) as engine:
+        daily = read_daily_sales(lake)
+        if daily is None:
+            raise ForecastError("gold.daily_sales is empty: nothing to forecast from")
+        origin = max(daily["event_date"].to_pylist())
+        parts = []
+        for horizon, days in ((1, [1]), (WEEK, list(range(2, WEEK + 1)))):
+            frame = build_features(engine, daily, horizon, future_days=WEEK,
+                                   panel_from=origin - timedelta(days=PREDICTION_HISTORY_DAYS))
+            targets = [origin + timedelta(days=d) for d in days]
+            frame = encode(frame[frame["target_date"].isin(targets)], manifest["products"], manifest["categories"])
+            predicted = models[horizon].predict(frame)
+            low, high = apply_bands(manifest["intervals"][str(horizon)], predicted)
+            parts.append(pd.DataFrame({
+                "target_date": frame["target_date"].to_numpy(), "product_id": frame["product_id"].to_numpy(),
+                "category": frame["category"].to_numpy(),
+                "horizon_days": [(t - origin).days for t in frame["target_date"]],
+                "predicted_units": predicted, "lower_units": low, "upper_units": high}))
+    out = pd.concat(parts, ignore_index=True)
+    table = pa.table({
+        "target_date": pa.array(out["target_date"].to_list(), pa.date32()),
+        "product_id": pa.array(out["product_id"].to_list(), pa.string()),
+        "category": pa.array(out["category"].to_list(), pa.string()),
+        "horizon_days": pa.array(out["horizon_days"].to_list(), pa.int32()),
+        "predicted_units": pa.array(out["predicted_units"].to_numpy(dtype=float)),
+        "lower_units": pa.array(out["lower_units"].to_numpy(dtype=float)),
+        "upper_units": pa.array(out["upper_units"].to_numpy(dtype=float)),
+        "model_version": pa.array([manifest["version"]] * len(out), pa.string()),
+        "forecast_date": pa.array([origin] * len(out), pa.date32()),
+    })
+    _replace_forecast(lake, table, origin, manifest["version"])
+    return PredictResult(manifest["version"], origin, table.num_rows, table)
+
+
+def _replace_forecast(lake: Lake, table: pa.Table, origin: date, version: str) -> None:
+    predicate = f"forecast_date = '{origin.isoformat()}' AND model_version = '{version}'"
+    lake.replace_rows(GOLD_DEMAND_PREDICTIONS, table, predicate)
+
+
+def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -> None:
+    """Actual vs predicted units per category over the backtest days, with the interval band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = backtest.predictions[(backtest.predictions["model"] == model) & (backtest.predictions["horizon"] == horizon)]
+    daily = scored.groupby(["category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
+    categories = sorted(daily["category"].unique())
+    fig, axes = plt.subplots(len(categories), 1, figsize=(10, 2.4 * len(categories)), sharex=True, squeeze=False)
+    for ax, category in zip(axes[:, 0], categories, strict=True):
+        rows = daily[daily["category"] == category]
+        ax.plot(rows["target_date"], rows["actual"], label="actual", color="#1f77b4")
+        ax.plot(rows["target_date"], rows["predicted"], label=f"{model} (h={horizon})", color="#ff7f0e")
+        spread = np.abs(rows["actual"] - rows["predicted"]).mean()
+        ax.fill_between(rows["target_date"], np.clip(rows["predicted"] - spread, 0, None), rows["predicted"] + spread,
+                        color="#ff7f0e", alpha=0.15, label="mean abs. error band")
+        ax.set_title(category, fontsize=9, loc="left")
+        ax.set_ylabel("units")
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"Backtest: actual vs predicted daily units per category ({model})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
