@@ -152,3 +152,25 @@ def test_too_little_history_is_a_clear_error(tmp_path: Path) -> None:
     empty = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(tmp_path / "none"), "forecast",
                             "predict"], capture_output=True, text=True, timeout=120)
     assert empty.returncode == 1 and "no promoted model" in empty.stderr and "Traceback" not in empty.stderr
+
+
+@pytest.mark.slow
+def test_demand_vs_actual_agrees_on_duckdb_and_postgres(trained: Settings, postgres_admin_url: str) -> None:
+    """Forecasts made, then more days loaded: both warehouses answer demand_vs_actual the same."""
+    from salesflow.analytics import run_query
+    from salesflow.warehouse.targets import connect
+    from tests.pg import new_database
+
+    if Registry(trained.registry_dir).promoted() is None:
+        train(trained, kinds=("seasonal_naive", "lightgbm"))
+    predict(trained)
+    pg = load_settings(data_dir=trained.data_dir, forecast={"folds": 3},
+                       warehouse={"url": new_database(postgres_admin_url)})
+    answers = []
+    for settings in (trained, pg):
+        load_warehouse(settings)
+        with connect(settings) as target:
+            rows = run_query(target, "demand_vs_actual", {"horizon_days": "1"}).to_pylist()
+        answers.append(sorted((str(r["target_date"]), r["category"], round(float(r["predicted_units"]), 6))
+                              for r in rows))
+    assert answers[0] == answers[1] and len(answers[0]) >= 10

@@ -8,7 +8,7 @@ WITH latest AS (
     GROUP BY target_date
 ),
 predicted AS (
-    SELECT d.target_date, d.category, any_value(d.model_version) AS model_version,
+    SELECT d.target_date, d.category, min(d.model_version) AS model_version,
         sum(d.predicted_units) AS predicted_units,
         sum(d.lower_units) AS lower_units, sum(d.upper_units) AS upper_units
     FROM demand_predictions d
