@@ -151,6 +151,24 @@ class ForecastConfig(Section):
     """Model registry directory. Default: ``<data_dir>/models``."""
 
 
+class RunConfig(Section):
+    """``salesflow run``: the supervised main job."""
+
+    stream: bool = True
+    """Run the stream runner continuously beside the scheduled steps."""
+    source: Literal["landing", "kafka"] = "landing"
+    interval_seconds: float = Field(3600.0, gt=0)
+    """Time between runs of the scheduled steps (the first run is at start)."""
+    steps: list[str] = ["warehouse", "forecast"]
+    """In order: batch, warehouse, forecast, or the name of one of ``commands``."""
+    commands: dict[str, str] = {}
+    """Extra steps as shell commands. Exit code 75 (EX_TEMPFAIL) is transient: retried."""
+    retries: int = Field(3, ge=0)
+    """Retries of a step after a transient failure, with exponential backoff."""
+    backoff_seconds: float = Field(2.0, ge=0)
+    max_backoff_seconds: float = Field(300.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything salesflow can be told. Sections map to ``SALESFLOW__<SECTION>__<KEY>``."""
 
@@ -175,6 +193,7 @@ class Settings(BaseSettings):
     """Partner REST APIs polled by ``salesflow poll NAME``."""
     collector: CollectorConfig = CollectorConfig()
     forecast: ForecastConfig = ForecastConfig()
+    run: RunConfig = RunConfig()
     log_format: Literal["text", "json"] = "text"
     """Log line format on stderr."""
 

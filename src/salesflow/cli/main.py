@@ -221,6 +221,30 @@ def stream(ctx: click.Context, source: str, available_now: bool, broker: str, as
     run(console, settings_of(ctx), source, available_now, broker == "embedded", as_json)
 
 
+@cli.command("run")
+@click.option("--once", is_flag=True, help="Stream what is there, run the steps once, exit (for cron/Airflow).")
+@click.option("--no-stream", is_flag=True, help="Only the scheduled steps (run.stream: false).")
+@click.pass_context
+@handle_errors
+def run_cmd(ctx: click.Context, once: bool, no_stream: bool) -> None:
+    """The main job: stream runner + scheduled steps (warehouse, forecast ...), retried, alerting, one per data dir."""
+    from salesflow.cli.stream_cmd import graceful_stop
+    from salesflow.ops.supervisor import Supervisor
+
+    settings = settings_of(ctx)
+    if no_stream:
+        settings.run.stream = False
+    with graceful_stop() as stop:
+        supervisor = Supervisor(settings, stop)
+        code = supervisor.run(once=once)
+    for outcome in supervisor.outcomes:
+        console.print(f"{outcome.name}: {outcome.status} after {outcome.attempts} attempt(s), "
+                      f"{outcome.seconds:.1f} s {outcome.detail}", highlight=False)
+    if supervisor.failure is not None:
+        click.secho(f"salesflow: {supervisor.failure}", err=True, fg="red")
+    sys.exit(code)
+
+
 @cli.command()
 @click.option("--retention-hours", type=click.FloatRange(min=1), help="Vacuum guard (default: stream.vacuum_retention_hours).")
 @click.pass_context

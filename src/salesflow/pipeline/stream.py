@@ -59,7 +59,8 @@ class StreamStats:
 
 
 def run_stream(settings: Settings, source: str, *, available_now: bool,
-               stop: threading.Event | None = None) -> StreamStats:
+               stop: threading.Event | None = None, caught_up: threading.Event | None = None) -> StreamStats:
+    """``caught_up`` is set the first time the source has nothing new (the backlog is processed)."""
     stop = stop or threading.Event()
     lake = Lake(settings.lake_root)
     stats, clock = StreamStats(), time.perf_counter()
@@ -75,6 +76,8 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
                 if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
                     maintain(lake, settings.stream.vacuum_retention_hours)  # between micro-batches
                     stats.maintained_at = stats.batches
+                if not did_work and caught_up is not None:
+                    caught_up.set()
                 if available_now and not did_work:
                     break
                 if not did_work:

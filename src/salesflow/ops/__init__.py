@@ -1,0 +1,1 @@
+"""Running salesflow unattended: the data-directory lock and the supervised main job."""

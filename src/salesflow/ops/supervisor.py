@@ -1,0 +1,182 @@
+"""``salesflow run``: the stream runner plus scheduled batch steps, supervised.
+
+Each scheduled step (warehouse load, forecasts, a batch, or a shell command) runs with a retry
+policy: a *transient* error (``TransientError``, exit code 75 from a command) is retried with
+exponential backoff up to ``run.retries`` times; a *terminal* error, or a transient one that
+outlived its retries, sends an alert and stops the whole job with a non-zero exit code, because
+running on past it would only hide it. The stream runs in a thread under the same rules.
+SIGINT/SIGTERM set one stop event: the stream finishes its micro-batch, a step in progress
+finishes, nothing new starts, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from salesflow.config import Settings
+from salesflow.errors import SalesflowError, TerminalError, TransientError
+from salesflow.ops.lock import DataDirLock
+from salesflow.quality import alerter_for
+
+log = logging.getLogger(__name__)
+EX_TEMPFAIL = 75
+
+
+class StepFailed(TerminalError):
+    """A step failed for good; the message names it and the cause."""
+
+
+@dataclass
+class StepOutcome:
+    name: str
+    status: str
+    """``ok``, ``skipped`` or ``failed``."""
+    attempts: int
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Supervisor:
+    settings: Settings
+    stop: threading.Event
+    sleep: Callable[[float], bool] | None = None
+    outcomes: list[StepOutcome] = field(default_factory=list)
+    failure: SalesflowError | None = None
+
+    def __post_init__(self) -> None:
+        self.caught_up = threading.Event()
+        self.alerter = alerter_for(self.settings)
+        self.config = self.settings.run
+        self.wait = self.sleep or self.stop.wait  # a stop interrupts every backoff
+        unknown = [s for s in self.config.steps if s not in BUILTIN_STEPS and s not in self.config.commands]
+        if unknown:
+            from salesflow.errors import ConfigError
+
+            raise ConfigError(f"run.steps has unknown step(s) {unknown}: use {', '.join(BUILTIN_STEPS)} or a name "
+                              f"from run.commands")
+
+    def run(self, once: bool = False) -> int:
+        with DataDirLock(self.settings.data_dir):
+            log.info("salesflow run: stream=%s source=%s steps=%s every %.0f s", self.config.stream,
+                     self.config.source, self.config.steps, self.config.interval_seconds)
+            stream = threading.Thread(target=self._stream_loop, args=(once,), name="stream", daemon=True)
+            if self.config.stream:
+                stream.start()
+                if once:
+                    stream.join()  # available-now first, so the steps see everything
+                else:  # the first steps run once the stream has worked through the backlog
+                    while not (self.caught_up.wait(0.5) or self.stop.is_set() or not stream.is_alive()):
+                        pass
+            due = time.monotonic()
+            while not self.stop.is_set() and self.failure is None:
+                if time.monotonic() >= due:
+                    self._cycle()
+                    due = time.monotonic() + self.config.interval_seconds
+                    if once:
+                        break
+                self.stop.wait(min(1.0, max(0.0, due - time.monotonic())))
+            self.stop.set()
+            if stream.is_alive():
+                stream.join()
+        if self.failure is not None:
+            return self.failure.exit_code or 1
+        return 0
+
+    # -- scheduled steps -------------------------------------------------------------------
+    def _cycle(self) -> None:
+        for name in self.config.steps:
+            if self.stop.is_set() or self.failure is not None:
+                return
+            self.outcomes.append(self._supervised(name, self._step(name)))
+
+    def _supervised(self, name: str, action: Callable[[], str]) -> StepOutcome:
+        clock = time.perf_counter()
+        for attempt in range(1, self.config.retries + 2):
+            try:
+                detail = action()
+                status = "skipped" if detail.startswith("skipped") else "ok"
+                log.info("step %s %s after %d attempt(s) in %.1f s %s", name, status, attempt,
+                         time.perf_counter() - clock, detail)
+                return StepOutcome(name, status, attempt, time.perf_counter() - clock, detail)
+            except TransientError as exc:
+                if attempt > self.config.retries or self.stop.is_set():
+                    return self._fail(name, attempt, clock, f"transient error outlived {self.config.retries} "
+                                                            f"retries: {exc}")
+                delay = min(self.config.max_backoff_seconds, self.config.backoff_seconds * 2 ** (attempt - 1))
+                log.warning("step %s: %s; retry %d/%d in %.1f s", name, exc, attempt, self.config.retries, delay)
+                self.wait(delay)
+            except Exception as exc:  # terminal, or a bug: either way a person has to look
+                return self._fail(name, attempt, clock, f"{type(exc).__name__}: {exc}")
+        raise AssertionError("unreachable")
+
+    def _fail(self, name: str, attempts: int, clock: float, detail: str) -> StepOutcome:
+        log.error("step %s failed: %s; stopping", name, detail)
+        self.failure = StepFailed(f"step {name} failed: {detail}")
+        self.alerter.send(f"run stopped: step {name} failed",
+                          [detail, f"data dir: {self.settings.data_dir}", f"attempts: {attempts}"])
+        self.stop.set()
+        return StepOutcome(name, "failed", attempts, time.perf_counter() - clock, detail)
+
+    def _step(self, name: str) -> Callable[[], str]:
+        if name in self.config.commands:
+            return lambda: _command(name, self.config.commands[name])
+        return lambda: BUILTIN_STEPS[name](self.settings)
+
+    # -- the stream ------------------------------------------------------------------------
+    def _stream_loop(self, once: bool) -> None:
+        outcome = self._supervised("stream", lambda: _stream_once(self.settings, once, self.stop, self.caught_up))
+        self.outcomes.append(outcome)
+
+
+def _stream_once(settings: Settings, available_now: bool, stop: threading.Event, caught_up: threading.Event) -> str:
+    from salesflow.pipeline.stream import run_stream
+
+    stats = run_stream(settings, settings.run.source, available_now=available_now, stop=stop, caught_up=caught_up)
+    return f"{stats.records} records in {stats.batches} micro-batch(es)"
+
+
+def _command(name: str, command: str) -> str:
+    result = subprocess.run(command, shell=True, capture_output=True, text=True)  # noqa: S602 - the user's own step
+    tail = (result.stderr or result.stdout).strip()[-500:]
+    if result.returncode == 0:
+        return f"exit 0 {tail[-200:]}".strip()
+    if result.returncode == EX_TEMPFAIL:
+        raise TransientError(f"command {name} ({shlex.split(command)[0]}) exited {EX_TEMPFAIL}: {tail}")
+    raise StepFailed(f"command {name} exited {result.returncode}: {tail}")
+
+
+def _warehouse(settings: Settings) -> str:
+    from salesflow.warehouse.run import load_warehouse
+
+    result = load_warehouse(settings)
+    return f"{sum(result.staged.values())} rows staged ({result.mode})"
+
+
+def _forecast(settings: Settings) -> str:
+    from salesflow.forecast.backtest import ForecastError
+    from salesflow.forecast.run import predict, train
+
+    try:
+        trained = train(settings)
+        predicted = predict(settings)
+    except ForecastError as exc:  # a young lake: not enough history yet is a state, not a failure
+        return f"skipped: {exc}"
+    return f"promoted {trained.promoted}, {predicted.rows} predictions from {predicted.forecast_date}"
+
+
+def _batch(settings: Settings) -> str:
+    from salesflow.pipeline import run_batch
+
+    run = run_batch(settings)
+    return f"{run.total('bronze_rows')} bronze rows"
+
+
+BUILTIN_STEPS: dict[str, Callable[[Settings], str]] = {"batch": _batch, "warehouse": _warehouse,
+                                                      "forecast": _forecast}

@@ -1,0 +1,119 @@
+"""`salesflow run` as a real supervised process: retries, alerts, SIGTERM, one instance per data dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from salesflow.config import Settings
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import BRONZE_EVENTS
+from salesflow.pipeline.reconcile import reconcile_lake
+from salesflow.simulator import SimulationSpec
+from tests.conftest import land
+from tests.quality.webhook import webhook_server
+
+
+def salesflow(tmp_path: Path, data: Path, *args: str, env: dict[str, str] | None = None,
+              log_name: str = "run.log") -> subprocess.Popen[str]:
+    log = open(tmp_path / log_name, "w")  # noqa: SIM115 - the child owns it until it exits
+    return subprocess.Popen([sys.executable, "-m", "salesflow", "-v", "--config", str(tmp_path / "salesflow.yaml"),
+                             "--data-dir", str(data), *args], stdout=log, stderr=subprocess.STDOUT, text=True,
+                            cwd=tmp_path, env={**os.environ, **(env or {})})
+
+
+def wait_for(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def fact_rows(data: Path) -> int:
+    import duckdb
+
+    path = data / "warehouse.duckdb"
+    if not path.exists():
+        return 0
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return int(con.execute("SELECT count(*) FROM fact_sales").fetchall()[0][0])
+    except duckdb.Error:  # being written, or not created yet
+        return 0
+
+
+def write_config(tmp_path: Path, **run: object) -> None:
+    (tmp_path / "salesflow.yaml").write_text(yaml.safe_dump({"run": {"interval_seconds": 1.5, "backoff_seconds": 0.2,
+                                                                     **run}}))
+
+
+def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
+        tmp_path: Path, settings: Settings) -> None:
+    write_config(tmp_path, steps=["warehouse", "flaky"],
+                 commands={"flaky": f"test -f {tmp_path}/flaky.ok || {{ touch {tmp_path}/flaky.ok; exit 75; }}"})
+    first = land(settings, SimulationSpec(events=6_000, seed=1, days=3), per_segment=1_000)
+    proc = salesflow(tmp_path, settings.data_dir, "run")
+    try:
+        wait_for(lambda: fact_rows(settings.data_dir) > 0 and "step flaky ok after 2 attempt(s)"
+                 in (tmp_path / "run.log").read_text(), 120, "warehouse rows and the flaky step's retry")
+        second = land(settings, SimulationSpec(events=4_000, seed=2, days=3), per_segment=500)  # more, while running
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, (tmp_path / "run.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = (tmp_path / "run.log").read_text()
+    assert "step flaky: command flaky (test) exited 75" in log and "retry 1/3" in log
+    assert reconcile_lake(Lake(settings.lake_root)).balanced  # whatever SIGTERM interrupted
+
+    # A restart picks up what the stop left and ends with everything accounted for.
+    again = salesflow(tmp_path, settings.data_dir, "run", "--once", log_name="again.log")
+    assert again.wait(timeout=300) == 0, (tmp_path / "again.log").read_text()[-3000:]
+    lake = Lake(settings.lake_root)
+    bronze = lake.read(BRONZE_EVENTS, columns=["source_position"])
+    assert bronze is not None and bronze.num_rows == len(first) + len(second)
+    assert len(set(bronze["source_position"].to_pylist())) == bronze.num_rows
+    assert reconcile_lake(lake).balanced
+
+
+def test_terminal_failure_alerts_and_exits_non_zero(tmp_path: Path, settings: Settings) -> None:
+    write_config(tmp_path, steps=["warehouse", "broken"], commands={"broken": "echo disk on fire >&2; exit 3"})
+    land(settings, SimulationSpec(events=2_000, seed=3, days=2))
+    with webhook_server() as hook:
+        proc = salesflow(tmp_path, settings.data_dir, "run", env={"SALESFLOW__ALERTS__WEBHOOK_URL": hook.url})
+        code = proc.wait(timeout=180)
+    log = (tmp_path / "run.log").read_text()
+    assert code != 0, log[-3000:]
+    assert "step broken failed: StepFailed: command broken exited 3: disk on fire" in log
+    assert "Traceback" not in log
+    stopped = [m["text"] for m in hook.received if "run stopped" in m["text"]]  # (quality warnings go there too)
+    assert len(stopped) == 1 and "step broken failed" in stopped[0] and "disk on fire" in stopped[0]
+    assert fact_rows(settings.data_dir) > 0  # the step before it did its work
+    assert reconcile_lake(Lake(settings.lake_root)).balanced
+
+
+def test_second_run_on_the_same_data_dir_is_refused(tmp_path: Path, settings: Settings) -> None:
+    write_config(tmp_path, steps=["warehouse"])
+    land(settings, SimulationSpec(events=2_000, seed=4, days=2))
+    first = salesflow(tmp_path, settings.data_dir, "run")
+    try:
+        wait_for(lambda: "step warehouse ok" in (tmp_path / "run.log").read_text(), 120, "the first run")
+        second = subprocess.run([sys.executable, "-m", "salesflow", "--config", str(tmp_path / "salesflow.yaml"),
+                                 "--data-dir", str(settings.data_dir), "run"], capture_output=True, text=True,
+                                timeout=60, cwd=tmp_path)
+        assert second.returncode == 3
+        assert "another `salesflow run` holds" in second.stderr and f"pid {first.pid}" in second.stderr
+        assert first.poll() is None  # the first one is untouched
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=120) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert reconcile_lake(Lake(settings.lake_root)).balanced
