@@ -167,6 +167,8 @@ class RunConfig(Section):
     """Retries of a step after a transient failure, with exponential backoff."""
     backoff_seconds: float = Field(2.0, ge=0)
     max_backoff_seconds: float = Field(300.0, ge=0)
+    metrics_port: int | None = Field(9464, ge=0, le=65535)
+    """Prometheus ``/metrics`` on 127.0.0.1 (0: any free port, logged; null: off)."""
 
 
 class Settings(BaseSettings):

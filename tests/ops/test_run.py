@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,9 +49,19 @@ def fact_rows(data: Path) -> int:
         return 0
 
 
+def scrape(log: Path) -> str:
+    import httpx
+
+    port = re.search(r"metrics on http://127.0.0.1:(\d+)/metrics", log.read_text())
+    assert port is not None, log.read_text()[-2000:]
+    answer = httpx.get(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=30)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    return answer.text
+
+
 def write_config(tmp_path: Path, **run: object) -> None:
     (tmp_path / "salesflow.yaml").write_text(yaml.safe_dump({"run": {"interval_seconds": 1.5, "backoff_seconds": 0.2,
-                                                                     **run}}))
+                                                                     "metrics_port": 0, **run}}))
 
 
 def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
@@ -63,6 +74,13 @@ def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
         wait_for(lambda: fact_rows(settings.data_dir) > 0 and "step flaky ok after 2 attempt(s)"
                  in (tmp_path / "run.log").read_text(), 120, "warehouse rows and the flaky step's retry")
         second = land(settings, SimulationSpec(events=4_000, seed=2, days=3), per_segment=500)  # more, while running
+        metrics = scrape(tmp_path / "run.log")
+        assert re.search(r'^salesflow_events\{layer="bronze"\} [1-9]', metrics, re.M)
+        assert 'salesflow_step_runs_total{step="flaky",status="ok"} 1' in metrics
+        assert 'salesflow_step_last_attempts{step="flaky"} 2' in metrics
+        assert 'salesflow_lake_balanced 1' in metrics and "salesflow_quarantined{reason=" in metrics
+        assert re.search(r'^salesflow_watermark_seconds\{source="landing"\} \d', metrics, re.M)
+        assert re.search(r"^salesflow_stream_records_total [1-9]", metrics, re.M)
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, (tmp_path / "run.log").read_text()[-3000:]

@@ -11,18 +11,24 @@ finishes, nothing new starts, and the process exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from salesflow.config import Settings
 from salesflow.errors import SalesflowError, TerminalError, TransientError
 from salesflow.ops.lock import DataDirLock
 from salesflow.quality import alerter_for
+
+if TYPE_CHECKING:
+    from salesflow.pipeline.stream import StreamStats
 
 log = logging.getLogger(__name__)
 EX_TEMPFAIL = 75
@@ -51,6 +57,9 @@ class Supervisor:
     failure: SalesflowError | None = None
 
     def __post_init__(self) -> None:
+        from salesflow.pipeline.stream import StreamStats
+
+        self.stream_stats = StreamStats()
         self.caught_up = threading.Event()
         self.alerter = alerter_for(self.settings)
         self.config = self.settings.run
@@ -63,7 +72,14 @@ class Supervisor:
                               f"from run.commands")
 
     def run(self, once: bool = False) -> int:
-        with DataDirLock(self.settings.data_dir):
+        with DataDirLock(self.settings.data_dir), contextlib.ExitStack() as stack:
+            if self.config.metrics_port is not None:
+                from salesflow.lake.delta import Lake
+                from salesflow.ops.metrics import CachedMetrics, metrics_server
+
+                metrics = CachedMetrics(Lake(self.settings.lake_root), self.process_metrics)
+                port = stack.enter_context(metrics_server("127.0.0.1", self.config.metrics_port, metrics))
+                log.info("metrics on http://127.0.0.1:%d/metrics", port)
             log.info("salesflow run: stream=%s source=%s steps=%s every %.0f s", self.config.stream,
                      self.config.source, self.config.steps, self.config.interval_seconds)
             stream = threading.Thread(target=self._stream_loop, args=(once,), name="stream", daemon=True)
@@ -129,16 +145,38 @@ class Supervisor:
             return lambda: _command(name, self.config.commands[name])
         return lambda: BUILTIN_STEPS[name](self.settings)
 
+    def process_metrics(self) -> str:
+        from salesflow.ops.metrics import MetricsText
+
+        out, stats = MetricsText(), self.stream_stats
+        out.family("salesflow_stream_micro_batches_total", "counter", "Micro-batches through all layers.",
+                   [({}, stats.batches)])
+        out.family("salesflow_stream_records_total", "counter", "Records through all layers.", [({}, stats.records)])
+        out.family("salesflow_stream_latency_ms", "gauge", "End-to-end latency, produced -> visible in gold.",
+                   [({"quantile": q}, v) for q in (0.5, 0.95, 0.99) if (v := stats.percentile(q)) is not None])
+        runs: Counter[tuple[str, str]] = Counter((o.name, o.status) for o in self.outcomes)
+        out.family("salesflow_step_runs_total", "counter", "Supervised step runs by outcome.",
+                   [({"step": n, "status": st}, c) for (n, st), c in sorted(runs.items())])
+        last = {o.name: o for o in self.outcomes}
+        out.family("salesflow_step_last_seconds", "gauge", "Duration of each step's last run.",
+                   [({"step": n}, round(o.seconds, 3)) for n, o in sorted(last.items())])
+        out.family("salesflow_step_last_attempts", "gauge", "Attempts of each step's last run (retries + 1).",
+                   [({"step": n}, o.attempts) for n, o in sorted(last.items())])
+        return out.render()
+
     # -- the stream ------------------------------------------------------------------------
     def _stream_loop(self, once: bool) -> None:
-        outcome = self._supervised("stream", lambda: _stream_once(self.settings, once, self.stop, self.caught_up))
+        outcome = self._supervised("stream", lambda: _stream_once(self.settings, once, self.stop, self.caught_up,
+                                                                  self.stream_stats))
         self.outcomes.append(outcome)
 
 
-def _stream_once(settings: Settings, available_now: bool, stop: threading.Event, caught_up: threading.Event) -> str:
+def _stream_once(settings: Settings, available_now: bool, stop: threading.Event, caught_up: threading.Event,
+                 stats: StreamStats) -> str:
     from salesflow.pipeline.stream import run_stream
 
-    stats = run_stream(settings, settings.run.source, available_now=available_now, stop=stop, caught_up=caught_up)
+    stats = run_stream(settings, settings.run.source, available_now=available_now, stop=stop, caught_up=caught_up,
+                       stats=stats)
     return f"{stats.records} records in {stats.batches} micro-batch(es)"
 
 

@@ -59,11 +59,13 @@ class StreamStats:
 
 
 def run_stream(settings: Settings, source: str, *, available_now: bool,
-               stop: threading.Event | None = None, caught_up: threading.Event | None = None) -> StreamStats:
-    """``caught_up`` is set the first time the source has nothing new (the backlog is processed)."""
+               stop: threading.Event | None = None, caught_up: threading.Event | None = None,
+               stats: StreamStats | None = None) -> StreamStats:
+    """``caught_up`` is set the first time the source has nothing new (the backlog is processed);
+    ``stats`` lets a supervisor read the numbers while the stream runs."""
     stop = stop or threading.Event()
     lake = Lake(settings.lake_root)
-    stats, clock = StreamStats(), time.perf_counter()
+    stats, clock = stats or StreamStats(), time.perf_counter()
     with create_engine(settings) as engine:
         runner = Runner(settings, lake, engine, lambda stage, n: None)
         reader = _attach_kafka(runner, settings, lake) if source == "kafka" else None
@@ -86,7 +88,7 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
         finally:
             if reader is not None:
                 reader.close()
-    stats.seconds = time.perf_counter() - clock
+    stats.seconds += time.perf_counter() - clock
     rec = reconcile_lake(lake)
     log.info("stream stopped: %s; lake reconciles: %s", stats.summary(), rec.balanced)
     return stats
