@@ -245,6 +245,27 @@ def run_cmd(ctx: click.Context, once: bool, no_stream: bool) -> None:
     sys.exit(code)
 
 
+@cli.command("airflow-dag")
+@click.option("--drop-dir", default="/data/partner-drops", show_default=True,
+              help="Where partner files land, one folder per day (YYYY-MM-DD).")
+@click.option("--file-source", default="partner", show_default=True, help="files.NAME used for the drops.")
+@click.option("--schedule", default="@daily", show_default=True)
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default="2026-09-01", show_default=True)
+@click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True)
+@click.pass_context
+@handle_errors
+def airflow_dag(ctx: click.Context, drop_dir: str, file_source: str, schedule: str, start: datetime,
+                retries: int) -> None:
+    """Print an Airflow DAG for the daily chain: salesflow airflow-dag > dags/salesflow.py"""
+    from salesflow.ops.airflow import render_dag
+
+    settings = settings_of(ctx)
+    click.echo(render_dag(data_dir=str(settings.data_dir.resolve()), config=ctx.parent.params.get("config_file")
+                          and str(Path(ctx.parent.params["config_file"]).resolve()) if ctx.parent else None,
+                          drop_dir=drop_dir, file_source=file_source, schedule=schedule, start=start.date(),
+                          retries=retries), nl=False)
+
+
 @cli.command()
 @click.option("--retention-hours", type=click.FloatRange(min=1), help="Vacuum guard (default: stream.vacuum_retention_hours).")
 @click.pass_context
