@@ -83,6 +83,20 @@ class GoldBuilder:
                       for spec, table in outputs.items())
         return GoldBatch(batch_id, event_dates, {s.name: t.num_rows for s, t in outputs.items()}, written)
 
+    def rebuild(self, event_dates: tuple[date, ...]) -> dict[str, int]:
+        """Recompute these partitions from every committed Silver batch (a backfill)."""
+        done = self.committed()
+        keep = (ds.field("batch_id") <= done) & ds.field("event_date").isin(list(event_dates))
+        for spec in INPUTS:
+            self.engine.register(f"silver_{spec.name}", self.lake.read(spec, filter=keep))
+        products = self.lake.read(REF_PRODUCTS, columns=["product_id", "category"])
+        self.engine.register("ref_products", products if products is not None else _EMPTY_PRODUCTS.empty_table())
+        outputs = {spec: self.engine.run(load_model(name), updated_at=datetime.now(UTC)) for spec, name in OUTPUTS.items()}
+        self._gate(done, event_dates, outputs)
+        for spec, table in outputs.items():
+            self.lake.replace_rows(spec, table, _partition_predicate(event_dates))
+        return {s.name: t.num_rows for s, t in outputs.items()}
+
     def _gate(self, batch_id: int, event_dates: tuple[date, ...], outputs: dict[TableSpec, pa.Table]) -> None:
         if self.gate is None:
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -100,6 +101,24 @@ class SilverProcessor:
 
     def process(self, batch_id: int, bronze: pa.Table | None = None) -> SilverBatch:
         """Process one Bronze batch; ``bronze`` may hand over the rows just written (saves a read)."""
+        return self._run(batch_id, bronze, self._write)
+
+    def rebuild(self, batch_id: int, first: date, last: date) -> SilverBatch:
+        """Recompute one Bronze batch exactly as ``process`` did and replace only its rows dated
+        ``first``..``last`` (a backfill). The whole batch is recomputed, because lateness and
+        in-batch dedupe depend on all of it; the state still comes from earlier batches only."""
+        in_range = f"batch_id = {batch_id} AND event_date >= '{first.isoformat()}' AND event_date <= '{last.isoformat()}'"
+
+        def replace(spec: TableSpec, rows: pa.Table, _: int) -> None:
+            dates = rows["event_date"]
+            keep = pc.and_(pc.greater_equal(dates, pa.scalar(first, pa.date32())),
+                           pc.less_equal(dates, pa.scalar(last, pa.date32())))
+            self.lake.replace_rows(spec, rows.filter(pc.fill_null(keep, False)), in_range)
+
+        return self._run(batch_id, None, replace)
+
+    def _run(self, batch_id: int, bronze: pa.Table | None,
+             write: Callable[[TableSpec, pa.Table, int], None]) -> SilverBatch:
         if bronze is None:
             bronze = self.lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == batch_id)
         assert bronze is not None, "bronze.events must exist before silver runs"
@@ -118,7 +137,7 @@ class SilverProcessor:
             result = self._summarize(batch_id, bronze.num_rows, outputs)
             self._reconcile(result)
             for spec, rows in outputs.items():
-                self._write(spec, rows, batch_id)
+                write(spec, rows, batch_id)
         finally:
             if self.gate is not None:
                 write_results(self.lake, self.gate.results)
