@@ -7,7 +7,7 @@ import json
 import shutil
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -187,23 +187,75 @@ def reconcile(ctx: click.Context) -> None:
     sys.exit(0 if rec.balanced else 1)
 
 
+def parse_as_of(value: str | None) -> datetime | None:
+    """An ISO instant (UTC when no offset is given) for ``--as-of``."""
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or timestamp (2026-11-22T10:00:00Z)",
+                                 param_hint="--as-of") from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
 @cli.command()
+@click.option("--as-of", "as_of", help="Show the lake as it was at this ISO timestamp (Delta time travel).")
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @handle_errors
-def status(ctx: click.Context) -> None:
-    """Every table's Delta version, row count and file count."""
+def status(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
+    """Every table's Delta version, rows, files, last update and lag (Bronze batches not yet in it)."""
     from rich.table import Table
 
     from salesflow.lake.delta import Lake
     from salesflow.pipeline.inspect import table_status
 
-    table = Table(title=f"Lake at {settings_of(ctx).lake_root}")
-    for column in ("table", "version", "rows", "files"):
+    instant = parse_as_of(as_of)
+    rows = table_status(Lake(settings_of(ctx).lake_root, as_of=instant))
+    if as_json:
+        click.echo(json.dumps([vars(r) for r in rows], default=str, indent=2))
+        return
+    title = f"Lake at {settings_of(ctx).lake_root}" + (f" as of {instant.isoformat()}" if instant else "")
+    table = Table(title=title)
+    for column in ("table", "version", "rows", "files", "last update (UTC)", "lag (batches)"):
         table.add_column(column, justify="left" if column == "table" else "right")
-    for row in table_status(Lake(settings_of(ctx).lake_root)):
+    for row in rows:
         version = "-" if row.version is None else str(row.version)
-        table.add_row(row.table, version, f"{row.rows:,}", str(row.files))
+        updated = row.last_update.strftime("%Y-%m-%d %H:%M:%S") if row.last_update else "-"
+        lag = "" if row.lag_batches is None else str(row.lag_batches)
+        table.add_row(row.table, version, f"{row.rows:,}", str(row.files), updated, lag)
     console.print(table)
+
+
+@cli.command()
+@click.argument("table_name", metavar="LAYER.TABLE")
+@click.option("--as-of", "as_of", help="A Delta version number, or an ISO timestamp.")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_context
+@handle_errors
+def show(ctx: click.Context, table_name: str, as_of: str | None, limit: int, fmt: str) -> None:
+    """Rows of a lake table, now or as of a version/time (time travel), with its version and row count."""
+    from salesflow.cli.warehouse_cmd import render
+    from salesflow.lake.delta import Lake
+    from salesflow.lake.tables import ALL_TABLES
+
+    spec = next((t for t in ALL_TABLES if t.qualified == table_name), None)
+    if spec is None:
+        raise click.BadParameter(f"no table {table_name!r}; tables: {', '.join(t.qualified for t in ALL_TABLES)}",
+                                 param_hint="LAYER.TABLE")
+    root = settings_of(ctx).lake_root
+    if as_of is not None and as_of.isdigit():
+        delta = Lake(root).table(spec, version=int(as_of))
+    else:
+        delta = Lake(root, as_of=parse_as_of(as_of)).table(spec)
+    if delta is None:
+        raise ConfigError(f"{table_name} does not exist" + (f" as of {as_of}" if as_of else "") + " in " + root)
+    data = delta.to_pyarrow_dataset()
+    rows = data.head(limit) if limit else data.to_table()
+    err_console.print(f"{table_name} version {delta.version()}: {data.count_rows():,} rows")
+    click.echo(render(rows, fmt, console))
 
 
 @cli.command()
@@ -268,6 +320,25 @@ def backfill(ctx: click.Context, date_from: datetime, date_to: datetime, layers:
                               tuple(x.strip() for x in layers.split(",") if x.strip()), report)
     facts = {"from": str(result.first), "to": str(result.last), "layers": list(result.layers),
              "silver_batches_rebuilt": result.silver_batches, "silver_batches_skipped": result.skipped_batches,
+             "gold_rows": result.gold_rows, "warehouse_rows": result.warehouse_rows, "seconds": round(result.seconds, 2)}
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+    else:
+        console.print_json(data=facts)
+
+
+@cli.command()
+@click.option("--from-bronze-version", "version", type=click.IntRange(min=0), required=True,
+              help="Rebuild what the Bronze commits from this Delta version on produced downstream.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def replay(ctx: click.Context, version: int, as_json: bool) -> None:
+    """Recompute Silver, Gold and the warehouse for Bronze commits from a Delta version on."""
+    from salesflow.pipeline.backfill import replay as run_replay
+
+    result = run_replay(settings_of(ctx), version)
+    facts = {"silver_batches_rebuilt": result.silver_batches, "dates": [str(result.first), str(result.last)],
              "gold_rows": result.gold_rows, "warehouse_rows": result.warehouse_rows, "seconds": round(result.seconds, 2)}
     if as_json:
         click.echo(json.dumps(facts, indent=2))
@@ -349,13 +420,16 @@ def warehouse_ddl(dialect: str, location: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Query parameter (repeatable).")
 @click.option("--list", "show_list", is_flag=True, help="List the analytics queries and their parameters.")
+@click.option("--as-of", "as_of", help="Answer from the lake as it was at this ISO timestamp (loads a scratch "
+                                       "DuckDB warehouse from the time-travelled tables).")
 @click.pass_context
 @handle_errors
-def query(ctx: click.Context, name: str | None, fmt: str, params: tuple[str, ...], show_list: bool) -> None:
+def query(ctx: click.Context, name: str | None, fmt: str, params: tuple[str, ...], show_list: bool,
+          as_of: str | None) -> None:
     """Run an analytics query on the warehouse."""
     from salesflow.cli.warehouse_cmd import do_query
 
-    do_query(console, settings_of(ctx), name, fmt, params, show_list)
+    do_query(console, settings_of(ctx), name, fmt, params, show_list, parse_as_of(as_of))
 
 
 @cli.group()

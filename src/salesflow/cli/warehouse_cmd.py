@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from salesflow.analytics import list_queries, run_query
-from salesflow.config import Settings
+from salesflow.config import Settings, WarehouseConfig
 from salesflow.errors import ParameterError
 from salesflow.warehouse.load import LoadResult
 from salesflow.warehouse.run import load_warehouse
@@ -66,7 +66,7 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def do_query(console: Console, settings: Settings, name: str | None, fmt: str, params: tuple[str, ...],
-             show_list: bool) -> None:
+             show_list: bool, as_of: datetime | None = None) -> None:
     if show_list or not name:
         listing = Table(title="Analytics queries")
         for column in ("name", "question", "parameters"):
@@ -76,9 +76,26 @@ def do_query(console: Console, settings: Settings, name: str | None, fmt: str, p
                             ", ".join(f"{p.name} ({p.type.lower()}, default {p.default})" for p in query.params))
         console.print(listing)
         return
-    with connect(settings) as target:
-        result = run_query(target, name, parse_params(params))
+    if as_of is not None:
+        result = _query_as_of(settings, name, parse_params(params), as_of)
+    else:
+        with connect(settings) as target:
+            result = run_query(target, name, parse_params(params))
     click.echo(render(result, fmt, console))
+
+
+def _query_as_of(settings: Settings, name: str, params: dict[str, str], as_of: datetime) -> pa.Table:
+    """The query on a throwaway DuckDB warehouse loaded from the lake as it was at ``as_of``."""
+    import tempfile
+
+    from salesflow.lake.delta import Lake
+    from salesflow.warehouse.run import load_warehouse
+
+    with tempfile.TemporaryDirectory(prefix="salesflow-as-of-") as scratch:
+        pinned = settings.model_copy(update={"warehouse": WarehouseConfig(path=f"{scratch}/as_of.duckdb")})
+        load_warehouse(pinned, full=True, lake=Lake(settings.lake_root, as_of=as_of))
+        with connect(pinned) as target:
+            return run_query(target, name, params)
 
 
 def render(result: pa.Table, fmt: str, console: Console) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 class Lake:
     root: str
     storage_options: Mapping[str, str] | None = None
+    as_of: datetime | None = None
+    """Read every table as it was at this instant (time travel); writes are refused."""
     _handles: dict[str, DeltaTable] = field(default_factory=dict, compare=False, repr=False)
     """Open tables, brought up to date incrementally: re-reading a whole log per call is slow."""
 
@@ -43,6 +46,8 @@ class Lake:
     def table(self, spec: TableSpec, version: int | None = None) -> DeltaTable | None:
         if version is not None:
             return self._open(spec, version)
+        if self.as_of is not None:
+            return self._open_as_of(spec, self.as_of)
         handle = self._handles.get(spec.qualified)
         if handle is not None:
             handle.update_incremental()
@@ -57,6 +62,20 @@ class Lake:
             return DeltaTable(self.uri(spec), version=version, storage_options=self._options)
         except TableNotFoundError:
             return None
+
+    def _open_as_of(self, spec: TableSpec, instant: datetime) -> DeltaTable | None:
+        table = self._open(spec, None)
+        if table is None:
+            return None
+        created_ms = table.history()[-1]["timestamp"]
+        if instant.timestamp() * 1000 < created_ms:  # the table did not exist yet at that instant
+            return None
+        table.load_as_version(instant)
+        return table
+
+    def _refuse_if_pinned(self, spec: TableSpec) -> None:
+        if self.as_of is not None:
+            raise LakeSchemaError(f"{spec.qualified}: a lake read as of {self.as_of} is read-only")
 
     def exists(self, spec: TableSpec) -> bool:
         return self.table(spec) is not None
@@ -104,6 +123,7 @@ class Lake:
 
     def append_log(self, spec: TableSpec, data: pa.Table) -> None:
         """Plain append for log tables whose every write is a new fact (no batch identity)."""
+        self._refuse_if_pinned(spec)
         try:
             write_deltalake(self.uri(spec), data, mode="append", storage_options=self._options)
         except CommitFailedError as exc:
@@ -111,6 +131,7 @@ class Lake:
 
     def replace_rows(self, spec: TableSpec, data: pa.Table, predicate: str) -> None:
         """Replace the rows matching ``predicate`` with ``data``; the predicate makes a rerun idempotent."""
+        self._refuse_if_pinned(spec)
         try:
             if self.exists(spec):
                 write_deltalake(self.uri(spec), data, mode="overwrite", predicate=predicate,
@@ -132,6 +153,7 @@ class Lake:
 
     def _write(self, spec: TableSpec, data: pa.Table, *, app_id: str, version: int, mode: str,
                predicate: str | None, metadata: Mapping[str, str] | None) -> bool:
+        self._refuse_if_pinned(spec)
         if self.txn_version(spec, app_id) >= version:
             log.info("skip %s: %s already committed batch %d", spec.qualified, app_id, version)
             return False

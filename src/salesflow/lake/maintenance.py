@@ -30,7 +30,10 @@ def maintain(lake: Lake, retention_hours: float, tables: tuple[TableSpec, ...] =
         if table is None:
             continue
         before = len(table.file_uris())
-        table.optimize.compact()
+        if spec.zorder:  # compaction that also clusters rows, so file statistics prune filters
+            table.optimize.z_order(list(spec.zorder))
+        else:
+            table.optimize.compact()
         table.create_checkpoint()
         removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False)
         after = len(lake.table(spec).file_uris())  # type: ignore[union-attr]

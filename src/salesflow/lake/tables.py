@@ -10,6 +10,8 @@ class TableSpec:
     layer: str
     name: str
     partition_by: tuple[str, ...] = ()
+    zorder: tuple[str, ...] = ()
+    """Columns to cluster files by in maintenance: the filters queries use most within a partition."""
 
     @property
     def qualified(self) -> str:
@@ -22,7 +24,7 @@ class TableSpec:
 BRONZE_EVENTS = TableSpec("bronze", "events")
 
 SILVER_ORDERS = TableSpec("silver", "orders", ("event_date",))
-SILVER_ORDER_LINES = TableSpec("silver", "order_lines", ("event_date",))
+SILVER_ORDER_LINES = TableSpec("silver", "order_lines", ("event_date",), ("product_id", "store_id"))
 SILVER_PRODUCT_VIEWS = TableSpec("silver", "product_views", ("event_date",))
 SILVER_CART_ADDS = TableSpec("silver", "cart_adds", ("event_date",))
 QUARANTINE = TableSpec("silver", "quarantine")
@@ -33,7 +35,7 @@ REF_CUSTOMERS = TableSpec("reference", "customers")
 REF_STORES = TableSpec("reference", "stores")
 REFERENCE_TABLES = {"products": REF_PRODUCTS, "customers": REF_CUSTOMERS, "stores": REF_STORES}
 
-GOLD_SALES_BY_WINDOW = TableSpec("gold", "sales_by_window", ("event_date",))
+GOLD_SALES_BY_WINDOW = TableSpec("gold", "sales_by_window", ("event_date",), ("category", "store_id"))
 GOLD_DAILY_SALES = TableSpec("gold", "daily_sales", ("event_date",))
 GOLD_CATEGORY_REVENUE = TableSpec("gold", "category_revenue", ("event_date",))
 GOLD_FUNNEL_DAILY = TableSpec("gold", "funnel_daily", ("event_date",))

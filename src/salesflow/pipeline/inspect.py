@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from salesflow.config import Settings
 from salesflow.engine import create_engine
+from salesflow.gold.aggregate import GOLD_APP
 from salesflow.lake.delta import Lake
-from salesflow.lake.tables import ALL_TABLES, GOLD_SALES_BY_WINDOW
+from salesflow.lake.tables import (
+    ALL_TABLES,
+    BRONZE_EVENTS,
+    GOLD_SALES_BY_WINDOW,
+    GOLD_TABLES,
+    SILVER_TABLES,
+    TableSpec,
+)
 from salesflow.models import load_model
+from salesflow.silver.process import SILVER_APP
 
 
 @dataclass(frozen=True)
@@ -18,18 +28,47 @@ class TableStatus:
     version: int | None
     rows: int
     files: int
+    last_update: datetime | None = None
+    lag_batches: int | None = None
+    """Bronze batches not yet in this layer (Silver and Gold tables)."""
 
 
 def table_status(lake: Lake) -> list[TableStatus]:
     out = []
+    lags = _lags(lake)
     for spec in ALL_TABLES:
         table = lake.table(spec)
         if table is None:
             out.append(TableStatus(spec.qualified, None, 0, 0))
             continue
         dataset = table.to_pyarrow_dataset()
-        out.append(TableStatus(spec.qualified, table.version(), dataset.count_rows(), len(table.file_uris())))
+        updated = _commit_time(lake, spec, table.version())
+        out.append(TableStatus(spec.qualified, table.version(), dataset.count_rows(), len(table.file_uris()),
+                               updated, lags.get(spec.layer)))
     return out
+
+
+def _commit_time(lake: Lake, spec: TableSpec, version: int) -> datetime | None:
+    """When ``version`` was committed. Read from the newest log: delta-rs mislabels the history
+    of a table loaded at an older version."""
+    latest = Lake(lake.root, lake.storage_options).table(spec)
+    for commit in [] if latest is None else latest.history():
+        if commit.get("version") == version:
+            return datetime.fromtimestamp(commit["timestamp"] / 1000, UTC)
+    return None
+
+
+def _lags(lake: Lake) -> dict[str, int]:
+    bronze = lake.table(BRONZE_EVENTS)
+    if bronze is None:
+        return {}
+    from salesflow.bronze.ingest import next_bronze_batch
+
+    newest = next_bronze_batch(lake) - 1
+    silver = min(lake.txn_version(spec, SILVER_APP) for spec in SILVER_TABLES)
+    gold = min(lake.txn_version(spec, GOLD_APP) for spec in GOLD_TABLES)
+    # Batch ids are sparse across sources only in rare replans: the difference is an upper bound.
+    return {"silver": max(0, newest - silver), "gold": max(0, newest - gold)}
 
 
 def sample_gold_record(settings: Settings) -> dict[str, Any] | None:

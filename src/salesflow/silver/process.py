@@ -103,10 +103,16 @@ class SilverProcessor:
         """Process one Bronze batch; ``bronze`` may hand over the rows just written (saves a read)."""
         return self._run(batch_id, bronze, self._write)
 
-    def rebuild(self, batch_id: int, first: date, last: date) -> SilverBatch:
-        """Recompute one Bronze batch exactly as ``process`` did and replace only its rows dated
-        ``first``..``last`` (a backfill). The whole batch is recomputed, because lateness and
-        in-batch dedupe depend on all of it; the state still comes from earlier batches only."""
+    def rebuild(self, batch_id: int, first: date | None = None, last: date | None = None) -> SilverBatch:
+        """Recompute one Bronze batch exactly as ``process`` did and replace its rows: all of them
+        (a replay), or only those dated ``first``..``last`` (a backfill). The whole batch is
+        recomputed, because lateness and in-batch dedupe depend on all of it; the state still
+        comes from earlier batches only."""
+        if first is None or last is None:
+            def replace_all(spec: TableSpec, rows: pa.Table, _: int) -> None:
+                self.lake.replace_rows(spec, rows, f"batch_id = {batch_id}")
+
+            return self._run(batch_id, None, replace_all)
         in_range = f"batch_id = {batch_id} AND event_date >= '{first.isoformat()}' AND event_date <= '{last.isoformat()}'"
 
         def replace(spec: TableSpec, rows: pa.Table, _: int) -> None:

@@ -14,8 +14,10 @@ from salesflow.warehouse.targets import connect
 
 
 def load_warehouse(settings: Settings, *, full: bool = False, date_from: date | None = None,
-                   date_to: date | None = None) -> LoadResult:
+                   date_to: date | None = None, lake: Lake | None = None) -> LoadResult:
+    """``lake`` may be a time-travel view (``Lake(root, as_of=...)``): then no gate results are written."""
+    lake = lake or Lake(settings.lake_root)
     with create_engine(settings) as engine, connect(settings) as target:
-        gate = make_gate(engine, settings, "warehouse", uuid.uuid4().hex[:12])
-        loader = WarehouseLoader(settings, Lake(settings.lake_root), engine, target, gate)
+        gate = make_gate(engine, settings, "warehouse", uuid.uuid4().hex[:12]) if lake.as_of is None else None
+        loader = WarehouseLoader(settings, lake, engine, target, gate)
         return loader.load(full=full, date_from=date_from, date_to=date_to)
