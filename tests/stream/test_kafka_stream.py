@@ -139,3 +139,38 @@ def test_landing_stream_available_now(tmp_path: Path, source: str) -> None:
     records = land(settings, SimulationSpec(events=3_000, seed=5, days=2))
     stats = run_stream(settings, source, available_now=True)
     assert stats.records == len(records) and reconcile_lake(Lake(settings.lake_root)).balanced
+
+
+def test_stream_metrics_expose_watermark_lag_and_latency(tmp_path: Path, kafka_address: str) -> None:
+    import re
+
+    import httpx
+
+    settings = kafka_settings(tmp_path, kafka_address)
+    records = publish(settings, SimulationSpec(events=2_000, seed=43, days=1, defects=noisy(oversized=0.0)))
+    env = {**os.environ, "SALESFLOW__KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+           "SALESFLOW__KAFKA__TOPIC": settings.kafka.topic, "SALESFLOW__KAFKA__POLL_TIMEOUT_SECONDS": "0.3",
+           "SALESFLOW__STREAM__TRIGGER_SECONDS": "0.2"}
+    log = tmp_path / "stream.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "stream",
+                                    "--source", "kafka", "--metrics-port", "0"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                found = re.search(r"metrics on http://127.0.0.1:(\d+)/metrics", log.read_text())
+                text = httpx.get(f"http://127.0.0.1:{found.group(1)}/metrics", timeout=30).text if found else ""
+                done = re.search(r'^salesflow_events\{layer="bronze"\} (\d+)', text, re.M)
+                if done and int(done.group(1)) == len(records) and "salesflow_kafka_consumer_lag{" in text:
+                    break
+                assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-2000:]
+                time.sleep(1.0)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=60) == 0
+    assert re.search(r'^salesflow_watermark_seconds\{source="kafka"\} \d', text, re.M)
+    assert re.search(r'^salesflow_stream_latency_ms\{quantile="0.99"\} \d', text, re.M)
+    assert re.search(r'^salesflow_stream_records_total [1-9]', text, re.M)
+    assert all(int(n) >= 0 for n in re.findall(r'^salesflow_kafka_consumer_lag\{partition="\d+"\} (\d+)', text, re.M))
+    assert "salesflow_lake_balanced 1" in text

@@ -264,13 +264,15 @@ def show(ctx: click.Context, table_name: str, as_of: str | None, limit: int, fmt
 @click.option("--broker", type=click.Choice(["config", "embedded"]), default="config", show_default=True,
               help="embedded: start a local Kafka-protocol broker (tansu) for this run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's statistics as JSON at the end.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus /metrics (0: any free port).")
 @click.pass_context
 @handle_errors
-def stream(ctx: click.Context, source: str, available_now: bool, broker: str, as_json: bool) -> None:
+def stream(ctx: click.Context, source: str, available_now: bool, broker: str, as_json: bool,
+           metrics_port: int | None) -> None:
     """Run micro-batches continuously (SIGINT/SIGTERM finish the current one, then stop)."""
     from salesflow.cli.stream_cmd import run
 
-    run(console, settings_of(ctx), source, available_now, broker == "embedded", as_json)
+    run(console, settings_of(ctx), source, available_now, broker == "embedded", as_json, metrics_port)
 
 
 @cli.command("run")

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from salesflow.config import Settings
-from salesflow.pipeline.stream import run_stream
+from salesflow.pipeline.stream import StreamStats, run_stream
 from salesflow.sources.broker import embedded_broker
 from salesflow.sources.kafka import ensure_topic
 
@@ -35,15 +35,23 @@ def graceful_stop() -> Iterator[threading.Event]:
 
 
 def run(console: Console, settings: Settings, source: str, available_now: bool, embedded: bool,
-        as_json: bool) -> None:
+        as_json: bool, metrics_port: int | None = None) -> None:
+    stats = StreamStats()
     with contextlib.ExitStack() as stack:
+        if metrics_port is not None:
+            from salesflow.lake.delta import Lake
+            from salesflow.ops.metrics import CachedMetrics, metrics_server, stream_metrics
+
+            cached = CachedMetrics(Lake(settings.lake_root), lambda: stream_metrics(stats))
+            port = stack.enter_context(metrics_server("127.0.0.1", metrics_port, cached))
+            console.print(f"metrics on http://127.0.0.1:{port}/metrics", highlight=False)
         if embedded:
             address = stack.enter_context(embedded_broker())
             settings.kafka.bootstrap_servers = address
             ensure_topic(settings.kafka)
             console.print(f"embedded Kafka-protocol broker on {address}, topic {settings.kafka.topic}")
         stop = stack.enter_context(graceful_stop())
-        stats = run_stream(settings, source, available_now=available_now, stop=stop)
+        run_stream(settings, source, available_now=available_now, stop=stop, stats=stats)
     summary = stats.summary()
     if as_json:
         click.echo(json.dumps(summary, indent=2))

@@ -28,6 +28,7 @@ from salesflow.lake.tables import (
 )
 from salesflow.pipeline.inspect import table_status
 from salesflow.pipeline.reconcile import reconcile_lake
+from salesflow.pipeline.stream import StreamStats
 
 CACHE_SECONDS = 10.0
 
@@ -141,3 +142,18 @@ def metrics_server(host: str, port: int, metrics: CachedMetrics) -> Iterator[int
         server.shutdown()
         server.server_close()
 
+
+
+def stream_metrics(stats: StreamStats) -> str:
+    out = MetricsText()
+    out.family("salesflow_stream_micro_batches_total", "counter", "Micro-batches through all layers.",
+               [({}, stats.batches)])
+    out.family("salesflow_stream_records_total", "counter", "Records through all layers.", [({}, stats.records)])
+    out.family("salesflow_stream_latency_ms", "gauge", "End-to-end latency, produced -> visible in gold.",
+               [({"quantile": q}, v) for q in (0.5, 0.95, 0.99) if (v := stats.percentile(q)) is not None])
+    if stats.batches:
+        out.family("salesflow_stream_batch_seconds_avg", "gauge", "Mean wall time of a micro-batch.",
+                   [({}, round(stats.seconds / stats.batches, 3))])
+    out.family("salesflow_kafka_consumer_lag", "gauge", "Kafka messages per partition not yet in Bronze.",
+               [({"partition": p}, n) for p, n in sorted(stats.consumer_lag.items())])
+    return out.render()

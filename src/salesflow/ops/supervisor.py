@@ -146,14 +146,9 @@ class Supervisor:
         return lambda: BUILTIN_STEPS[name](self.settings)
 
     def process_metrics(self) -> str:
-        from salesflow.ops.metrics import MetricsText
+        from salesflow.ops.metrics import MetricsText, stream_metrics
 
-        out, stats = MetricsText(), self.stream_stats
-        out.family("salesflow_stream_micro_batches_total", "counter", "Micro-batches through all layers.",
-                   [({}, stats.batches)])
-        out.family("salesflow_stream_records_total", "counter", "Records through all layers.", [({}, stats.records)])
-        out.family("salesflow_stream_latency_ms", "gauge", "End-to-end latency, produced -> visible in gold.",
-                   [({"quantile": q}, v) for q in (0.5, 0.95, 0.99) if (v := stats.percentile(q)) is not None])
+        out = MetricsText()
         runs: Counter[tuple[str, str]] = Counter((o.name, o.status) for o in self.outcomes)
         out.family("salesflow_step_runs_total", "counter", "Supervised step runs by outcome.",
                    [({"step": n, "status": st}, c) for (n, st), c in sorted(runs.items())])
@@ -162,7 +157,7 @@ class Supervisor:
                    [({"step": n}, round(o.seconds, 3)) for n, o in sorted(last.items())])
         out.family("salesflow_step_last_attempts", "gauge", "Attempts of each step's last run (retries + 1).",
                    [({"step": n}, o.attempts) for n, o in sorted(last.items())])
-        return out.render()
+        return stream_metrics(self.stream_stats) + out.render()
 
     # -- the stream ------------------------------------------------------------------------
     def _stream_loop(self, once: bool) -> None:

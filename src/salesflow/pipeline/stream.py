@@ -38,6 +38,8 @@ class StreamStats:
     records: int = 0
     seconds: float = 0.0
     maintained_at: int = 0
+    consumer_lag: dict[int, int] = field(default_factory=dict)
+    """Kafka messages per partition not yet in Bronze, after the last micro-batch."""
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
     """End to end per sampled record: produced (Kafka timestamp / segment write) -> visible in gold.
     Bounded: on a long run the percentiles describe the most recent samples."""
@@ -75,6 +77,8 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
             runner.downstream(result)  # finish whatever a stopped run left between layers
             while not stop.is_set():
                 did_work = _micro_batches(runner, result, stats, stop)
+                if reader is not None and isinstance(runner.bronze, KafkaBronzeIngestor):
+                    stats.consumer_lag = reader.lag(runner.bronze.checkpoint.offsets)
                 if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
                     maintain(lake, settings.stream.vacuum_retention_hours)  # between micro-batches
                     stats.maintained_at = stats.batches

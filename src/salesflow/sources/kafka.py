@@ -128,6 +128,22 @@ class KafkaReader:
         except Exception as exc:  # the checkpoint is the truth; a failed group commit is not fatal
             log.warning("could not commit offsets to consumer group %s: %s", self.config.group_id, exc)
 
+    def lag(self, next_offsets: dict[int, int]) -> dict[int, int]:
+        """Messages per partition past what Bronze holds (high watermark - next offset to read).
+
+        A gauge for dashboards only: some brokers report high watermarks late, so it can read low."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        out = {}
+        for partition in self.partitions():
+            try:
+                _, high = self.consumer.get_watermark_offsets(TopicPartition(self.config.topic, partition),
+                                                              timeout=5, cached=False)
+            except KafkaException:
+                continue
+            out[partition] = max(0, high - next_offsets.get(partition, 0))
+        return out
+
     def close(self) -> None:
         self.consumer.close()
 
