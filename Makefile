@@ -16,11 +16,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## simulate ~200,000 events and run the whole pipeline on embedded defaults
 	$(BIN)/salesflow demo
 
-system-deps:  ## Debian packages the tests start for real: PostgreSQL
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "installing Debian's postgresql for the warehouse tests"; \
+system-deps:  ## Debian packages the tests start for real: PostgreSQL, and Chromium for the dashboard tests
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! [ -x /usr/bin/chromium ]; then \
+		echo "installing Debian's postgresql and chromium for the warehouse and dashboard tests"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql chromium >/dev/null; \
 	fi
 
 test: $(STAMP) system-deps  ## every test

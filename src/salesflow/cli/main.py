@@ -348,6 +348,31 @@ def replay(ctx: click.Context, version: int, as_json: bool) -> None:
         console.print_json(data=facts)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8501, show_default=True)
+@click.pass_context
+@handle_errors
+def dashboard(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the live dashboard (Streamlit): Live, Sales, Forecast, Data quality, Pipeline."""
+    import os
+    import subprocess
+    from importlib import resources
+
+    settings = settings_of(ctx)
+    app = resources.files("salesflow.dashboard").joinpath("app.py")
+    env = {**os.environ, "SALESFLOW__DATA_DIR": str(settings.data_dir.resolve())}
+    config_file = ctx.parent.params.get("config_file") if ctx.parent else None
+    if config_file:
+        env["SALESFLOW_CONFIG"] = str(Path(config_file).resolve())
+    console.print(f"dashboard on http://{host}:{port}", highlight=False)
+    sys.stdout.flush()
+    code = subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+                            "--server.address", host, "--server.port", str(port),
+                            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"], env=env)
+    sys.exit(code)
+
+
 @cli.command("airflow-dag")
 @click.option("--drop-dir", default="/data/partner-drops", show_default=True,
               help="Where partner files land, one folder per day (YYYY-MM-DD).")

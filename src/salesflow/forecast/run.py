@@ -123,7 +123,8 @@ def train(settings: Settings, kinds: tuple[str, ...] = KINDS, promote: str | Non
             "backtest_origins": [c.isoformat() for c in backtest.cutoffs],
         }
         version = f"{stamp}-{kind}-{data.fingerprint[:8]}"
-        registry.save(version, manifest, models)
+        directory = registry.save(version, manifest, models)
+        scored.to_parquet(directory / "backtest.parquet", index=False)  # for the dashboard's actual-vs-predicted
         result.versions[kind] = version
     result.seconds["fit"] = time.perf_counter() - clock
     if promote is not None:

@@ -1,0 +1,158 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright) against a real pipeline run."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from salesflow.config import Settings, load_settings
+from salesflow.dashboard.data import DashboardData
+from salesflow.forecast.run import predict, train
+from salesflow.pipeline import run_batch
+from salesflow.simulator import SimulationSpec
+from salesflow.warehouse.run import load_warehouse
+from tests.conftest import land
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="make test installs Debian's chromium")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def dashboard(data_dir: Path, log: Path) -> Iterator[str]:
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(data_dir), "dashboard",
+                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, text=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@contextmanager
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            b.close()
+
+
+def open_page(page: Any, name: str) -> None:
+    page.get_by_role("radiogroup").get_by_text(name, exact=True).click()
+    page.get_by_role("heading", name=name, exact=True).wait_for(timeout=60_000)
+
+
+def metric(page: Any, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    box.wait_for(timeout=60_000)
+    return str(box.locator('[data-testid="stMetricValue"]').inner_text())
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data = tmp_path_factory.mktemp("dash") / "data"
+    settings = load_settings(data_dir=data, forecast={"folds": 1})
+    land(settings, SimulationSpec(events=30_000, seed=51, start=date(2026, 7, 1), days=45))
+    run_batch(settings)
+    train(settings, kinds=("seasonal_naive", "lightgbm"))
+    predict(settings)
+    load_warehouse(settings)
+    return settings
+
+
+def test_every_page_renders_real_data_and_filters_apply(lake: Settings, tmp_path: Path) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    expect = {"Live": "Orders per minute", "Sales": "Daily revenue", "Forecast": "Actual vs predicted per category",
+              "Data quality": "Latest gate results", "Pipeline": "Lineage"}
+    with dashboard(lake.data_dir, tmp_path / "dash.log") as url, browser() as page:
+        page.goto(url, timeout=60_000)
+        for name, text in expect.items():
+            open_page(page, name)
+            page.get_by_text(text).first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)  # let charts draw before the picture
+            page.screenshot(path=str(SHOTS / f"{name.lower().replace(' ', '_')}.png"), full_page=True)
+        body = page.locator("body").inner_text()
+        assert "bronze.events" in body and "gold.daily_sales" in body  # lineage and table list
+
+        open_page(page, "Live")
+        everything = metric(page, "Revenue, last 60 min")
+        category = DashboardData(lake).filters()[0][0]
+        page.locator('[data-testid="stMultiSelect"]').first.locator("input").click()
+        page.keyboard.type(category)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        deadline = time.monotonic() + 30
+        while metric(page, "Revenue, last 60 min") == everything:
+            assert time.monotonic() < deadline, "the category filter did not change the live numbers"
+            page.wait_for_timeout(500)
+        open_page(page, "Sales")
+        page.get_by_text(f"Top products in {category}").wait_for(timeout=60_000)
+        page.screenshot(path=str(SHOTS / "sales_filtered.png"), full_page=True)
+    log = (tmp_path / "dash.log").read_text()
+    assert "Traceback" not in log and "Error" not in log, log[-2000:]
+
+
+def test_live_numbers_move_when_new_events_stream_in(lake: Settings, tmp_path: Path) -> None:
+    live = DashboardData(lake).live()
+    assert live is not None
+    with dashboard(lake.data_dir, tmp_path / "dash.log") as url, browser() as page:
+        page.goto(url, timeout=60_000)
+        before = metric(page, "Revenue, last 60 min")
+        later = SimulationSpec(events=400, seed=52, realtime_from=live.as_of + timedelta(minutes=1),
+                               realtime_seconds=180.0)
+        land(lake, later)
+        result = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(lake.data_dir), "stream",
+                                 "--available-now"], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        deadline = time.monotonic() + 30  # the live page refreshes itself every 2 s
+        while metric(page, "Revenue, last 60 min") == before:
+            assert time.monotonic() < deadline, "live revenue did not change after new events"
+            page.wait_for_timeout(500)
+        page.screenshot(path=str(SHOTS / "live_after_stream.png"), full_page=True)
+
+
+def test_empty_data_dir_shows_no_data_yet(tmp_path: Path) -> None:
+    with dashboard(tmp_path / "empty", tmp_path / "dash.log") as url, browser() as page:
+        assert httpx.get(url, timeout=10).status_code == 200
+        page.goto(url, timeout=60_000)
+        for name in ("Live", "Sales", "Forecast", "Data quality", "Pipeline"):
+            open_page(page, name)
+            page.get_by_text("No data yet").first.wait_for(timeout=60_000)
+    log = (tmp_path / "dash.log").read_text()
+    assert "Traceback" not in log and not re.search(r"\bError\b", log), log[-2000:]
