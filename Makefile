@@ -6,14 +6,17 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test bench clean system-deps
+.PHONY: run demo test bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## simulate ~200,000 events and run the whole pipeline on embedded defaults
+run: demo  ## the main job: stream + scheduled steps + dashboard (prints its URL), until Ctrl-C
+	SALESFLOW__RUN__DASHBOARD=true $(BIN)/salesflow run
+
+demo: $(STAMP)  ## simulate ~200,000 events and run the whole pipeline once on embedded defaults
 	$(BIN)/salesflow demo
 
 system-deps:  ## Debian packages the tests start for real: PostgreSQL, and Chromium for the dashboard tests

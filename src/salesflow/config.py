@@ -169,6 +169,9 @@ class RunConfig(Section):
     max_backoff_seconds: float = Field(300.0, ge=0)
     metrics_port: int | None = Field(9464, ge=0, le=65535)
     """Prometheus ``/metrics`` on 127.0.0.1 (0: any free port, logged; null: off)."""
+    dashboard: bool = False
+    """Also serve the dashboard (``salesflow dashboard``) for as long as the job runs."""
+    dashboard_port: int = Field(8501, ge=1, le=65535)
 
 
 class Settings(BaseSettings):

@@ -156,3 +156,19 @@ def test_empty_data_dir_shows_no_data_yet(tmp_path: Path) -> None:
             page.get_by_text("No data yet").first.wait_for(timeout=60_000)
     log = (tmp_path / "dash.log").read_text()
     assert "Traceback" not in log and not re.search(r"\bError\b", log), log[-2000:]
+
+
+def test_static_report_has_the_charts_and_no_script(lake: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(lake.data_dir), "report",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == 3  # daily revenue, top products, forecast
+    assert "<script" not in page and "http://" not in page.split("</style>")[1]  # self-contained
+    assert "Reconciliation per run" in page and "bronze.events" in page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "report.html").write_text(page)
+    empty = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(tmp_path / "none"), "report",
+                            "--out", str(tmp_path / "empty.html")], capture_output=True, text=True, timeout=300)
+    assert empty.returncode == 0 and (tmp_path / "empty.html").read_text().count("No data yet") == 4

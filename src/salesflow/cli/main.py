@@ -356,7 +356,6 @@ def replay(ctx: click.Context, version: int, as_json: bool) -> None:
 def dashboard(ctx: click.Context, host: str, port: int) -> None:
     """Serve the live dashboard (Streamlit): Live, Sales, Forecast, Data quality, Pipeline."""
     import os
-    import subprocess
     from importlib import resources
 
     settings = settings_of(ctx)
@@ -367,10 +366,22 @@ def dashboard(ctx: click.Context, host: str, port: int) -> None:
         env["SALESFLOW_CONFIG"] = str(Path(config_file).resolve())
     console.print(f"dashboard on http://{host}:{port}", highlight=False)
     sys.stdout.flush()
-    code = subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                            "--server.address", host, "--server.port", str(port),
-                            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"], env=env)
-    sys.exit(code)
+    # Become Streamlit (exec, not a child): a signal to this process then reaches the server itself.
+    os.execve(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+                               "--server.address", host, "--server.port", str(port),
+                               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"], env)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default="report.html", show_default=True)
+@click.pass_context
+@handle_errors
+def report(ctx: click.Context, out: Path) -> None:
+    """Write the dashboard's charts and tables as one self-contained HTML file (e-mail, CI artifacts)."""
+    from salesflow.dashboard.report import write_report
+
+    counts = write_report(settings_of(ctx), out)
+    console.print(f"report: {out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})", highlight=False)
 
 
 @cli.command("airflow-dag")

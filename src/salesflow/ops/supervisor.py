@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -80,6 +80,8 @@ class Supervisor:
                 metrics = CachedMetrics(Lake(self.settings.lake_root), self.process_metrics)
                 port = stack.enter_context(metrics_server("127.0.0.1", self.config.metrics_port, metrics))
                 log.info("metrics on http://127.0.0.1:%d/metrics", port)
+            if self.config.dashboard:
+                stack.enter_context(_dashboard(self.settings))
             log.info("salesflow run: stream=%s source=%s steps=%s every %.0f s", self.config.stream,
                      self.config.source, self.config.steps, self.config.interval_seconds)
             stream = threading.Thread(target=self._stream_loop, args=(once,), name="stream", daemon=True)
@@ -164,6 +166,26 @@ class Supervisor:
         outcome = self._supervised("stream", lambda: _stream_once(self.settings, once, self.stop, self.caught_up,
                                                                   self.stream_stats))
         self.outcomes.append(outcome)
+
+
+@contextlib.contextmanager
+def _dashboard(settings: Settings) -> Iterator[None]:
+    """The dashboard as a child process for the job's lifetime (Streamlit wants its own main thread)."""
+    import sys
+
+    port = settings.run.dashboard_port
+    child = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "dashboard",
+                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log.info("dashboard on http://127.0.0.1:%d", port)
+    print(f"dashboard on http://127.0.0.1:{port}", flush=True)  # noqa: T201 - the one line a person needs
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def _stream_once(settings: Settings, available_now: bool, stop: threading.Event, caught_up: threading.Event,
