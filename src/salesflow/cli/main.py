@@ -119,14 +119,14 @@ def batch(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 @handle_errors
 def demo(ctx: click.Context, events: int, seed: int, reset: bool) -> None:
-    """Simulate a demo month, run the batch pipeline and load the warehouse."""
+    """Simulate eight weeks of a shop (enough history to forecast), run the batch pipeline, load the warehouse."""
     from salesflow.cli.simulate_cmd import run_simulation
 
     settings = settings_of(ctx)
     if reset and settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)
     run_simulation(console, settings, events=events, rate=None, duration=None, seed=seed,
-                   start=date(2026, 9, 1), days=28, defects=(), clean=False, target="landing")
+                   start=date(2026, 9, 1), days=56, defects=(), clean=False, target="landing")
     _batch(settings, as_json=False)
     from salesflow.cli.warehouse_cmd import do_load
 
