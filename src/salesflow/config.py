@@ -159,8 +159,10 @@ class RunConfig(Section):
     source: Literal["landing", "kafka"] = "landing"
     interval_seconds: float = Field(3600.0, gt=0)
     """Time between runs of the scheduled steps (the first run is at start)."""
-    steps: list[str] = ["warehouse", "forecast"]
-    """In order: batch, warehouse, forecast, or the name of one of ``commands``."""
+    cron: str | None = None
+    """Instead of the interval: a five-field cron expression in UTC, e.g. ``15 * * * *``."""
+    steps: list[str] = ["quality", "warehouse", "forecast"]
+    """In order: batch, quality, warehouse, forecast, or the name of one of ``commands``."""
     commands: dict[str, str] = {}
     """Extra steps as shell commands. Exit code 75 (EX_TEMPFAIL) is transient: retried."""
     retries: int = Field(3, ge=0)

@@ -80,7 +80,7 @@ def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dashboard_port = int(s.getsockname()[1])
-    write_config(tmp_path, steps=["warehouse", "flaky"], dashboard=True, dashboard_port=dashboard_port,
+    write_config(tmp_path, steps=["quality", "warehouse", "flaky"], dashboard=True, dashboard_port=dashboard_port,
                  commands={"flaky": f"test -f {tmp_path}/flaky.ok || {{ touch {tmp_path}/flaky.ok; exit 75; }}"})
     first = land(settings, SimulationSpec(events=6_000, seed=1, days=3), per_segment=1_000)
     proc = salesflow(tmp_path, settings.data_dir, "run")
@@ -108,6 +108,7 @@ def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
             proc.kill()
     log = (tmp_path / "run.log").read_text()
     assert "step flaky: command flaky (test) exited 75" in log and "retry 1/3" in log
+    assert re.search(r"step quality ok after 1 attempt\(s\) in [0-9.]+ s reconciled", log)
     assert reconcile_lake(Lake(settings.lake_root)).balanced  # whatever SIGTERM interrupted
 
     # A restart picks up what the stop left and ends with everything accounted for.

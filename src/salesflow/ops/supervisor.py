@@ -64,6 +64,9 @@ class Supervisor:
         self.alerter = alerter_for(self.settings)
         self.config = self.settings.run
         self.wait = self.sleep or self.stop.wait  # a stop interrupts every backoff
+        from salesflow.ops.cron import Cron
+
+        self.cron = Cron.parse(self.config.cron) if self.config.cron else None
         unknown = [s for s in self.config.steps if s not in BUILTIN_STEPS and s not in self.config.commands]
         if unknown:
             from salesflow.errors import ConfigError
@@ -92,11 +95,11 @@ class Supervisor:
                 else:  # the first steps run once the stream has worked through the backlog
                     while not (self.caught_up.wait(0.5) or self.stop.is_set() or not stream.is_alive()):
                         pass
-            due = time.monotonic()
+            due = time.monotonic()  # the first cycle runs at start; then the interval or the cron
             while not self.stop.is_set() and self.failure is None:
                 if time.monotonic() >= due:
                     self._cycle()
-                    due = time.monotonic() + self.config.interval_seconds
+                    due = time.monotonic() + self._until_next()
                     if once:
                         break
                 self.stop.wait(min(1.0, max(0.0, due - time.monotonic())))
@@ -106,6 +109,16 @@ class Supervisor:
         if self.failure is not None:
             return self.failure.exit_code or 1
         return 0
+
+    def _until_next(self) -> float:
+        if self.cron is None:
+            return self.config.interval_seconds
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        nxt = self.cron.next_after(now)
+        log.info("next scheduled steps at %s (run.cron %r)", nxt.isoformat(), self.config.cron)
+        return (nxt - now).total_seconds()
 
     # -- scheduled steps -------------------------------------------------------------------
     def _cycle(self) -> None:
@@ -233,5 +246,25 @@ def _batch(settings: Settings) -> str:
     return f"{run.total('bronze_rows')} bronze rows"
 
 
-BUILTIN_STEPS: dict[str, Callable[[Settings], str]] = {"batch": _batch, "warehouse": _warehouse,
-                                                      "forecast": _forecast}
+def _quality(settings: Settings) -> str:
+    """The lake reconciles, and the latest gate run has no blocking failure."""
+    from salesflow.errors import QualityGateError, ReconciliationError
+    from salesflow.lake.delta import Lake
+    from salesflow.pipeline.reconcile import reconcile_lake, silver_done
+    from salesflow.quality.results import latest_run
+
+    lake = Lake(settings.lake_root)
+    rec = reconcile_lake(lake, up_to_batch=silver_done(lake))  # a batch in flight is not a loss
+    if not rec.balanced:
+        raise ReconciliationError("the lake does not reconcile", expected=rec.bronze, actual=rec.accounted)
+    results = latest_run(lake)
+    blocking = [r for r in results if r["action"] == "fail" and not r["passed"]]
+    if blocking:
+        rules = ", ".join(f"{r['table_name']}.{r['rule']}" for r in blocking)
+        raise QualityGateError(f"blocking quality rule(s) failed in the latest run: {rules}")
+    warned = sum(1 for r in results if not r["passed"])
+    return f"reconciled ({rec.bronze} bronze records), {len(results)} checks, {warned} warning(s)"
+
+
+BUILTIN_STEPS: dict[str, Callable[[Settings], str]] = {"batch": _batch, "quality": _quality,
+                                                      "warehouse": _warehouse, "forecast": _forecast}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow.dataset as ds
+
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
@@ -30,15 +32,26 @@ class Reconciliation:
         return self.bronze == self.accounted
 
 
-def reconcile_lake(lake: Lake) -> Reconciliation:
+def reconcile_lake(lake: Lake, up_to_batch: int | None = None) -> Reconciliation:
+    """Counts over the whole lake, or over batches up to ``up_to_batch`` (those Silver finished:
+    a live stream always has one batch between layers)."""
+    keep = None if up_to_batch is None else ds.field("batch_id") <= up_to_batch
     return Reconciliation(
-        bronze=_count(lake, BRONZE_EVENTS),
-        silver_events=sum(_count(lake, spec) for spec in SILVER_EVENT_TABLES),
-        quarantined=_count(lake, QUARANTINE),
-        duplicates=_count(lake, DUPLICATES),
+        bronze=_count(lake, BRONZE_EVENTS, keep),
+        silver_events=sum(_count(lake, spec, keep) for spec in SILVER_EVENT_TABLES),
+        quarantined=_count(lake, QUARANTINE, keep),
+        duplicates=_count(lake, DUPLICATES, keep),
     )
 
 
-def _count(lake: Lake, spec: TableSpec) -> int:
+def silver_done(lake: Lake) -> int:
+    """The last Bronze batch every Silver table has committed (-1 when none)."""
+    from salesflow.lake.tables import SILVER_TABLES
+    from salesflow.silver.process import SILVER_APP
+
+    return min(lake.txn_version(spec, SILVER_APP) for spec in SILVER_TABLES)
+
+
+def _count(lake: Lake, spec: TableSpec, keep: ds.Expression | None = None) -> int:
     dataset = lake.dataset(spec)
-    return 0 if dataset is None else dataset.count_rows()
+    return 0 if dataset is None else dataset.count_rows(filter=keep)
