@@ -176,6 +176,17 @@ class RunConfig(Section):
     dashboard_port: int = Field(8501, ge=1, le=65535)
 
 
+class LiveConfig(Section):
+    """Where the dashboard's live numbers come from."""
+
+    sink: Literal["lake", "redis"] = "lake"
+    """``redis``: the stream also publishes the last hour of windows to Redis after each micro-batch."""
+    redis_url: SecretStr | None = None
+    """redis://host:port/db (secret: environment only, SALESFLOW__LIVE__REDIS_URL)."""
+    key_prefix: str = "salesflow:live"
+    ttl_seconds: int = Field(7200, ge=60)
+
+
 class Settings(BaseSettings):
     """Everything salesflow can be told. Sections map to ``SALESFLOW__<SECTION>__<KEY>``."""
 
@@ -201,6 +212,7 @@ class Settings(BaseSettings):
     collector: CollectorConfig = CollectorConfig()
     forecast: ForecastConfig = ForecastConfig()
     run: RunConfig = RunConfig()
+    live: LiveConfig = LiveConfig()
     log_format: Literal["text", "json"] = "text"
     """Log line format on stderr."""
 

@@ -172,3 +172,18 @@ def test_static_report_has_the_charts_and_no_script(lake: Settings, tmp_path: Pa
     empty = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(tmp_path / "none"), "report",
                             "--out", str(tmp_path / "empty.html")], capture_output=True, text=True, timeout=300)
     assert empty.returncode == 0 and (tmp_path / "empty.html").read_text().count("No data yet") == 4
+
+
+def test_sales_numbers_are_the_same_from_the_postgres_warehouse(lake: Settings, postgres_admin_url: str) -> None:
+    from tests.pg import new_database
+
+    pg = load_settings(data_dir=lake.data_dir, warehouse={"url": new_database(postgres_admin_url)})
+    load_warehouse(pg)
+    for name, params in (("daily_revenue", {}), ("top_products", {"top_n": 5}), ("conversion_funnel", {})):
+        duck, post = DashboardData(lake).query(name, params), DashboardData(pg).query(name, params)
+        assert duck is not None and post is not None and len(duck) == len(post) > 0
+        for column in duck.columns:
+            if duck[column].dtype.kind == "f":
+                assert (abs(duck[column].fillna(0) - post[column].astype(float).fillna(0)) < 1e-6).all(), column
+            else:
+                assert list(map(str, duck[column])) == list(map(str, post[column])), column

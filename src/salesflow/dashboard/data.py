@@ -8,11 +8,10 @@ come from the analytics SQL (``salesflow.analytics``) with bound parameters, not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.config import Settings
@@ -52,22 +51,36 @@ class DashboardData:
 
     # -- live (gold.sales_by_window) ---------------------------------------------------------
     def live(self, categories: list[str] | None = None, stores: list[str] | None = None) -> LiveNumbers | None:
-        newest = self._newest_window_end()
-        if newest is None:
+        """From gold, or from Redis when ``live.sink`` is redis (the lake need not be reachable)."""
+        if self.settings.live.sink == "redis":
+            from salesflow.gold.live_sink import read_last_hour
+
+            published = read_last_hour(self.settings)
+            if published is None:
+                return None
+            newest, frame, stamp = published
+            return self._live_numbers(newest, frame, categories, stores,
+                                      (datetime.now(stamp.tzinfo) - stamp).total_seconds())
+        from salesflow.gold.live_sink import last_hour
+
+        frame = last_hour(self.lake)
+        if frame is None or frame.empty:
             return None
-        since = newest - timedelta(minutes=60)
-        keep = (ds.field("window_size") == "1m") & (ds.field("window_end") > since) & \
-            (ds.field("event_date") >= (since - timedelta(days=1)).date())
-        table = self.lake.read(GOLD_SALES_BY_WINDOW, filter=keep)
-        frame = table.to_pandas() if table is not None else pd.DataFrame()
+        newest = frame["window_end"].max().to_pydatetime()
+        freshness = (datetime.now(newest.tzinfo) - frame["updated_at"].max().to_pydatetime()).total_seconds()
+        return self._live_numbers(newest, frame, categories, stores, freshness)
+
+    def _live_numbers(self, newest: datetime, frame: pd.DataFrame, categories: list[str] | None,
+                      stores: list[str] | None, freshness: float | None) -> LiveNumbers:
         if categories:
             frame = frame[frame["category"].isin(categories)]
         if stores:
             frame = frame[frame["store_id"].isin(stores)]
-        frame["revenue"] = frame["revenue"].astype(float)
+        frame = frame.assign(revenue=frame["revenue"].astype(float),
+                             window_end=pd.to_datetime(frame["window_end"], utc=True))
         totals = {}
         for label, minutes in (("1 min", 1), ("5 min", 5), ("60 min", 60)):
-            part = frame[frame["window_end"] > pd.Timestamp(newest - timedelta(minutes=minutes))]
+            part = frame[frame["window_end"] > pd.Timestamp(newest) - pd.Timedelta(minutes=minutes)]
             orders = float(part["orders"].sum())
             totals[label] = {"revenue": float(part["revenue"].sum()), "orders": orders,
                              "units": float(part["units"].sum()),
@@ -75,22 +88,7 @@ class DashboardData:
         per_minute = frame.groupby("window_start", as_index=False)[["orders", "revenue"]].sum()
         top_categories = frame.groupby("category", as_index=False)["revenue"].sum().nlargest(5, "revenue")
         top_stores = frame.groupby("store_id", as_index=False)["revenue"].sum().nlargest(5, "revenue")
-        updated = table["updated_at"] if table is not None and table.num_rows else None
-        freshness = None if updated is None else (datetime.now(newest.tzinfo) - pc.max(updated).as_py()).total_seconds()
         return LiveNumbers(newest, totals, per_minute, top_categories, top_stores, freshness)
-
-    def _newest_window_end(self) -> datetime | None:
-        table = self.lake.table(GOLD_SALES_BY_WINDOW)
-        if table is None:
-            return None
-        stats = table.get_add_actions(flatten=True)
-        import pyarrow as pa
-
-        stats = pa.table(stats)
-        if stats.num_rows == 0 or "max.window_end" not in stats.column_names:
-            return None
-        newest: datetime | None = pc.max(stats["max.window_end"]).as_py()
-        return newest
 
     def stream_rate(self) -> float | None:
         """Events/s of the latest pipeline run (ops.pipeline_runs)."""

@@ -70,6 +70,11 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
     stats, clock = stats or StreamStats(), time.perf_counter()
     with create_engine(settings) as engine:
         runner = Runner(settings, lake, engine, lambda stage, n: None)
+        sink = None
+        if settings.live.sink == "redis":
+            from salesflow.gold.live_sink import RedisLiveSink
+
+            sink = RedisLiveSink(settings)
         reader = _attach_kafka(runner, settings, lake) if source == "kafka" else None
         result = BatchRun(run_id=runner.run_id)
         try:
@@ -77,6 +82,8 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
             runner.downstream(result)  # finish whatever a stopped run left between layers
             while not stop.is_set():
                 did_work = _micro_batches(runner, result, stats, stop)
+                if did_work and sink is not None:
+                    sink.publish(lake)
                 if reader is not None and isinstance(runner.bronze, KafkaBronzeIngestor):
                     stats.consumer_lag = reader.lag(runner.bronze.checkpoint.offsets)
                 if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
