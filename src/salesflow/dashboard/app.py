@@ -53,13 +53,15 @@ def live_page(data: DashboardData, categories: list[str], stores: list[str]) -> 
     refresh()
 
 
-def sales_page(data: DashboardData, start: date | None, end: date | None, category: str | None) -> None:
+def sales_page(data: DashboardData, start: date | None, end: date | None, category: str | None,
+               store: str | None) -> None:
     window = {"start_date": start, "end_date": end}
-    daily = data.query("daily_revenue", window)
+    daily = data.query("daily_revenue", {**window, "category": category, "store_id": store})
     if daily is None or daily.empty:
         no_data("the warehouse has no sales (run `salesflow warehouse load`)")
         return
-    st.subheader("Daily revenue")
+    st.subheader("Daily revenue" + "".join(f" · {label} {value}" for label, value in
+                                          (("category", category), ("store", store)) if value))
     st.altair_chart(alt.Chart(daily).mark_line(point=True).encode(x="day:T", y="revenue:Q",
                                                                   tooltip=["day:T", "revenue:Q", "dod_growth:Q"]),
                     width="stretch")
@@ -73,7 +75,7 @@ def sales_page(data: DashboardData, start: date | None, end: date | None, catego
         st.subheader("Category growth")
         st.dataframe(growth, hide_index=True)
     st.subheader("Top products" + (f" in {category}" if category else ""))
-    top = data.query("top_products", {**window, "top_n": 10, "category": category})
+    top = data.query("top_products", {**window, "top_n": 10, "category": category, "store_id": store})
     if top is not None and not top.empty:
         st.altair_chart(alt.Chart(top).mark_bar().encode(x="revenue:Q", y=alt.Y("product_id:N", sort="-x")),
                         width="stretch")
@@ -170,7 +172,7 @@ def main() -> None:
     categories, stores = data.filters()
     span = data.date_span() if page == "Sales" else None
     picked_categories = st.sidebar.multiselect("Category", categories)
-    picked_stores = st.sidebar.multiselect("Store", stores) if page == "Live" else []
+    picked_stores = st.sidebar.multiselect("Store", stores) if page in ("Live", "Sales") else []
     start = end = None
     if span is not None:
         chosen = st.sidebar.date_input("Date range", value=span, min_value=span[0], max_value=span[1])
@@ -180,7 +182,9 @@ def main() -> None:
     if page == "Live":
         live_page(data, picked_categories, picked_stores)
     elif page == "Sales":
-        sales_page(data, start, end, picked_categories[0] if len(picked_categories) == 1 else None)
+        # The analytics SQL takes one category and one store as bound parameters.
+        sales_page(data, start, end, picked_categories[0] if len(picked_categories) == 1 else None,
+                   picked_stores[0] if len(picked_stores) == 1 else None)
     elif page == "Forecast":
         forecast_page(data)
     elif page == "Data quality":

@@ -1,6 +1,9 @@
--- Daily revenue and orders with day-over-day and week-over-week growth (days without sales count as 0).
+-- Daily revenue and orders with day-over-day and week-over-week growth (days without sales count as 0),
+-- optionally for one category and/or one store.
 -- param start_date DATE = 1900-01-01
 -- param end_date DATE = 9999-12-31
+-- param category TEXT = NULL
+-- param store_id TEXT = NULL
 WITH bounds AS (
     SELECT min(event_date) AS first_day, max(event_date) AS last_day FROM fact_sales
 ),
@@ -9,6 +12,10 @@ daily AS (
     FROM dim_date d
     CROSS JOIN bounds b
     LEFT JOIN fact_sales f ON f.date_key = d.date_key
+        AND (CAST($category AS TEXT) IS NULL OR f.product_key IN
+             (SELECT product_key FROM dim_product WHERE category = CAST($category AS TEXT)))
+        AND (CAST($store_id AS TEXT) IS NULL OR f.store_key IN
+             (SELECT store_key FROM dim_store WHERE store_id = CAST($store_id AS TEXT)))
     WHERE d.date BETWEEN b.first_day AND b.last_day
     GROUP BY d.date
 ),

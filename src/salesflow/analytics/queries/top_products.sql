@@ -3,11 +3,14 @@
 -- param end_date DATE = 9999-12-31
 -- param top_n INTEGER = 20
 -- param category TEXT = NULL
+-- param store_id TEXT = NULL
 WITH by_product AS (
     SELECT p.product_id, sum(f.revenue) AS revenue, sum(f.quantity) AS units, count(DISTINCT f.order_id) AS orders
     FROM fact_sales f JOIN dim_product p ON p.product_key = f.product_key
     WHERE f.event_date BETWEEN CAST($start_date AS DATE) AND CAST($end_date AS DATE)
       AND (CAST($category AS TEXT) IS NULL OR p.category = CAST($category AS TEXT))
+      AND (CAST($store_id AS TEXT) IS NULL OR f.store_key IN
+           (SELECT store_key FROM dim_store WHERE store_id = CAST($store_id AS TEXT)))
     GROUP BY p.product_id
 ),
 ranked AS (
