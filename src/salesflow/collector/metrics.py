@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from salesflow.ops.prometheus import MetricsText
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -26,20 +28,13 @@ class CollectorMetrics:
                 self.latency_buckets[i] += 1
 
     def render(self) -> str:
-        out = ["# HELP salesflow_collector_requests_total HTTP requests by status code.",
-               "# TYPE salesflow_collector_requests_total counter"]
-        out += [f'salesflow_collector_requests_total{{code="{code}"}} {n}' for code, n in sorted(self.requests.items())]
-        out += ["# HELP salesflow_collector_events_total Events by outcome.",
-                "# TYPE salesflow_collector_events_total counter"]
-        out += [f'salesflow_collector_events_total{{outcome="{k}"}} {n}' for k, n in sorted(self.events.items())]
-        out += ["# HELP salesflow_collector_rejected_total Rejected events by first contract error.",
-                "# TYPE salesflow_collector_rejected_total counter"]
-        out += [f'salesflow_collector_rejected_total{{reason="{k}"}} {n}' for k, n in sorted(self.rejected.items())]
-        out += ["# HELP salesflow_collector_request_seconds Request latency, durable write included.",
-                "# TYPE salesflow_collector_request_seconds histogram"]
-        out += [f'salesflow_collector_request_seconds_bucket{{le="{b}"}} {n}'
-                for b, n in zip(BUCKETS, self.latency_buckets, strict=True)]
-        out += [f'salesflow_collector_request_seconds_bucket{{le="+Inf"}} {self.latency_count}',
-                f"salesflow_collector_request_seconds_sum {self.latency_sum:.6f}",
-                f"salesflow_collector_request_seconds_count {self.latency_count}"]
-        return "\n".join(out) + "\n"
+        out = MetricsText()
+        out.family("salesflow_collector_requests_total", "counter", "HTTP requests by status code.",
+                   [({"code": code}, n) for code, n in sorted(self.requests.items())])
+        out.family("salesflow_collector_events_total", "counter", "Events by outcome.",
+                   [({"outcome": k}, n) for k, n in sorted(self.events.items())])
+        out.family("salesflow_collector_rejected_total", "counter", "Rejected events by first contract error.",
+                   [({"reason": k}, n) for k, n in sorted(self.rejected.items())])
+        out.histogram("salesflow_collector_request_seconds", "Request latency, durable write included.",
+                      list(zip(BUCKETS, self.latency_buckets, strict=True)), self.latency_count, self.latency_sum)
+        return out.render()

@@ -53,13 +53,18 @@ class GoldBatch:
     written_tables: int
 
 
+def gold_committed(lake: Lake) -> int:
+    """Last Silver batch reflected in every gold table (-1 when none)."""
+    return min(lake.txn_version(spec, GOLD_APP) for spec in OUTPUTS)
+
+
 class GoldBuilder:
     def __init__(self, lake: Lake, engine: EngineAdapter, gate: QualityGate | None = None) -> None:
         self.lake, self.engine, self.gate = lake, engine, gate
 
     def committed(self) -> int:
         """Last Silver batch reflected in every gold table."""
-        return min(self.lake.txn_version(spec, GOLD_APP) for spec in OUTPUTS)
+        return gold_committed(self.lake)
 
     def pending_batches(self, silver_committed: int) -> list[int]:
         """Silver batches not yet in gold, oldest first."""
@@ -86,11 +91,7 @@ class GoldBuilder:
     def rebuild(self, event_dates: tuple[date, ...]) -> dict[str, int]:
         """Recompute these partitions from every committed Silver batch (a backfill)."""
         done = self.committed()
-        keep = (ds.field("batch_id") <= done) & ds.field("event_date").isin(list(event_dates))
-        for spec in INPUTS:
-            self.engine.register(f"silver_{spec.name}", self.lake.read(spec, filter=keep))
-        products = self.lake.read(REF_PRODUCTS, columns=["product_id", "category"])
-        self.engine.register("ref_products", products if products is not None else _EMPTY_PRODUCTS.empty_table())
+        self._register_inputs(done, event_dates)
         outputs = {spec: self.engine.run(load_model(name), updated_at=datetime.now(UTC)) for spec, name in OUTPUTS.items()}
         self._gate(done, event_dates, outputs)
         for spec, table in outputs.items():

@@ -26,34 +26,18 @@ from salesflow.lake.tables import (
     QUARANTINE,
     SILVER_EVENT_TABLES,
 )
+from salesflow.ops.prometheus import MetricsText
 from salesflow.pipeline.inspect import table_status
-from salesflow.pipeline.reconcile import reconcile_lake, silver_done
+from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.pipeline.stream import StreamStats
+from salesflow.silver.process import silver_committed
 
 CACHE_SECONDS = 10.0
 
 
-def _label(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-
-
-class MetricsText:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def family(self, name: str, kind: str, help_text: str, samples: list[tuple[dict[str, object], float]]) -> None:
-        self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        for labels, value in samples:
-            inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            self.lines.append(f"{name}{{{inner}}} {value}" if inner else f"{name} {value}")
-
-    def render(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
 def lake_metrics(lake: Lake) -> str:
     out = MetricsText()
-    rec = reconcile_lake(lake, up_to_batch=silver_done(lake))  # a micro-batch in flight is not a loss
+    rec = reconcile_lake(lake, up_to_batch=silver_committed(lake))  # a micro-batch in flight is not a loss
     out.family("salesflow_events", "gauge", "Records per layer, batches through Silver (bronze = silver + quarantined + duplicates).",
                [({"layer": "bronze"}, rec.bronze), ({"layer": "silver"}, rec.silver_events),
                 ({"layer": "quarantine"}, rec.quarantined), ({"layer": "duplicates"}, rec.duplicates)])

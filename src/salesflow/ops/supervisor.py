@@ -161,7 +161,8 @@ class Supervisor:
         return lambda: BUILTIN_STEPS[name](self.settings)
 
     def process_metrics(self) -> str:
-        from salesflow.ops.metrics import MetricsText, stream_metrics
+        from salesflow.ops.metrics import stream_metrics
+        from salesflow.ops.prometheus import MetricsText
 
         out = MetricsText()
         runs: Counter[tuple[str, str]] = Counter((o.name, o.status) for o in self.outcomes)
@@ -186,6 +187,8 @@ def _dashboard(settings: Settings) -> Iterator[None]:
     """The dashboard as a child process for the job's lifetime (Streamlit wants its own main thread)."""
     import sys
 
+    from salesflow.ops.processes import stop_process
+
     port = settings.run.dashboard_port
     child = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "dashboard",
                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -194,11 +197,7 @@ def _dashboard(settings: Settings) -> Iterator[None]:
     try:
         yield
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        stop_process(child, timeout=15)
 
 
 def _stream_once(settings: Settings, available_now: bool, stop: threading.Event, caught_up: threading.Event,
@@ -250,11 +249,12 @@ def _quality(settings: Settings) -> str:
     """The lake reconciles, and the latest gate run has no blocking failure."""
     from salesflow.errors import QualityGateError, ReconciliationError
     from salesflow.lake.delta import Lake
-    from salesflow.pipeline.reconcile import reconcile_lake, silver_done
+    from salesflow.pipeline.reconcile import reconcile_lake
     from salesflow.quality.results import latest_run
+    from salesflow.silver.process import silver_committed
 
     lake = Lake(settings.lake_root)
-    rec = reconcile_lake(lake, up_to_batch=silver_done(lake))  # a batch in flight is not a loss
+    rec = reconcile_lake(lake, up_to_batch=silver_committed(lake))  # a batch in flight is not a loss
     if not rec.balanced:
         raise ReconciliationError("the lake does not reconcile", expected=rec.bronze, actual=rec.accounted)
     results = latest_run(lake)

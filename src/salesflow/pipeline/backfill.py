@@ -24,6 +24,7 @@ import pyarrow.dataset as ds
 
 from salesflow.config import Settings
 from salesflow.engine import create_engine
+from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ParameterError
 from salesflow.gold import GoldBuilder
 from salesflow.lake.delta import Lake
@@ -64,8 +65,7 @@ def backfill(settings: Settings, first: date, last: date, layers: tuple[str, ...
     report = progress or (lambda stage, n, total: None)
     with create_engine(settings) as engine:
         if "silver" in layers:
-            gate = make_gate(engine, settings, "silver", run_id, alerter_for(settings))
-            silver = SilverProcessor(lake, engine, settings, gate)
+            silver = _silver(lake, engine, settings, run_id)
             batches = _bronze_batches(lake, first, last, silver.committed())
             for i, batch_id in enumerate(batches):
                 if batch_id in done:
@@ -79,9 +79,7 @@ def backfill(settings: Settings, first: date, last: date, layers: tuple[str, ...
         if "gold" in layers:
             dates = tuple(lake.distinct(SILVER_EVENT_TABLES, "event_date",
                                         (ds.field("event_date") >= first) & (ds.field("event_date") <= last)))
-            gold = GoldBuilder(lake, engine, make_gate(engine, settings, "gold", run_id, alerter_for(settings)))
-            if dates:
-                result.gold_rows = gold.rebuild(dates)
+            result.gold_rows = _gold(lake, engine, settings, run_id, dates)
             report("gold", 1, 1)
     if "warehouse" in layers:
         from salesflow.warehouse.run import load_warehouse
@@ -91,6 +89,19 @@ def backfill(settings: Settings, first: date, last: date, layers: tuple[str, ...
     atomic_write(state_path, json.dumps({"key": key, "silver_done": done, "finished": True}).encode())
     result.seconds = time.perf_counter() - clock
     return result
+
+
+def _silver(lake: Lake, engine: EngineAdapter, settings: Settings, run_id: str) -> SilverProcessor:
+    """Silver with the same gates as a first run: rebuilt rows must be the rows it would write."""
+    return SilverProcessor(lake, engine, settings, make_gate(engine, settings, "silver", run_id, alerter_for(settings)))
+
+
+def _gold(lake: Lake, engine: EngineAdapter, settings: Settings, run_id: str,
+          dates: tuple[date, ...]) -> dict[str, int]:
+    if not dates:
+        return {}
+    gold = GoldBuilder(lake, engine, make_gate(engine, settings, "gold", run_id, alerter_for(settings)))
+    return gold.rebuild(dates)
 
 
 def _bronze_batches(lake: Lake, first: date, last: date, silver_done: int) -> list[int]:
@@ -117,8 +128,7 @@ def replay(settings: Settings, from_version: int, progress: Callable[[str, int, 
                       if c.get("version", -1) >= from_version and "salesflow.batch_id" in c})
     with create_engine(settings) as engine:
         run_id = uuid.uuid4().hex[:12]
-        silver = SilverProcessor(lake, engine, settings, make_gate(engine, settings, "silver", run_id,
-                                                                   alerter_for(settings)))
+        silver = _silver(lake, engine, settings, run_id)
         batches = [b for b in batches if b <= silver.committed()]  # newer ones are simply pending
         for i, batch_id in enumerate(batches):
             silver.rebuild(batch_id)
@@ -127,9 +137,7 @@ def replay(settings: Settings, from_version: int, progress: Callable[[str, int, 
             if batches else ()
         result = Backfill(min(dates) if dates else date.today(), max(dates) if dates else date.today(), LAYERS,
                           silver_batches=batches)
-        if dates:
-            gold = GoldBuilder(lake, engine, make_gate(engine, settings, "gold", run_id, alerter_for(settings)))
-            result.gold_rows = gold.rebuild(dates)
+        result.gold_rows = _gold(lake, engine, settings, run_id, dates)
         report("gold", 1, 1)
     if dates:
         from salesflow.warehouse.run import load_warehouse

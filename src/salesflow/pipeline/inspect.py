@@ -8,18 +8,16 @@ from typing import Any
 
 from salesflow.config import Settings
 from salesflow.engine import create_engine
-from salesflow.gold.aggregate import GOLD_APP
+from salesflow.gold.aggregate import gold_committed
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     ALL_TABLES,
     BRONZE_EVENTS,
     GOLD_SALES_BY_WINDOW,
-    GOLD_TABLES,
-    SILVER_TABLES,
     TableSpec,
 )
 from salesflow.models import load_model
-from salesflow.silver.process import SILVER_APP
+from salesflow.silver.process import silver_committed
 
 
 @dataclass(frozen=True)
@@ -65,8 +63,7 @@ def _lags(lake: Lake) -> dict[str, int]:
     from salesflow.bronze.ingest import next_bronze_batch
 
     newest = next_bronze_batch(lake) - 1
-    silver = min(lake.txn_version(spec, SILVER_APP) for spec in SILVER_TABLES)
-    gold = min(lake.txn_version(spec, GOLD_APP) for spec in GOLD_TABLES)
+    silver, gold = silver_committed(lake), gold_committed(lake)
     # Batch ids are sparse across sources only in rare replans: the difference is an upper bound.
     return {"silver": max(0, newest - silver), "gold": max(0, newest - gold)}
 

