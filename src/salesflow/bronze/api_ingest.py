@@ -146,10 +146,9 @@ class ApiPoller:
         table = records_table([(i + 1, r if isinstance(r, dict) else None, json.dumps(r))
                                for i, r in enumerate(records)])
         mapped = map_records(self.engine, self.spec, self.source, self.settings.pipeline.reporting_currency, table)
-        batch_start = self.lake.txn_version(BRONZE_EVENTS, self.app_id) + 1
         write = write_external(self.lake, self.engine, self.settings.checkpoint_dir, app_id=self.app_id,
                                source=self.source, source_file=self.spec.url,
-                               position_prefix=f"{self.source}@{batch_start}", mapped=mapped,
+                               position_prefix=None, mapped=mapped,
                                position=state.as_dict())
         assert write is not None  # no already_in check: the cursor itself prevents re-reads
         self.records += write.rows

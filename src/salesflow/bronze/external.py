@@ -68,17 +68,19 @@ def bronze_records(mapped: pa.Table, source: str, source_file: str, position_pre
 
 
 def write_external(lake: Lake, engine: EngineAdapter, checkpoint_dir: Path, *, app_id: str, source: str,
-                   source_file: str, position_prefix: str, mapped: pa.Table,
+                   source_file: str, position_prefix: str | None, mapped: pa.Table,
                    position: dict[str, Any], already_in: Callable[[], bool] | None = None) -> ExternalWrite | None:
     """Append one unit of work with its source position, under the Bronze writer lock.
 
     ``already_in`` is asked under the lock, so two processes loading the same file at once cannot
-    both write it; None is returned when it says the work is already in Bronze."""
+    both write it; None is returned when it says the work is already in Bronze. Without a
+    ``position_prefix`` (no file to name), positions read ``<source>@<batch id>:<record>``."""
     with bronze_lock(checkpoint_dir):
         if already_in is not None and already_in():
             return None
         batch_id = next_bronze_batch(lake, after=lake.txn_version(BRONZE_EVENTS, app_id))
-        records = bronze_records(mapped, source, source_file, position_prefix, batch_id, datetime.now(UTC))
+        prefix = position_prefix or f"{source}@{batch_id}"  # no file to name: the batch is the position
+        records = bronze_records(mapped, source, source_file, prefix, batch_id, datetime.now(UTC))
         rows, written = write_bronze(lake, engine, records, app_id, batch_id,
                                      {"salesflow.source": source, APP_KEY: app_id,
                                       POSITION_KEY: json.dumps(position)})

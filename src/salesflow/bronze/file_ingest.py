@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from salesflow.bronze.external import map_records, write_external
+from salesflow.bronze.external import ExternalWrite, map_records, write_external
 from salesflow.bronze.ingest import BronzeBatch
 from salesflow.config import Settings
 from salesflow.engine.base import EngineAdapter
@@ -71,13 +71,13 @@ class FileIngestor:
                 yield BronzeBatch(batch.batch_id, (path.name,), batch.rows, batch.written, None,
                                   time.perf_counter() - clock)
 
-    def _one(self, path: Path, loaded: set[str]) -> tuple[FileOutcome, BronzeBatchRef | None]:
+    def _one(self, path: Path, loaded: set[str]) -> tuple[FileOutcome, ExternalWrite | None]:
         sha = file_sha256(path) if path.is_file() else ""
         if sha in loaded:
             log.info("%s: already ingested (sha256 %s), skipped", path, sha[:12])
             return FileOutcome(path, "skipped", message=f"same content already in Bronze (sha256 {sha[:12]})"), None
         try:
-            partner = read_partner_file(path, self.spec)
+            partner = read_partner_file(path, self.spec, sha)
         except FileRejected as exc:
             log.error("%s", exc)
             return FileOutcome(path, "rejected", message=str(exc)), None
@@ -94,18 +94,11 @@ class FileIngestor:
         errors = int(pc.sum(pc.is_valid(mapped["ingest_error"])).as_py() or 0)
         return (FileOutcome(path, "ingested", write.rows, write.batch_id,
                             f"{errors} record(s) could not be split" if errors else ""),
-                BronzeBatchRef(write.batch_id, write.rows, write.written))
+                write)
 
     def _hashes_in_bronze(self) -> set[str]:
         names = self.lake.distinct((BRONZE_EVENTS,), "source_file", ds.field("source") == self.source)
         return {name.rpartition("#sha256=")[2] for name in names}
-
-
-@dataclass(frozen=True)
-class BronzeBatchRef:
-    batch_id: int
-    rows: int
-    written: bool
 
 
 def expand(paths: list[Path]) -> list[Path]:

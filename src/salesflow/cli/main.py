@@ -323,10 +323,7 @@ def backfill(ctx: click.Context, date_from: datetime, date_to: datetime, layers:
     facts = {"from": str(result.first), "to": str(result.last), "layers": list(result.layers),
              "silver_batches_rebuilt": result.silver_batches, "silver_batches_skipped": result.skipped_batches,
              "gold_rows": result.gold_rows, "warehouse_rows": result.warehouse_rows, "seconds": round(result.seconds, 2)}
-    if as_json:
-        click.echo(json.dumps(facts, indent=2))
-    else:
-        console.print_json(data=facts)
+    _print_facts(facts, as_json)
 
 
 @cli.command()
@@ -342,10 +339,7 @@ def replay(ctx: click.Context, version: int, as_json: bool) -> None:
     result = run_replay(settings_of(ctx), version)
     facts = {"silver_batches_rebuilt": result.silver_batches, "dates": [str(result.first), str(result.last)],
              "gold_rows": result.gold_rows, "warehouse_rows": result.warehouse_rows, "seconds": round(result.seconds, 2)}
-    if as_json:
-        click.echo(json.dumps(facts, indent=2))
-    else:
-        console.print_json(data=facts)
+    _print_facts(facts, as_json)
 
 
 @cli.command()
@@ -555,6 +549,14 @@ def quality_report(ctx: click.Context, run_id: str | None, as_json: bool) -> Non
     from salesflow.cli.quality_cmd import report
 
     sys.exit(report(console, settings_of(ctx), run_id, as_json))
+
+
+def _print_facts(facts: dict[str, Any], as_json: bool) -> None:
+    """Plain JSON for machines, highlighted JSON for people."""
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+    else:
+        console.print_json(data=facts)
 
 
 def _batch(settings: Settings, as_json: bool) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -16,6 +18,7 @@ from salesflow.config import Settings
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.pipeline import run_batch
+from salesflow.pipeline.batch import BronzeSource
 
 
 def ingest_files(console: Console, settings: Settings, paths: list[Path], source: str, bronze_only: bool,
@@ -27,15 +30,7 @@ def ingest_files(console: Console, settings: Settings, paths: list[Path], source
         ingestors.append(FileIngestor(lake, engine, settings, source, paths))
         return ingestors[-1]
 
-    if bronze_only:
-        from salesflow.engine import create_engine
-
-        with create_engine(settings) as engine:
-            for _ in make(Lake(settings.lake_root), engine).batches():
-                pass
-        facts = None
-    else:
-        facts = batch_facts(run_batch(settings, bronze=make), None)
+    facts = _drive(settings, make, bronze_only)
     outcomes = ingestors[0].outcomes if ingestors else []
     if as_json:
         click.echo(json.dumps({"files": [_outcome(o) for o in outcomes], "pipeline": facts}, default=str, indent=2))
@@ -44,6 +39,19 @@ def ingest_files(console: Console, settings: Settings, paths: list[Path], source
         if facts is not None:
             print_batch(console, facts)
     return 2 if any(o.status == "rejected" for o in outcomes) else 0
+
+
+def _drive(settings: Settings, make: Callable[[Lake, EngineAdapter], BronzeSource],
+           bronze_only: bool) -> dict[str, Any] | None:
+    """Land the source in Bronze only, or run it through Silver and Gold; the run's facts if so."""
+    if not bronze_only:
+        return batch_facts(run_batch(settings, bronze=make), None)
+    from salesflow.engine import create_engine
+
+    with create_engine(settings) as engine:
+        for _ in make(Lake(settings.lake_root), engine).batches():
+            pass
+    return None
 
 
 def _outcome(o: FileOutcome) -> dict[str, object]:
@@ -74,15 +82,7 @@ def poll_api(console: Console, settings: Settings, name: str, bronze_only: bool,
         pollers.append(ApiPoller(lake, engine, settings, name))
         return pollers[-1]
 
-    if bronze_only:
-        from salesflow.engine import create_engine
-
-        with create_engine(settings) as engine:
-            for _ in make(Lake(settings.lake_root), engine).batches():
-                pass
-        facts = None
-    else:
-        facts = batch_facts(run_batch(settings, bronze=make), None)
+    facts = _drive(settings, make, bronze_only)
     poller = pollers[0]
     summary = {"source": name, "pages": poller.pages, "records": poller.records,
                "retries": poller.http.retries, "pipeline": facts}

@@ -48,7 +48,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_partner_file(path: Path, spec: FileSourceSpec) -> PartnerFile:
+def read_partner_file(path: Path, spec: FileSourceSpec, sha256: str | None = None) -> PartnerFile:
+    """``sha256``: the content hash when the caller already has it (saves reading the file again)."""
     if not path.is_file():
         raise FileRejected(f"{path}: no such file")
     if spec.format == "parquet":
@@ -56,7 +57,7 @@ def read_partner_file(path: Path, spec: FileSourceSpec) -> PartnerFile:
     else:
         text = _decode(path, spec)
         records = _read_jsonl(text) if spec.format == "jsonl" else _read_csv(path, text, spec)
-    return PartnerFile(path, file_sha256(path), records)
+    return PartnerFile(path, sha256 or file_sha256(path), records)
 
 
 def _decode(path: Path, spec: FileSourceSpec) -> str:

@@ -12,8 +12,6 @@ and its line. An empty value is left out, so Silver reports ``missing_field``.
 
 from __future__ import annotations
 
-import re
-
 from salesflow.models import Model
 from salesflow.sources.specs import FieldSpec, MappingSpec
 
@@ -171,9 +169,3 @@ ORDER BY __line"""
             f"COALESCE(CAST({self._amount('lines.discount', discount)} AS DECIMAL(18, 2)), 0)"
         return f"({q} * {p} - {d})"
 
-
-def check_expression_columns(spec: MappingSpec) -> None:
-    """Fail early on an expression that is not a single SQL expression (a ; would run more)."""
-    for name, f in spec.fields.items():
-        if f.expr is not None and re.search(r";", f.expr):
-            raise ValueError(f"mapping field {name}: an expression may not contain ';'")
