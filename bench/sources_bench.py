@@ -16,7 +16,6 @@ import json
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ OUT = ROOT / "out"
 sys.path.insert(0, str(ROOT.parent / "src"))
 
 from salesflow.collector.limits import hash_key  # noqa: E402
+from salesflow.ops.processes import free_port  # noqa: E402
 from salesflow.simulator import DefectRates, SimulationSpec, build_catalog, simulate  # noqa: E402
 
 KEY = "bench-key"
@@ -43,12 +43,6 @@ SHOP = {
         "lines.unit_price": "price",
     },
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -19,18 +18,14 @@ from pathlib import Path
 
 import psycopg
 
+from salesflow.ops.processes import free_port
+
 
 def _bindir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
         raise RuntimeError("PostgreSQL server binaries not found: `make test` installs Debian's postgresql")
     return Path(found[-1]).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_postgres(args: list[str]) -> list[str]:
@@ -40,7 +35,7 @@ def _as_postgres(args: list[str]) -> list[str]:
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a server, yield its admin URL, stop it and delete its files."""
-    bindir, port = _bindir(), _free_port()
+    bindir, port = _bindir(), free_port()
     root = Path(tempfile.mkdtemp(prefix="salesflow-pg-"))
     data = root / "data"
     if os.geteuid() == 0:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,10 +18,12 @@ import pytest
 from salesflow.config import Settings, load_settings
 from salesflow.dashboard.data import DashboardData
 from salesflow.forecast.run import predict, train
+from salesflow.ops.processes import free_port
 from salesflow.pipeline import run_batch
 from salesflow.simulator import SimulationSpec
 from salesflow.warehouse.run import load_warehouse
 from tests.conftest import land
+from tests.http import wait_healthy
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -30,12 +31,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="make test installs Debian's chromium")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -46,15 +41,7 @@ def dashboard(data_dir: Path, log: Path) -> Iterator[str]:
                                  "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, text=True)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-                time.sleep(0.3)
+            wait_healthy(f"{url}/_stcore/health", proc, log, 90)
             yield url
         finally:
             proc.terminate()

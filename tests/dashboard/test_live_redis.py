@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from salesflow.dashboard.data import DashboardData
 from salesflow.errors import TransientError
 from salesflow.gold.live_sink import RedisLiveSink
 from salesflow.lake.delta import Lake
+from salesflow.ops.processes import free_port
 from salesflow.pipeline.stream import run_stream
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land
@@ -28,9 +28,7 @@ pytestmark = pytest.mark.skipif(not Path(REDIS).exists(), reason="make test inst
 def redis_url(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     import redis
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     proc = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"

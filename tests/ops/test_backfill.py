@@ -47,12 +47,26 @@ def backfill(settings: Settings, *args: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def test_backfill_restores_a_damaged_range_exactly_and_resumes(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": 600_000})
-    land(settings, SimulationSpec(events=12_000, seed=21, start=date(2026, 9, 1), days=20, defects=noisy()),
-         per_segment=1_000)
+def pipeline_run(tmp_path: Path, max_batch_bytes: int, spec: SimulationSpec, per_segment: int) -> Settings:
+    """A noisy lake in several Bronze batches, through the warehouse."""
+    settings = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": max_batch_bytes})
+    land(settings, spec, per_segment=per_segment)
     run_batch(settings)
     load_warehouse(settings)
+    return settings
+
+
+def wipe(lake: Lake, specs: tuple[TableSpec, ...], predicate: str) -> None:
+    """Delete the rows matching ``predicate`` from each table: the damage a backfill must undo."""
+    for spec in specs:
+        table = lake.read(spec)
+        assert table is not None
+        lake.replace_rows(spec, table.schema.empty_table(), predicate)
+
+
+def test_backfill_restores_a_damaged_range_exactly_and_resumes(tmp_path: Path) -> None:
+    settings = pipeline_run(tmp_path, 600_000, SimulationSpec(events=12_000, seed=21, start=date(2026, 9, 1), days=20,
+                                                              defects=noisy()), per_segment=1_000)
     original = snapshot(settings)
     assert len(original["silver.orders"]) > 500
 
@@ -63,10 +77,7 @@ def test_backfill_restores_a_damaged_range_exactly_and_resumes(tmp_path: Path) -
     # Damage the range in every layer: lose silver and gold partitions, delete warehouse facts.
     lake = Lake(settings.lake_root)
     in_range = f"event_date >= '{FIRST}' AND event_date <= '{LAST}'"
-    for spec in (*SILVER_TABLES, *GOLD_TABLES):
-        table = lake.read(spec)
-        assert table is not None
-        lake.replace_rows(spec, table.schema.empty_table(), in_range)
+    wipe(lake, (*SILVER_TABLES, *GOLD_TABLES), in_range)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute(f"DELETE FROM fact_sales WHERE {in_range}")
         con.execute(f"DELETE FROM agg_daily_sales WHERE {in_range}")
@@ -85,11 +96,8 @@ def test_backfill_restores_a_damaged_range_exactly_and_resumes(tmp_path: Path) -
 
 
 def test_replay_from_a_bronze_version_rebuilds_downstream(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": 400_000})
-    land(settings, SimulationSpec(events=6_000, seed=22, start=date(2026, 9, 1), days=10, defects=noisy()),
-         per_segment=800)
-    run_batch(settings)
-    load_warehouse(settings)
+    settings = pipeline_run(tmp_path, 400_000, SimulationSpec(events=6_000, seed=22, start=date(2026, 9, 1), days=10,
+                                                              defects=noisy()), per_segment=800)
     original = snapshot(settings)
     lake = Lake(settings.lake_root)
     bronze = lake.table(BRONZE_EVENTS)
@@ -99,15 +107,9 @@ def test_replay_from_a_bronze_version_rebuilds_downstream(tmp_path: Path) -> Non
     import pyarrow.dataset as ds
 
     touched = lake.distinct(SILVER_TABLES[:3], "event_date", ds.field("batch_id").isin(list(later)))
-    for spec in SILVER_TABLES:  # lose what those batches produced, and the gold days they fed
-        table = lake.read(spec)
-        assert table is not None
-        lake.replace_rows(spec, table.schema.empty_table(), f"batch_id IN ({', '.join(map(str, later))})")
-    for spec in GOLD_TABLES:
-        table = lake.read(spec)
-        assert table is not None
-        lake.replace_rows(spec, table.schema.empty_table(),
-                          "event_date IN (" + ", ".join(f"'{d}'" for d in touched) + ")")
+    # Lose what those batches produced, and the gold days they fed.
+    wipe(lake, SILVER_TABLES, f"batch_id IN ({', '.join(map(str, later))})")
+    wipe(lake, GOLD_TABLES, "event_date IN (" + ", ".join(f"'{d}'" for d in touched) + ")")
     assert not reconcile_lake(lake).balanced
     result = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "replay",
                              "--from-bronze-version", str(from_version), "--json"], capture_output=True, text=True,

@@ -15,9 +15,11 @@ import yaml
 from salesflow.config import Settings
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
+from salesflow.ops.processes import free_port
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land
+from tests.http import answers
 from tests.quality.webhook import webhook_server
 
 
@@ -59,15 +61,6 @@ def scrape(log: Path) -> str:
     return answer.text
 
 
-def _up(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def write_config(tmp_path: Path, **run: object) -> None:
     (tmp_path / "salesflow.yaml").write_text(yaml.safe_dump({"run": {"interval_seconds": 1.5, "backoff_seconds": 0.2,
                                                                      "metrics_port": 0, **run}}))
@@ -75,11 +68,7 @@ def write_config(tmp_path: Path, **run: object) -> None:
 
 def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
         tmp_path: Path, settings: Settings) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dashboard_port = int(s.getsockname()[1])
+    dashboard_port = free_port()
     write_config(tmp_path, steps=["quality", "warehouse", "flaky"], dashboard=True, dashboard_port=dashboard_port,
                  commands={"flaky": f"test -f {tmp_path}/flaky.ok || {{ touch {tmp_path}/flaky.ok; exit 75; }}"})
     first = land(settings, SimulationSpec(events=6_000, seed=1, days=3), per_segment=1_000)
@@ -98,7 +87,7 @@ def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
         import httpx
 
         assert f"dashboard on http://127.0.0.1:{dashboard_port}" in (tmp_path / "run.log").read_text()
-        wait_for(lambda: _up(f"http://127.0.0.1:{dashboard_port}/_stcore/health"), 60, "the dashboard")
+        wait_for(lambda: answers(f"http://127.0.0.1:{dashboard_port}/_stcore/health"), 60, "the dashboard")
         assert httpx.get(f"http://127.0.0.1:{dashboard_port}/", timeout=10).status_code == 200
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)

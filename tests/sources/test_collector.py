@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -24,18 +22,14 @@ from salesflow.collector.limits import hash_key
 from salesflow.config import Settings, load_settings
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, SILVER_EVENT_TABLES
+from salesflow.ops.processes import free_port
 from salesflow.pipeline import run_batch
 from salesflow.simulator import DefectRates, SimulationSpec, build_catalog, simulate
+from tests.http import wait_healthy
 from tests.pipeline.lakeview import rows
 
 KEY, OTHER_KEY = "key-" + uuid.uuid4().hex, "other-" + uuid.uuid4().hex
 MAX_REQUEST = 64 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -50,15 +44,7 @@ def collector(tmp_path: Path, data_dir: Path, **collector_cfg: Any) -> Iterator[
                              "collect"], stdout=log, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / f"collector-{port}.log").read_text()
-            time.sleep(0.1)
+        wait_healthy(f"{url}/healthz", proc, tmp_path / f"collector-{port}.log", 60)
         yield url, proc
     finally:
         if proc.poll() is None:
