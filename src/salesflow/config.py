@@ -61,6 +61,26 @@ class EngineConfig(Section):
     """DuckDB memory limit, for example ``4GB``. Default: DuckDB's own (80% of RAM)."""
 
 
+class SparkConfig(Section):
+    master: str = "local[*]"
+    """Spark master URL: ``local[*]``, ``spark://host:7077``, ``yarn``, ``k8s://...``."""
+    app_name: str = "salesflow"
+    shuffle_partitions: int = Field(8, ge=1)
+    """spark.sql.shuffle.partitions (Spark's default of 200 is tuned for clusters, not batches)."""
+    driver_memory: str = "2g"
+    packages: list[str] = []
+    """Maven coordinates for spark.jars.packages, e.g. the Kafka source on a cluster:
+    ``org.apache.spark:spark-sql-kafka-0-10_2.13:4.0.0``."""
+    conf: dict[str, str] = {}
+    """Any further Spark setting, passed through as is (s3a endpoint, executor memory ...)."""
+    checkpoint_dir: str | None = None
+    """Structured Streaming checkpoints of ``salesflow spark stream``. Default:
+    ``<data_dir>/checkpoints/spark``."""
+    log_level: str = "ERROR"
+    keep_session: bool = False
+    """Leave the SparkSession running when an engine closes (tests share one session)."""
+
+
 class PipelineConfig(Section):
     max_payload_bytes: int = Field(1_048_576, ge=1024)
     """Records larger than this are quarantined as ``payload_too_large``."""
@@ -200,6 +220,7 @@ class Settings(BaseSettings):
     landing: LandingConfig = LandingConfig()
     warehouse: WarehouseConfig = WarehouseConfig()
     engine: EngineConfig = EngineConfig()
+    spark: SparkConfig = SparkConfig()
     pipeline: PipelineConfig = PipelineConfig()
     kafka: KafkaConfig = KafkaConfig()
     stream: StreamConfig = StreamConfig()

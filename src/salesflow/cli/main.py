@@ -53,13 +53,18 @@ def settings_of(ctx: click.Context) -> Settings:
 @click.version_option(__version__, prog_name="salesflow")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="YAML config file.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Base directory for embedded data.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
+              help="Engine that runs the SQL models (overrides engine.name).")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
 @click.pass_context
 @handle_errors
-def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None, engine: str | None,
+        verbose: bool) -> None:
     """salesflow: sales events to a Bronze/Silver/Gold lakehouse and business answers."""
-    overrides = {"data_dir": data_dir} if data_dir else {}
+    overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
     settings = load_settings(config_file, **overrides)
+    if engine:
+        settings = settings.model_copy(update={"engine": settings.engine.model_copy(update={"name": engine})})
     setup_logging(settings.log_format, verbose)
     ctx.obj = {"settings": settings}
 

@@ -12,9 +12,11 @@ def create_engine(settings: Settings) -> EngineAdapter:
         from salesflow.engine.duckdb import DuckDBEngine
 
         return DuckDBEngine(threads=settings.engine.threads, memory_limit=settings.engine.memory_limit)
-    raise ConfigError(
-        f"engine.name = {settings.engine.name!r} has no adapter in this build yet; use 'duckdb'"
-    )
+    if settings.engine.name == "spark":
+        from salesflow.engine.spark import SparkEngine
+
+        return SparkEngine(settings.spark)
+    raise ConfigError(f"engine.name = {settings.engine.name!r} is not an engine; use 'duckdb' or 'spark'")
 
 
 __all__ = ["EngineAdapter", "create_engine"]

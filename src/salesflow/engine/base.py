@@ -27,31 +27,32 @@ class EngineAdapter(ABC):
         """Expose Arrow data as a relation called ``name``."""
 
     @abstractmethod
-    def query(self, sql: str) -> pa.Table:
-        """Run SQL and return the result as an Arrow table."""
+    def query(self, sql: str, source: str = "query") -> pa.Table:
+        """Run SQL (DuckDB dialect) and return the result as an Arrow table; ``source`` names the
+        model or check the SQL came from, for error messages."""
 
     @abstractmethod
-    def materialize(self, name: str, sql: str) -> None:
+    def materialize(self, name: str, sql: str, source: str = "query") -> None:
         """Run SQL once and keep the result as relation ``name`` for later models."""
 
     @abstractmethod
     def close(self) -> None: ...
 
-    def translate(self, model: Model, sql: str) -> str:
-        """Adapt model text to this engine; the DuckDB dialect is the source of truth."""
-        return sql
-
     def run(self, model: Model, **params: object) -> pa.Table:
-        sql = self.translate(model, model.render(**params))
+        sql = model.render(**params)
         try:
-            return self.query(sql)
+            return self.query(sql, model.name)
+        except ModelError:
+            raise
         except Exception as exc:  # engine errors are many types; keep the model name on them
             raise ModelError(f"model {model.name} failed on {self.DIALECT}: {exc}") from exc
 
     def run_into(self, name: str, model: Model, **params: object) -> None:
-        sql = self.translate(model, model.render(**params))
+        sql = model.render(**params)
         try:
-            self.materialize(name, sql)
+            self.materialize(name, sql, model.name)
+        except ModelError:
+            raise
         except Exception as exc:
             raise ModelError(f"model {model.name} failed on {self.DIALECT}: {exc}") from exc
 

@@ -28,7 +28,7 @@ class DuckDBEngine(EngineAdapter):
         self._registered[name] = data  # DuckDB keeps a reference only; hold the object alive
         self.con.register(name, data)
 
-    def query(self, sql: str) -> pa.Table:
+    def query(self, sql: str, source: str = "query") -> pa.Table:
         relation = self.con.sql(sql)
         if relation is None:  # a statement without a result
             return pa.table({})
@@ -36,7 +36,7 @@ class DuckDBEngine(EngineAdapter):
         fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
         return fetch()
 
-    def materialize(self, name: str, sql: str) -> None:
+    def materialize(self, name: str, sql: str, source: str = "query") -> None:
         self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
 
     def close(self) -> None:

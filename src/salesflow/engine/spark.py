@@ -1,0 +1,153 @@
+"""Spark adapter: the same SQL models through Spark SQL (PySpark local mode or a cluster).
+
+Inputs arrive as Arrow (read from the lake by delta-rs) and become temporary views; results come
+back as Arrow for the lake writer, so Bronze/Silver/Gold commits keep one implementation (delta-rs
+with Delta application transactions) whichever engine computed the rows. Models are translated
+from the DuckDB dialect by :mod:`salesflow.engine.spark_sql`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from salesflow.config import SparkConfig
+from salesflow.engine.base import EngineAdapter
+from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
+from salesflow.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+# Session settings that make Spark SQL mean what the DuckDB models mean.
+SEMANTICS = {
+    "spark.sql.session.timeZone": "UTC",        # event_date is the UTC day, as on DuckDB
+    "spark.sql.ansi.enabled": "false",          # x / 0 is NULL, as on DuckDB
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+}
+
+
+def spark_session(config: SparkConfig) -> SparkSession:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError("engine.name = 'spark' needs pyspark: pip install 'salesflow[spark]'") from exc
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this interpreter
+    builder = SparkSession.builder.master(config.master).appName(config.app_name)
+    settings = {
+        "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
+        "spark.driver.memory": config.driver_memory,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        **SEMANTICS,
+        **config.conf,
+    }
+    if config.packages:
+        settings["spark.jars.packages"] = ",".join(config.packages)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(config.log_level)
+    return session
+
+
+class SparkEngine(EngineAdapter):
+    DIALECT: ClassVar[str] = "spark"
+
+    def __init__(self, config: SparkConfig, session: SparkSession | None = None) -> None:
+        self.config = config
+        self.spark = session or spark_session(config)
+        self.spark.sql(JSON_TYPE_FUNCTION)
+        names = [row.function for row in self.spark.sql("SHOW FUNCTIONS").collect()]
+        self.translator = SparkTranslator(names, self.describe)
+        self._cached: dict[str, DataFrame] = {}
+
+    def register(self, name: str, data: pa.Table | ds.Dataset) -> None:
+        table = _plain(data.to_table() if isinstance(data, ds.Dataset) else data)
+        self._view(name, self.spark.createDataFrame(table))
+
+    def query(self, sql: str, source: str = "query") -> pa.Table:
+        return _arrow(self.spark.sql(self.translator.translate(sql, source)), source)
+
+    def materialize(self, name: str, sql: str, source: str = "query") -> None:
+        frame = self.spark.sql(self.translator.translate(sql, source))
+        # Cut the lineage: later models read the rows, not the plan that made them.
+        self._view(name, frame.localCheckpoint(eager=True))
+
+    def describe(self, relation: str) -> list[tuple[str, str]]:
+        """Columns of a registered relation with DuckDB's type names (for schema expectations)."""
+        return [(f.name, duckdb_type(f.dataType.simpleString())) for f in self.spark.table(relation).schema.fields]
+
+    def translate_only(self, sql: str, source: str) -> str:
+        return self.translator.translate(sql, source)
+
+    def close(self) -> None:
+        for frame in self._cached.values():
+            frame.unpersist()
+        self._cached.clear()
+        if not self.config.keep_session:
+            self.spark.stop()
+
+    def _view(self, name: str, frame: DataFrame) -> None:
+        old = self._cached.pop(name, None)
+        if old is not None:
+            old.unpersist()
+        self._cached[name] = frame
+        frame.createOrReplaceTempView(name)
+        for field in frame.schema.fields:
+            if field.dataType.simpleString() == "variant":
+                self.translator.variant_columns.add(field.name)
+
+
+def duckdb_type(spark_type: str) -> str:
+    """Spark simpleString -> the DuckDB spelling schema expectations are written in."""
+    simple = {"string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "smallint": "SMALLINT",
+              "tinyint": "TINYINT", "double": "DOUBLE", "float": "FLOAT", "boolean": "BOOLEAN",
+              "date": "DATE", "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP",
+              "binary": "BLOB"}
+    if spark_type in simple:
+        return simple[spark_type]
+    if spark_type.startswith("decimal"):
+        return spark_type.upper()
+    if spark_type.startswith("array<") and spark_type.endswith(">"):
+        return duckdb_type(spark_type[6:-1]) + "[]"
+    return spark_type.upper()
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """Arrow types Spark's converter reads: view and large variants become the plain ones."""
+    schema = pa.schema([field.with_type(_plain_type(field.type)) for field in table.schema])
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
+def _plain_type(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_string_view(kind) or pa.types.is_large_string(kind):
+        return pa.string()
+    if pa.types.is_binary_view(kind) or pa.types.is_large_binary(kind):
+        return pa.binary()
+    if pa.types.is_dictionary(kind):
+        return _plain_type(kind.value_type)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_list_view(kind):
+        return pa.list_(_plain_type(kind.value_type))
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        return pa.timestamp("us", "UTC")
+    return kind
+
+
+def _arrow(frame: DataFrame, source: str) -> pa.Table:
+    try:
+        return frame.toArrow()
+    except Exception as exc:  # Spark wraps JVM errors in many types
+        raise ModelError(f"{source} failed on spark: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Any) -> str:
+    return str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__

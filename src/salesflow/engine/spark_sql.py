@@ -1,0 +1,239 @@
+"""DuckDB-dialect SQL -> Spark SQL: SQLGlot's transpiler plus the DuckDB semantics it cannot know.
+
+SQLGlot rewrites syntax and the functions both engines share. What it passes through untouched
+are DuckDB's JSON functions, whose *meaning* the Silver models depend on: ``json_transform`` to a
+struct of JSON values, ``json_type`` naming a value's JSON type, ``TRY_CAST`` of a JSON value.
+Spark 4's VARIANT type carries the same information (a parsed JSON value that knows whether it
+was a string, an integer, a decimal, an array ...), so each of those maps onto a VARIANT
+expression here, and ``json_type`` onto ``schema_of_variant`` spelt the DuckDB way.
+
+Anything left that Spark does not have fails translation with the model's name: a model never
+runs on Spark with a function Spark would misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
+
+from salesflow.errors import ModelError
+
+# DuckDB's name for the JSON type of a value, from Spark's schema_of_variant. Integers are BIGINT
+# (DuckDB says UBIGINT when >= 0; every model tests both), decimals and floats DOUBLE, except
+# integers too big for BIGINT, which VARIANT holds as DECIMAL(p, 0) and DuckDB as UBIGINT.
+JSON_TYPE_FUNCTION = """
+CREATE OR REPLACE TEMPORARY FUNCTION salesflow_json_type(v VARIANT) RETURNS STRING RETURN
+CASE
+    WHEN v IS NULL THEN NULL
+    WHEN schema_of_variant(v) = 'STRING' THEN 'VARCHAR'
+    WHEN schema_of_variant(v) IN ('BIGINT', 'INT', 'SMALLINT', 'TINYINT') THEN 'BIGINT'
+    WHEN schema_of_variant(v) RLIKE '^DECIMAL\\\\((19|[2-3][0-9]),0\\\\)$' THEN 'UBIGINT'
+    WHEN schema_of_variant(v) RLIKE '^(DECIMAL|DOUBLE|FLOAT)' THEN 'DOUBLE'
+    WHEN schema_of_variant(v) = 'BOOLEAN' THEN 'BOOLEAN'
+    WHEN schema_of_variant(v) = 'VOID' THEN 'NULL'
+    WHEN schema_of_variant(v) LIKE 'ARRAY%' THEN 'ARRAY'
+    WHEN schema_of_variant(v) LIKE 'OBJECT%' THEN 'OBJECT'
+    ELSE upper(schema_of_variant(v))
+END
+"""
+SPARK_FUNCTIONS_ADDED = frozenset({"salesflow_json_type"})
+
+Describe = Callable[[str], list[tuple[str, str]]]
+"""relation name -> [(column, DuckDB type name)] of a relation registered in the engine."""
+
+
+class SparkTranslator:
+    """Translate one statement at a time; knows which registered columns are VARIANT."""
+
+    def __init__(self, spark_functions: Iterable[str], describe: Describe) -> None:
+        self.functions = {f.lower() for f in spark_functions} | SPARK_FUNCTIONS_ADDED
+        self.describe = describe
+        self.variant_columns: set[str] = set()
+        """Columns of registered relations that hold VARIANT values (``lines`` of parsed events)."""
+
+    def translate(self, sql: str, source: str) -> str:
+        try:
+            tree = sqlglot.parse_one(sql, read="duckdb")
+        except SqlglotError as exc:
+            raise ModelError(f"{source}: SQLGlot cannot parse it as DuckDB SQL: {exc}") from exc
+        variants = self.variant_columns | _variant_aliases(tree, self.variant_columns)
+        relations = {t.alias_or_name for t in tree.find_all(exp.Table)} | {c.alias for c in tree.find_all(exp.CTE)}
+        for node in reversed(list(tree.walk(bfs=False))):  # children before parents
+            new = self._rewrite(node, variants - relations)
+            if new is not node:
+                if node is tree:
+                    tree = new
+                else:
+                    node.replace(new)
+        self._refuse_unknown(tree, source)
+        try:
+            return tree.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
+        except SqlglotError as exc:
+            raise ModelError(f"{source} cannot be transpiled to Spark SQL: {exc}") from exc
+
+    def _rewrite(self, node: exp.Expr, variants: set[str]) -> exp.Expr:
+        name = _function_name(node)
+        if isinstance(node, exp.Column) and node.table and node.table in variants:
+            # A field of json_transform's struct: a JSON null there is SQL NULL in DuckDB.
+            field = _variant_get(exp.column(node.table), f"$.{node.name}", "VARIANT")
+            return exp.Case(ifs=[exp.If(this=exp.func("IS_VARIANT_NULL", field.copy()), true=exp.Null())],
+                            default=field)
+        if name == "json_transform":
+            target = node.expressions[0]
+            return target if _is_variant(target, variants) else exp.func("TRY_PARSE_JSON", target)
+        if name == "json_type" or isinstance(node, exp.JSONType):
+            value = node.expressions[0] if isinstance(node, exp.Anonymous) else node.this
+            return exp.func("salesflow_json_type", _as_variant(value, variants))
+        if name == "json_valid":
+            return exp.Not(this=exp.Is(this=exp.func("TRY_PARSE_JSON", node.expressions[0]), expression=exp.Null()))
+        if name == "strlen":  # DuckDB strlen counts bytes
+            return exp.func("OCTET_LENGTH", node.expressions[0])
+        if name == "to_seconds":
+            return exp.func("MAKE_DT_INTERVAL", exp.Literal.number(0), exp.Literal.number(0),
+                            exp.Literal.number(0), node.expressions[0])
+        if isinstance(node, exp.JSONExtractScalar) and _is_variant(node.this, variants):
+            return _variant_get(node.this, _json_path(node), "STRING")
+        if isinstance(node, exp.JSONExtract) and _is_variant(node.this, variants):
+            path = _json_path(node)
+            return _variant_get(node.this, "$", "ARRAY<VARIANT>") if path == "$[*]" else \
+                _variant_get(node.this, path, "VARIANT")
+        if name == "json_array_length" and _is_variant(node.expressions[0], variants):
+            return exp.func("ARRAY_SIZE", _variant_get(node.expressions[0], "$", "ARRAY<VARIANT>"))
+        if isinstance(node, exp.TryCast) and _is_variant(node.this, variants):
+            return _variant_get(node.this, "$", node.to.sql(dialect="spark"))
+        if isinstance(node, exp.RegexpFullMatch):  # DuckDB anchors the whole string; RLIKE searches
+            pattern = node.expression
+            if not isinstance(pattern, exp.Literal):
+                return exp.RegexpLike(this=node.this, expression=exp.func(
+                    "CONCAT", exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$")))
+            return exp.RegexpLike(this=node.this, expression=exp.Literal.string(f"^(?:{pattern.this})$"))
+        if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
+            return exp.Anonymous(this="DATE_FORMAT", expressions=[
+                node.this, exp.Literal.string(java_datetime_pattern(node.args["format"].this))])
+        if isinstance(node, exp.Select):
+            _zip_unnest_subscripts(node)
+        if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Describe):
+            return self._describe_values(node)
+        if isinstance(node, exp.In) and isinstance(node.this, exp.Tuple) and node.args.get("query") is not None:
+            _untuple_subquery(node.args["query"])
+        return node
+
+    def _describe_values(self, node: exp.Subquery) -> exp.Expr:
+        """``(DESCRIBE SELECT * FROM r)`` -> the relation's columns and DuckDB type names as VALUES."""
+        inner = node.this.this
+        table = inner.find(exp.Table) if isinstance(inner, exp.Select) else inner
+        if not isinstance(table, exp.Table):
+            raise ModelError(f"DESCRIBE of {node.this.sql()} is not a plain relation")
+        rows = self.describe(table.name)
+        values = ", ".join(f"({_quote(c)}, {_quote(t)})" for c, t in rows)
+        alias = node.alias or "described"
+        return sqlglot.parse_one(
+            f"(SELECT * FROM VALUES {values} AS {alias}(column_name, column_type)) AS {alias}", read="spark")
+
+    def _refuse_unknown(self, tree: exp.Expr, source: str) -> None:
+        for node in tree.find_all(exp.Anonymous):
+            name = str(node.this).lower()
+            if name not in self.functions:
+                raise ModelError(f"{source} cannot be transpiled to Spark SQL: function {name}() has no "
+                                 f"Spark equivalent (rewrite it with functions both engines have)")
+
+
+def _function_name(node: exp.Expr) -> str | None:
+    return str(node.this).lower() if isinstance(node, exp.Anonymous) else None
+
+
+def _variant_aliases(tree: exp.Expr, known: set[str]) -> set[str]:
+    """Names bound to JSON values inside this statement: ``json_transform(...) AS f``, ``f.lines AS
+    lines``, ``json_extract(lines, '$[*]') AS items``, ``unnest(items) AS item``."""
+    found = set(known)
+    changed = True
+    while changed:
+        changed = False
+        for alias in tree.find_all(exp.Alias):
+            if alias.alias not in found and _is_variant(alias.this, found):
+                found.add(alias.alias)
+                changed = True
+    return found - known
+
+
+def _is_variant(node: exp.Expr, variants: set[str]) -> bool:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower() in {"json_transform", "try_parse_json", "try_variant_get"}
+    if isinstance(node, exp.Column):
+        return (node.table or node.name) in variants
+    if isinstance(node, (exp.JSONExtract, exp.Explode)):
+        return _is_variant(node.this, variants)
+    if isinstance(node, exp.Case):
+        results = [branch.args["true"] for branch in node.args.get("ifs", [])] + [node.args.get("default")]
+        return any(r is not None and _is_variant(r, variants) for r in results)
+    return False
+
+
+def _as_variant(node: exp.Expr, variants: set[str]) -> exp.Expr:
+    return node if _is_variant(node, variants) or _function_name(node) == "try_variant_get" \
+        else exp.func("TRY_PARSE_JSON", node)
+
+
+def _variant_get(target: exp.Expr, path: str, to: str) -> exp.Expr:
+    return exp.Anonymous(this="TRY_VARIANT_GET", expressions=[target, exp.Literal.string(path),
+                                                              exp.Literal.string(to)])
+
+
+def _json_path(node: exp.Expr) -> str:
+    path = node.expression
+    return path.sql(dialect="duckdb").strip("'") if path is not None else "$"
+
+
+def _zip_unnest_subscripts(select: exp.Select) -> None:
+    """``unnest(xs) AS x, generate_subscripts(xs, 1) AS n`` (DuckDB zips the two) -> one Spark
+    ``inline(transform(xs, (v, i) -> named_struct('x', v, 'n', i + 1)))``."""
+    projections = select.expressions
+    unnests = [p for p in projections if isinstance(p, exp.Alias) and isinstance(p.this, exp.Explode)]
+    subscripts = [p for p in projections if isinstance(p, exp.Alias)
+                  and _function_name(p.this) == "generate_subscripts"]
+    if not unnests or not subscripts:
+        return
+    (value,), (position,) = unnests, subscripts
+    array = value.this.this.sql(dialect="spark")
+    inline = sqlglot.parse_one(
+        f"INLINE(TRANSFORM({array}, (v, i) -> NAMED_STRUCT('{value.alias}', v, '{position.alias}', i + 1)))",
+        read="spark")
+    kept = [p for p in projections if p is not value and p is not position]
+    select.set("expressions", [*kept, inline])
+
+
+def _untuple_subquery(query: exp.Expr) -> None:
+    """DuckDB ``(a, b) IN (SELECT (a, b) ...)`` compares row values; Spark wants ``SELECT a, b``."""
+    select = query.this if isinstance(query, exp.Subquery) else query
+    if isinstance(select, exp.Select) and len(select.expressions) == 1 and isinstance(select.expressions[0], exp.Tuple):
+        select.set("expressions", list(select.expressions[0].expressions))
+
+
+_STRFTIME = {"Y": "yyyy", "m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss", "f": "SSSSSS",
+             "y": "yy", "b": "MMM", "B": "MMMM", "a": "EEE", "A": "EEEE", "j": "DDD", "z": "XX", "%": "%"}
+
+
+def java_datetime_pattern(strftime: str) -> str:
+    """``%Y-%m-%dT%H:%M:%SZ`` -> ``yyyy-MM-dd'T'HH:mm:ss'Z'``: SQLGlot leaves literal letters
+    unquoted, which Spark reads as pattern letters and refuses."""
+    out, literal, i = [], "", 0
+    while i < len(strftime):
+        if strftime[i] == "%" and i + 1 < len(strftime) and strftime[i + 1] in _STRFTIME:
+            if literal:
+                out.append(f"'{literal}'" if any(c.isalpha() for c in literal) else literal)
+                literal = ""
+            out.append(_STRFTIME[strftime[i + 1]])
+            i += 2
+            continue
+        literal += strftime[i].replace("'", "''")
+        i += 1
+    if literal:
+        out.append(f"'{literal}'" if any(c.isalpha() for c in literal) else literal)
+    return "".join(out)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
