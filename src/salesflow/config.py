@@ -76,6 +76,8 @@ class SparkConfig(Section):
     checkpoint_dir: str | None = None
     """Structured Streaming checkpoints of ``salesflow spark stream``. Default:
     ``<data_dir>/checkpoints/spark``."""
+    max_files_per_trigger: int = Field(16, ge=1)
+    """Landing segments per Structured Streaming micro-batch."""
     log_level: str = "ERROR"
     keep_session: bool = False
     """Leave the SparkSession running when an engine closes (tests share one session)."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,9 +18,8 @@ from salesflow.models import Model, load_model
 from salesflow.pipeline.batch import run_batch
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land, noisy
-from tests.spark.conftest import engine_settings
+from tests.spark.conftest import engine_settings, same, table_rows
 
-VOLATILE = {"ingested_at", "updated_at"}  # wall-clock stamps of the run itself
 SAMPLE_PARAMS: dict[str, object] = {
     "event_types": ("order_created",), "channels": ("web",), "payment_methods": ("card",),
     "order_fields": ["event_id"], "browse_fields": ["event_id"], "json_shape": '{"a":"JSON"}',
@@ -31,21 +28,6 @@ SAMPLE_PARAMS: dict[str, object] = {
     "watermark": None,
 }
 SPEC = SimulationSpec(events=6_000, seed=11, days=4, defects=noisy())
-
-
-def table_rows(settings: Settings, spec: TableSpec) -> list[dict[str, Any]]:
-    table = Lake(settings.lake_root).read(spec)
-    assert table is not None, f"{spec.qualified} was not written"
-    rows = [{k: v for k, v in row.items() if k not in VOLATILE} for row in table.to_pylist()]
-    return sorted(rows, key=lambda r: [(v is None, str(v)) for v in r.values()])
-
-
-def same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
 
 
 @pytest.fixture(scope="module")

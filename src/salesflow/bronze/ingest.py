@@ -110,10 +110,15 @@ class BronzeIngestor:
 
 
 def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
-    lines = segment.read_lines()
+    produced = int(segment.path.stat().st_mtime * 1_000_000)  # landing: the segment's publish time
+    return segment_records(segment, segment.read_lines(), produced, batch_id, first_seq)
+
+
+def segment_records(segment: Segment, lines: list[bytes], produced_us: int, batch_id: int,
+                    first_seq: int) -> pa.Table:
+    """Bronze input rows of one landing segment (also built by the Spark job from file contents)."""
     payload, valid = decode_lines(lines)
     n = len(lines)
-    produced = int(segment.path.stat().st_mtime * 1_000_000)  # landing: the segment's publish time
     return pa.table({
         "payload": payload,
         "valid_utf8": valid,
@@ -122,7 +127,7 @@ def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
         "source_position": pa.array([f"{segment.name}:{i + 1}" for i in range(n)], pa.string()),
         "record_seq": pa.array(range(first_seq, first_seq + n), pa.int64()),
         "batch_id": pa.array([batch_id] * n, pa.int64()),
-        "produced_at": pa.array([produced] * n, pa.timestamp("us", "UTC")),
+        "produced_at": pa.array([produced_us] * n, pa.timestamp("us", "UTC")),
     })
 
 
@@ -156,13 +161,15 @@ def next_bronze_batch(lake: Lake, after: int = -1) -> int:
 
 
 def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: str, batch_id: int,
-                 metadata: dict[str, str]) -> tuple[pa.Table, bool]:
-    """Step 2 of every source's protocol: the bronze.events model over the records, appended once."""
+                 metadata: dict[str, str], txn_version: int | None = None) -> tuple[pa.Table, bool]:
+    """Step 2 of every source's protocol: the bronze.events model over the records, appended once
+    per (app_id, txn_version); the version is the batch id unless the source counts its own."""
     if "ingest_error" not in records.column_names:  # only adapters that split records can fail to
         records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
     engine.register("landing_records", records)
     rows = engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC))
-    written = lake.append(BRONZE_EVENTS, rows, app_id=app_id, version=batch_id,
+    written = lake.append(BRONZE_EVENTS, rows, app_id=app_id,
+                          version=batch_id if txn_version is None else txn_version,
                           metadata={**metadata, "salesflow.batch_id": str(batch_id)})
     return rows, written
 

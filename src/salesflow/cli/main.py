@@ -280,6 +280,39 @@ def stream(ctx: click.Context, source: str, available_now: bool, broker: str, as
     run(console, settings_of(ctx), source, available_now, broker == "embedded", as_json, metrics_port)
 
 
+@cli.group()
+def spark() -> None:
+    """The pipeline as Spark jobs (Structured Streaming); see also --engine spark."""
+
+
+@spark.command("stream")
+@click.option("--source", type=click.Choice(["landing", "kafka"]), default="landing", show_default=True)
+@click.option("--available-now/--continuous", default=True, show_default=True,
+              help="availableNow trigger (drain, then stop) or a processing-time trigger.")
+@click.option("--timeout", "timeout_seconds", type=click.FloatRange(min=1), help="Stop a continuous run after this long.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's figures as JSON.")
+@click.pass_context
+@handle_errors
+def spark_stream(ctx: click.Context, source: str, available_now: bool, timeout_seconds: float | None,
+                 as_json: bool) -> None:
+    """Run Bronze -> Silver -> Gold as a Spark Structured Streaming job (foreachBatch)."""
+    from salesflow.pipeline.spark_stream import run_spark_stream
+
+    result = run_spark_stream(settings_of(ctx), source=source, available_now=available_now,
+                              timeout_seconds=timeout_seconds)
+    rec = result.reconciliation
+    facts = {"epochs": result.epochs, "bronze_batches": result.bronze_batches, "records": result.records,
+             "skipped_files": result.skipped_files, "seconds": round(result.seconds, 2),
+             "events_per_second": round(result.events_per_second),
+             "reconciles": bool(rec and rec.balanced)}
+    if as_json:
+        click.echo(json.dumps(facts))
+    else:
+        console.print(facts)
+    if rec is not None and not rec.balanced:
+        sys.exit(1)
+
+
 @cli.command("run")
 @click.option("--once", is_flag=True, help="Stream what is there, run the steps once, exit (for cron/Airflow).")
 @click.option("--no-stream", is_flag=True, help="Only the scheduled steps (run.stream: false).")

@@ -35,11 +35,15 @@ class Segment:
 
     def read_lines(self) -> list[bytes]:
         """Raw lines, without the newline; a trailing empty line is not a record."""
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        return lines
+        return split_lines(self.path.read_bytes())
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """A segment's records: one per line, without the newline; a trailing empty line is none."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
 
 
 class LandingLog:
