@@ -61,3 +61,27 @@ def test_rerun_and_lost_checkpoint_write_nothing_twice(runs: dict[str, Settings]
     after = run_batch(stream.model_copy(update={"engine": stream.engine.model_copy(update={"name": "duckdb"})}))
     assert after.bronze_rows == 0
     assert lake.read(BRONZE_EVENTS).num_rows == SPEC.events  # type: ignore[union-attr]
+
+
+def test_spark_submit_runs_the_same_command_line(tmp_path: Path) -> None:
+    """The documented spark-submit line: master from spark-submit, the job from salesflow.spark_submit."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import salesflow.spark_submit as entry
+
+    settings = engine_settings(tmp_path, "spark")
+    land(settings, SimulationSpec(events=400, seed=5, days=1, defects=noisy()))
+    submit = Path(sys.executable).parent / "spark-submit"
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    done = subprocess.run(
+        [str(submit), "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=2",
+         "--conf", "spark.ui.showConsoleProgress=false", entry.__file__,
+         "--data-dir", str(settings.data_dir), "spark", "stream", "--json"],
+        capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert facts["records"] == 400 and facts["reconciles"] is True
+    assert Lake(settings.lake_root).read(BRONZE_EVENTS).num_rows == 400  # type: ignore[union-attr]

@@ -625,7 +625,7 @@ def _progress(disable: bool) -> Progress:
                     TextColumn("records"), TimeElapsedColumn(), console=err_console, disable=disable)
 
 
-def main() -> None:
-    cli(prog_name="salesflow")
+def main(argv: list[str] | None = None) -> None:
+    cli(args=argv, prog_name="salesflow")
 
 

@@ -41,17 +41,19 @@ def spark_session(config: SparkConfig) -> SparkSession:
     except ImportError as exc:
         raise ConfigError("engine.name = 'spark' needs pyspark: pip install 'salesflow[spark]'") from exc
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this interpreter
-    builder = SparkSession.builder.master(config.master).appName(config.app_name)
-    settings = {
-        "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
-        "spark.driver.memory": config.driver_memory,
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        **SEMANTICS,
-        **config.conf,
-    }
-    if config.packages:
-        settings["spark.jars.packages"] = ",".join(config.packages)
+    builder = SparkSession.builder
+    settings = {**SEMANTICS, **config.conf}
+    if not os.environ.get("SALESFLOW_UNDER_SPARK_SUBMIT"):  # spark-submit already chose these
+        builder = builder.master(config.master).appName(config.app_name)
+        settings = {
+            "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
+            "spark.driver.memory": config.driver_memory,
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            **settings,
+        }
+        if config.packages:
+            settings["spark.jars.packages"] = ",".join(config.packages)
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

@@ -81,7 +81,7 @@ def run_spark_stream(settings: Settings, *, source: str = "landing", available_n
         writer = writer.trigger(availableNow=True) if available_now else \
             writer.trigger(processingTime=f"{settings.stream.trigger_seconds} seconds")
         query = writer.start()
-        query.awaitTermination(timeout_seconds)
+        query.awaitTermination(None if timeout_seconds is None else int(timeout_seconds))
         if query.isActive:
             query.stop()
         if query.exception() is not None:
