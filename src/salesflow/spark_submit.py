@@ -12,10 +12,10 @@ Under spark-submit the session's master, packages and resources come from spark-
 from __future__ import annotations
 
 import os
-import sys
+import sys  # noqa: F401
 
 if __name__ == "__main__":
     os.environ["SALESFLOW_UNDER_SPARK_SUBMIT"] = "1"
     from salesflow.cli.main import main
 
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])

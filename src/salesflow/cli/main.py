@@ -20,6 +20,7 @@ from salesflow.cli.logs import setup_logging
 from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.config import Settings, load_settings
 from salesflow.errors import ConfigError, SalesflowError
+from salesflow.lake.storage import open_lake
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
@@ -184,10 +185,9 @@ def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | 
 @handle_errors
 def reconcile(ctx: click.Context) -> None:
     """Check that every Bronze record is in exactly one of silver, quarantine, duplicates."""
-    from salesflow.lake.delta import Lake
     from salesflow.pipeline import reconcile_lake
 
-    rec = reconcile_lake(Lake(settings_of(ctx).lake_root))
+    rec = reconcile_lake(open_lake(settings_of(ctx)))
     console.print_json(data={**vars(rec), "balanced": rec.balanced})
     sys.exit(0 if rec.balanced else 1)
 
@@ -213,11 +213,10 @@ def status(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     """Every table's Delta version, rows, files, last update and lag (Bronze batches not yet in it)."""
     from rich.table import Table
 
-    from salesflow.lake.delta import Lake
     from salesflow.pipeline.inspect import table_status
 
     instant = parse_as_of(as_of)
-    rows = table_status(Lake(settings_of(ctx).lake_root, as_of=instant))
+    rows = table_status(open_lake(settings_of(ctx), as_of=instant))
     if as_json:
         click.echo(json.dumps([vars(r) for r in rows], default=str, indent=2))
         return
@@ -243,7 +242,6 @@ def status(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 def show(ctx: click.Context, table_name: str, as_of: str | None, limit: int, fmt: str) -> None:
     """Rows of a lake table, now or as of a version/time (time travel), with its version and row count."""
     from salesflow.cli.warehouse_cmd import render
-    from salesflow.lake.delta import Lake
     from salesflow.lake.tables import ALL_TABLES
 
     spec = next((t for t in ALL_TABLES if t.qualified == table_name), None)
@@ -252,9 +250,9 @@ def show(ctx: click.Context, table_name: str, as_of: str | None, limit: int, fmt
                                  param_hint="LAYER.TABLE")
     root = settings_of(ctx).lake_root
     if as_of is not None and as_of.isdigit():
-        delta = Lake(root).table(spec, version=int(as_of))
+        delta = open_lake(settings_of(ctx)).table(spec, version=int(as_of))
     else:
-        delta = Lake(root, as_of=parse_as_of(as_of)).table(spec)
+        delta = open_lake(settings_of(ctx), as_of=parse_as_of(as_of)).table(spec)
     if delta is None:
         raise ConfigError(f"{table_name} does not exist" + (f" as of {as_of}" if as_of else "") + " in " + root)
     data = delta.to_pyarrow_dataset()
@@ -443,11 +441,10 @@ def airflow_dag(ctx: click.Context, drop_dir: str, file_source: str, schedule: s
 @handle_errors
 def maintain(ctx: click.Context, retention_hours: float | None) -> None:
     """Compact small files, checkpoint the Delta logs and vacuum old files of every table."""
-    from salesflow.lake.delta import Lake
     from salesflow.lake.maintenance import maintain as run_maintenance
 
     settings = settings_of(ctx)
-    for row in run_maintenance(Lake(settings.lake_root), retention_hours or settings.stream.vacuum_retention_hours):
+    for row in run_maintenance(open_lake(settings), retention_hours or settings.stream.vacuum_retention_hours):
         console.print(f"{row.table}: {row.files_before} -> {row.files_after} files, {row.vacuumed} vacuumed")
 
 

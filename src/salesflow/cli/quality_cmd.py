@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from salesflow.config import Settings
-from salesflow.lake.delta import Lake
+from salesflow.lake.storage import open_lake
 from salesflow.quality.results import latest_run
 
 
 def report(console: Console, settings: Settings, run_id: str | None, as_json: bool) -> int:
-    rows = latest_run(Lake(settings.lake_root), run_id)
+    rows = latest_run(open_lake(settings), run_id)
     if as_json:
         click.echo(json.dumps(_summary(rows), default=str, indent=2))
         return 1 if any(r["action"] == "fail" and not r["passed"] for r in rows) else 0

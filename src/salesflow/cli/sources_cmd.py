@@ -17,6 +17,7 @@ from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.config import Settings
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
+from salesflow.lake.storage import open_lake
 from salesflow.pipeline import run_batch
 from salesflow.pipeline.batch import BronzeSource
 
@@ -49,7 +50,7 @@ def _drive(settings: Settings, make: Callable[[Lake, EngineAdapter], BronzeSourc
     from salesflow.engine import create_engine
 
     with create_engine(settings) as engine:
-        for _ in make(Lake(settings.lake_root), engine).batches():
+        for _ in make(open_lake(settings), engine).batches():
             pass
     return None
 

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from salesflow.config import Settings
+from salesflow.lake.storage import open_lake
 from salesflow.pipeline.stream import StreamStats, run_stream
 from salesflow.sources.broker import embedded_broker
 from salesflow.sources.kafka import ensure_topic
@@ -39,10 +40,9 @@ def run(console: Console, settings: Settings, source: str, available_now: bool, 
     stats = StreamStats()
     with contextlib.ExitStack() as stack:
         if metrics_port is not None:
-            from salesflow.lake.delta import Lake
             from salesflow.ops.metrics import CachedMetrics, metrics_server, stream_metrics
 
-            cached = CachedMetrics(Lake(settings.lake_root), lambda: stream_metrics(stats))
+            cached = CachedMetrics(open_lake(settings), lambda: stream_metrics(stats))
             port = stack.enter_context(metrics_server("127.0.0.1", metrics_port, cached))
             console.print(f"metrics on http://127.0.0.1:{port}/metrics", highlight=False)
         if embedded:

@@ -17,6 +17,7 @@ from rich.table import Table
 from salesflow.analytics import list_queries, run_query
 from salesflow.config import Settings, WarehouseConfig
 from salesflow.errors import ParameterError
+from salesflow.lake.storage import open_lake
 from salesflow.warehouse.load import LoadResult
 from salesflow.warehouse.run import load_warehouse
 from salesflow.warehouse.schema import DIALECTS, ddl, load_statements
@@ -88,12 +89,11 @@ def _query_as_of(settings: Settings, name: str, params: dict[str, str], as_of: d
     """The query on a throwaway DuckDB warehouse loaded from the lake as it was at ``as_of``."""
     import tempfile
 
-    from salesflow.lake.delta import Lake
     from salesflow.warehouse.run import load_warehouse
 
     with tempfile.TemporaryDirectory(prefix="salesflow-as-of-") as scratch:
         pinned = settings.model_copy(update={"warehouse": WarehouseConfig(path=f"{scratch}/as_of.duckdb")})
-        load_warehouse(pinned, full=True, lake=Lake(settings.lake_root, as_of=as_of))
+        load_warehouse(pinned, full=True, lake=open_lake(settings, as_of=as_of))
         with connect(pinned) as target:
             return run_query(target, name, params)
 

@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 
 from salesflow.config import Settings
 from salesflow.errors import SalesflowError
-from salesflow.lake.delta import Lake
+from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import ALL_TABLES, GOLD_SALES_BY_WINDOW, PIPELINE_RUNS, QUALITY_RESULTS
 
 LINEAGE = [
@@ -47,7 +47,7 @@ class LiveNumbers:
 class DashboardData:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.lake = Lake(settings.lake_root)
+        self.lake = open_lake(settings)
 
     # -- live (gold.sales_by_window) ---------------------------------------------------------
     def live(self, categories: list[str] | None = None, stores: list[str] | None = None) -> LiveNumbers | None:

@@ -34,6 +34,7 @@ from salesflow.forecast.features import (
 from salesflow.forecast.models import KINDS, make
 from salesflow.forecast.registry import Registry
 from salesflow.lake.delta import Lake
+from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def _fingerprint(daily: pa.Table) -> str:
 
 def evaluate(settings: Settings, kinds: tuple[str, ...] = KINDS) -> Backtest:
     with create_engine(settings) as engine:
-        data = load_training_data(engine, Lake(settings.lake_root))
+        data = load_training_data(engine, open_lake(settings))
     return run_backtest(data.frames, settings.forecast, kinds)
 
 
@@ -96,7 +97,7 @@ def train(settings: Settings, kinds: tuple[str, ...] = KINDS, promote: str | Non
     """Backtest every kind, fit each on all data, register them, promote the best WAPE (or ``promote``)."""
     clock = time.perf_counter()
     with create_engine(settings) as engine:
-        data = load_training_data(engine, Lake(settings.lake_root))
+        data = load_training_data(engine, open_lake(settings))
     features_s = time.perf_counter() - clock
     clock = time.perf_counter()
     backtest = run_backtest(data.frames, settings.forecast, kinds)
@@ -148,7 +149,7 @@ def predict(settings: Settings, version: str | None = None) -> PredictResult:
     """Next-day and next-7-day forecasts per product, with intervals, into gold.demand_predictions.
 
     Idempotent: the rows of (forecast_date, model_version) are replaced, so a rerun changes nothing."""
-    lake = Lake(settings.lake_root)
+    lake = open_lake(settings)
     manifest, models = Registry(settings.registry_dir).load(version, settings.forecast)
     with create_engine(settings) as engine:
         daily = read_daily_sales(lake)

@@ -8,7 +8,8 @@ rerun after a crash can never apply the same batch twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,8 @@ class Lake:
     storage_options: Mapping[str, str] | None = None
     as_of: datetime | None = None
     """Read every table as it was at this instant (time travel); writes are refused."""
+    explain: Callable[[BaseException], Exception | None] | None = field(default=None, compare=False, repr=False)
+    """Turns an object-store failure into one clear error naming the setting (see lake.storage)."""
     _handles: dict[str, DeltaTable] = field(default_factory=dict, compare=False, repr=False)
     """Open tables, brought up to date incrementally: re-reading a whole log per call is slow."""
 
@@ -50,16 +53,29 @@ class Lake:
             return self._open_as_of(spec, self.as_of)
         handle = self._handles.get(spec.qualified)
         if handle is not None:
-            handle.update_incremental()
+            with self._storage():
+                handle.update_incremental()
             return handle
         handle = self._open(spec, None)
         if handle is not None:
             self._handles[spec.qualified] = handle
         return handle
 
+    @contextmanager
+    def _storage(self) -> Iterator[None]:
+        """Object-store errors (OSError from delta-rs / pyarrow) leave as salesflow errors."""
+        try:
+            yield
+        except OSError as exc:
+            clear = self.explain(exc) if self.explain is not None else None
+            if clear is None:
+                raise
+            raise clear from exc
+
     def _open(self, spec: TableSpec, version: int | None) -> DeltaTable | None:
         try:
-            return DeltaTable(self.uri(spec), version=version, storage_options=self._options)
+            with self._storage():
+                return DeltaTable(self.uri(spec), version=version, storage_options=self._options)
         except TableNotFoundError:
             return None
 
@@ -87,7 +103,10 @@ class Lake:
     def read(self, spec: TableSpec, columns: list[str] | None = None,
              filter: ds.Expression | None = None) -> pa.Table | None:
         dataset = self.dataset(spec)
-        return None if dataset is None else dataset.to_table(columns=columns, filter=filter)
+        if dataset is None:
+            return None
+        with self._storage():
+            return dataset.to_table(columns=columns, filter=filter)
 
     def distinct(self, specs: tuple[TableSpec, ...], column: str, filter: ds.Expression | None = None) -> list[Any]:
         """Sorted distinct non-null values of ``column`` over several tables (missing tables count as empty)."""
@@ -125,7 +144,8 @@ class Lake:
         """Plain append for log tables whose every write is a new fact (no batch identity)."""
         self._refuse_if_pinned(spec)
         try:
-            write_deltalake(self.uri(spec), data, mode="append", storage_options=self._options)
+            with self._storage():
+                write_deltalake(self.uri(spec), data, mode="append", storage_options=self._options)
         except CommitFailedError as exc:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
 
@@ -133,19 +153,21 @@ class Lake:
         """Replace the rows matching ``predicate`` with ``data``; the predicate makes a rerun idempotent."""
         self._refuse_if_pinned(spec)
         try:
-            if self.exists(spec):
-                write_deltalake(self.uri(spec), data, mode="overwrite", predicate=predicate,
-                                storage_options=self._options)
-            else:
-                write_deltalake(self.uri(spec), data, mode="append", partition_by=list(spec.partition_by) or None,
-                                storage_options=self._options)
+            with self._storage():
+                if self.exists(spec):
+                    write_deltalake(self.uri(spec), data, mode="overwrite", predicate=predicate,
+                                    storage_options=self._options)
+                else:
+                    write_deltalake(self.uri(spec), data, mode="append",
+                                    partition_by=list(spec.partition_by) or None, storage_options=self._options)
         except CommitFailedError as exc:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
 
     def overwrite(self, spec: TableSpec, data: pa.Table, *, metadata: Mapping[str, str]) -> None:
-        write_deltalake(self.uri(spec), data, mode="overwrite", schema_mode="overwrite",
-                        storage_options=self._options,
-                        commit_properties=CommitProperties(custom_metadata=dict(metadata)))
+        with self._storage():
+            write_deltalake(self.uri(spec), data, mode="overwrite", schema_mode="overwrite",
+                            storage_options=self._options,
+                            commit_properties=CommitProperties(custom_metadata=dict(metadata)))
 
     def last_commit_metadata(self, spec: TableSpec) -> dict[str, Any]:
         table = self.table(spec)
@@ -160,9 +182,10 @@ class Lake:
         props = CommitProperties(custom_metadata=dict(metadata or {}),
                                  app_transactions=[Transaction(app_id, version)])
         try:
-            write_deltalake(self.uri(spec), data, mode=mode, predicate=predicate,  # type: ignore[call-overload]
-                            partition_by=list(spec.partition_by) or None,
-                            storage_options=self._options, commit_properties=props)
+            with self._storage():
+                write_deltalake(self.uri(spec), data, mode=mode, predicate=predicate,  # type: ignore[call-overload]
+                                partition_by=list(spec.partition_by) or None,
+                                storage_options=self._options, commit_properties=props)
         except CommitFailedError as exc:  # a concurrent writer won the race: retrying can succeed
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
         except (SchemaMismatchError, DeltaProtocolError) as exc:  # retrying the same rows cannot help

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from salesflow.config import Settings
 from salesflow.errors import SalesflowError, TerminalError, TransientError
+from salesflow.lake.storage import open_lake
 from salesflow.ops.lock import DataDirLock
 from salesflow.quality import alerter_for
 
@@ -77,10 +78,9 @@ class Supervisor:
     def run(self, once: bool = False) -> int:
         with DataDirLock(self.settings.data_dir), contextlib.ExitStack() as stack:
             if self.config.metrics_port is not None:
-                from salesflow.lake.delta import Lake
                 from salesflow.ops.metrics import CachedMetrics, metrics_server
 
-                metrics = CachedMetrics(Lake(self.settings.lake_root), self.process_metrics)
+                metrics = CachedMetrics(open_lake(self.settings), self.process_metrics)
                 port = stack.enter_context(metrics_server("127.0.0.1", self.config.metrics_port, metrics))
                 log.info("metrics on http://127.0.0.1:%d/metrics", port)
             if self.config.dashboard:
@@ -248,12 +248,11 @@ def _batch(settings: Settings) -> str:
 def _quality(settings: Settings) -> str:
     """The lake reconciles, and the latest gate run has no blocking failure."""
     from salesflow.errors import QualityGateError, ReconciliationError
-    from salesflow.lake.delta import Lake
     from salesflow.pipeline.reconcile import reconcile_lake
     from salesflow.quality.results import latest_run
     from salesflow.silver.process import silver_committed
 
-    lake = Lake(settings.lake_root)
+    lake = open_lake(settings)
     rec = reconcile_lake(lake, up_to_batch=silver_committed(lake))  # a batch in flight is not a loss
     if not rec.balanced:
         raise ReconciliationError("the lake does not reconcile", expected=rec.bronze, actual=rec.accounted)

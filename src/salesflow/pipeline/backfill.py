@@ -28,6 +28,7 @@ from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ParameterError
 from salesflow.gold import GoldBuilder
 from salesflow.lake.delta import Lake
+from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import BRONZE_EVENTS, SILVER_EVENT_TABLES
 from salesflow.quality import alerter_for, make_gate
 from salesflow.silver import SilverProcessor
@@ -56,7 +57,7 @@ def backfill(settings: Settings, first: date, last: date, layers: tuple[str, ...
         raise ParameterError(f"backfill needs --from <= --to and layers from {', '.join(LAYERS)} (got {unknown})")
     clock = time.perf_counter()
     result = Backfill(first, last, layers)
-    lake = Lake(settings.lake_root)
+    lake = open_lake(settings)
     state_path = settings.checkpoint_dir / "backfill.json"
     key = {"from": first.isoformat(), "to": last.isoformat(), "layers": list(layers)}
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -117,7 +118,7 @@ def _bronze_batches(lake: Lake, first: date, last: date, silver_done: int) -> li
 def replay(settings: Settings, from_version: int, progress: Callable[[str, int, int], None] | None = None) -> Backfill:
     """Rebuild everything downstream of Bronze commits from version ``from_version`` on: their Silver
     rows (whole batches, oldest first), the Gold partitions they touch, and that warehouse range."""
-    lake = Lake(settings.lake_root)
+    lake = open_lake(settings)
     bronze = lake.table(BRONZE_EVENTS)
     if bronze is None or from_version < 0 or from_version > bronze.version():
         newest = None if bronze is None else bronze.version()

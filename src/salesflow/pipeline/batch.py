@@ -25,6 +25,7 @@ from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ReconciliationError
 from salesflow.gold import GoldBuilder
 from salesflow.lake.delta import Lake
+from salesflow.lake.storage import open_lake
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
 from salesflow.pipeline.runs import RunRecord, record_run
 from salesflow.quality import alerter_for, make_gate
@@ -84,7 +85,7 @@ def landing_checkpoint(settings: Settings) -> SourceCheckpoint:
 def run_batch(settings: Settings, progress: ProgressFn | None = None,
               bronze: Callable[[Lake, EngineAdapter], BronzeSource] | None = None) -> BatchRun:
     """Run the batch pipeline; ``bronze`` builds another Bronze source than the landing log."""
-    lake = Lake(settings.lake_root)
+    lake = open_lake(settings)
     with create_engine(settings) as engine:
         runner = Runner(settings, lake, engine, progress or (lambda stage, n: None))
         if bronze is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from salesflow.config import Settings
 from salesflow.engine import create_engine
 from salesflow.gold.aggregate import gold_committed
 from salesflow.lake.delta import Lake
+from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import (
     ALL_TABLES,
     BRONZE_EVENTS,
@@ -49,7 +51,7 @@ def table_status(lake: Lake) -> list[TableStatus]:
 def _commit_time(lake: Lake, spec: TableSpec, version: int) -> datetime | None:
     """When ``version`` was committed. Read from the newest log: delta-rs mislabels the history
     of a table loaded at an older version."""
-    latest = Lake(lake.root, lake.storage_options).table(spec)
+    latest = dataclasses.replace(lake, as_of=None, _handles={}).table(spec)
     for commit in [] if latest is None else latest.history():
         if commit.get("version") == version:
             return datetime.fromtimestamp(commit["timestamp"] / 1000, UTC)
@@ -69,7 +71,7 @@ def _lags(lake: Lake) -> dict[str, int]:
 
 
 def sample_gold_record(settings: Settings) -> dict[str, Any] | None:
-    lake = Lake(settings.lake_root)
+    lake = open_lake(settings)
     dataset = lake.dataset(GOLD_SALES_BY_WINDOW)
     if dataset is None:
         return None

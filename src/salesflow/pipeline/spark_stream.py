@@ -35,6 +35,7 @@ from salesflow.config import Settings
 from salesflow.engine.spark import SparkEngine
 from salesflow.errors import ConfigError
 from salesflow.lake.delta import Lake
+from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import BRONZE_EVENTS
 from salesflow.pipeline.batch import BatchRun, Runner
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
@@ -66,7 +67,7 @@ class SparkStreamResult:
 def run_spark_stream(settings: Settings, *, source: str = "landing", available_now: bool = True,
                      timeout_seconds: float | None = None) -> SparkStreamResult:
     """Run the streaming query until the source is drained (available-now) or ``timeout``."""
-    lake = Lake(settings.lake_root)
+    lake = open_lake(settings)
     engine = SparkEngine(settings.spark)
     result, clock = SparkStreamResult(), time.perf_counter()
     try:

@@ -23,6 +23,7 @@ from salesflow.config import Settings
 from salesflow.engine import create_engine
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
+from salesflow.lake.storage import open_lake
 from salesflow.pipeline.batch import BatchRun, Runner
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.silver.reference import load_reference
@@ -66,7 +67,7 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
     """``caught_up`` is set the first time the source has nothing new (the backlog is processed);
     ``stats`` lets a supervisor read the numbers while the stream runs."""
     stop = stop or threading.Event()
-    lake = Lake(settings.lake_root)
+    lake = open_lake(settings)
     stats, clock = stats or StreamStats(), time.perf_counter()
     with create_engine(settings) as engine:
         runner = Runner(settings, lake, engine, lambda stage, n: None)
