@@ -147,6 +147,10 @@ class StreamConfig(Section):
     """Pause between micro-batches when the source had nothing new."""
     maintenance_every_batches: int = Field(50, ge=1)
     """Compact small files, checkpoint the Delta log and vacuum after this many micro-batches."""
+    retry_backoff_seconds: float = Field(1.0, gt=0)
+    """First wait after a transient failure (object store or broker away); doubles, with jitter."""
+    retry_max_seconds: float = Field(600.0, gt=0)
+    """The stream stops with the error once consecutive transient failures have lasted this long."""
     vacuum_retention_hours: float = Field(168.0, ge=1)
     """Files younger than this are never vacuumed (readers and time travel keep working)."""
 

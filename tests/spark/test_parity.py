@@ -123,3 +123,18 @@ def test_warehouse_load_on_spark_into_postgres(both: dict[str, Settings], postgr
         assert snapshot(target) == loaded[engine]
     assert loaded["duckdb"] == loaded["spark"]
     assert loaded["spark"]["fact_sales"][0] > 0  # type: ignore[index]
+
+
+def test_s3a_settings_come_from_the_lake_config() -> None:
+    from salesflow.config import load_settings
+    from salesflow.engine.spark import s3a_conf
+
+    lake = load_settings(lake={"root": "s3://bucket/lake", "endpoint": "http://minio:9000", "region": "eu-west-1",
+                               "access_key_id": "AK"}).lake
+    lake = lake.model_copy(update={"secret_access_key": SecretStr("SK")})
+    conf = s3a_conf(lake)
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert (conf["spark.hadoop.fs.s3a.access.key"], conf["spark.hadoop.fs.s3a.secret.key"]) == ("AK", "SK")
+    assert s3a_conf(load_settings().lake) == {}  # a local lake sets nothing

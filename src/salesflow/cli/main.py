@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from salesflow.cli.logs import setup_logging
 from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.config import Settings, load_settings
 from salesflow.errors import ConfigError, SalesflowError
+from salesflow.lake import storage
 from salesflow.lake.storage import open_lake
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -623,6 +626,23 @@ def _progress(disable: bool) -> Progress:
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli(args=argv, prog_name="salesflow")
+    try:
+        cli.main(args=argv, prog_name="salesflow")
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+    else:
+        code = 0
+    if storage.remote_used():
+        # delta-rs can abort at interpreter exit after talking to an object store ("terminate
+        # called without an active exception"), turning a finished command into exit 134. The
+        # work is committed and the output written: flush, and leave without the interpreter's
+        # teardown.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 

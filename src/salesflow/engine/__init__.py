@@ -15,7 +15,7 @@ def create_engine(settings: Settings) -> EngineAdapter:
     if settings.engine.name == "spark":
         from salesflow.engine.spark import SparkEngine
 
-        return SparkEngine(settings.spark)
+        return SparkEngine(settings.spark, lake=settings.lake)
     raise ConfigError(f"engine.name = {settings.engine.name!r} is not an engine; use 'duckdb' or 'spark'")
 
 

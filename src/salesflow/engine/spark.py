@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from salesflow.config import SparkConfig
+from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
 from salesflow.errors import ConfigError, ModelError
@@ -35,14 +35,34 @@ SEMANTICS = {
 }
 
 
-def spark_session(config: SparkConfig) -> SparkSession:
+def s3a_conf(lake: LakeConfig) -> dict[str, str]:
+    """Hadoop s3a settings from the lake's own config, for Spark's paths in the same bucket
+    (a Structured Streaming checkpointLocation ``s3a://...``; needs hadoop-aws on the cluster).
+    Lake tables themselves are read and written by delta-rs with the same settings."""
+    if not (lake.root or "").lower().startswith(("s3://", "s3a://")):
+        return {}
+    conf = {"spark.hadoop.fs.s3a.path.style.access": str(not lake.virtual_hosted_style).lower()}
+    if lake.endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = lake.endpoint
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(lake.endpoint.startswith("https")).lower()
+    if lake.region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = lake.region
+    if lake.access_key_id and lake.secret_access_key:
+        conf["spark.hadoop.fs.s3a.access.key"] = lake.access_key_id
+        conf["spark.hadoop.fs.s3a.secret.key"] = lake.secret_access_key.get_secret_value()
+    if lake.session_token:
+        conf["spark.hadoop.fs.s3a.session.token"] = lake.session_token.get_secret_value()
+    return conf
+
+
+def spark_session(config: SparkConfig, lake: LakeConfig | None = None) -> SparkSession:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise ConfigError("engine.name = 'spark' needs pyspark: pip install 'salesflow[spark]'") from exc
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this interpreter
     builder = SparkSession.builder
-    settings = {**SEMANTICS, **config.conf}
+    settings = {**SEMANTICS, **(s3a_conf(lake) if lake else {}), **config.conf}
     if not os.environ.get("SALESFLOW_UNDER_SPARK_SUBMIT"):  # spark-submit already chose these
         builder = builder.master(config.master).appName(config.app_name)
         settings = {
@@ -64,9 +84,10 @@ def spark_session(config: SparkConfig) -> SparkSession:
 class SparkEngine(EngineAdapter):
     DIALECT: ClassVar[str] = "spark"
 
-    def __init__(self, config: SparkConfig, session: SparkSession | None = None) -> None:
+    def __init__(self, config: SparkConfig, session: SparkSession | None = None,
+                 lake: LakeConfig | None = None) -> None:
         self.config = config
-        self.spark = session or spark_session(config)
+        self.spark = session or spark_session(config, lake)
         self.spark.sql(JSON_TYPE_FUNCTION)
         names = [row.function for row in self.spark.sql("SHOW FUNCTIONS").collect()]
         self.translator = SparkTranslator(names, self.describe)

@@ -68,7 +68,7 @@ def run_spark_stream(settings: Settings, *, source: str = "landing", available_n
                      timeout_seconds: float | None = None) -> SparkStreamResult:
     """Run the streaming query until the source is drained (available-now) or ``timeout``."""
     lake = open_lake(settings)
-    engine = SparkEngine(settings.spark)
+    engine = SparkEngine(settings.spark, lake=settings.lake)
     result, clock = SparkStreamResult(), time.perf_counter()
     try:
         runner = Runner(settings, lake, engine, lambda stage, n: None)

@@ -9,6 +9,7 @@ the source holds when the run starts, then returns.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -21,6 +22,7 @@ from salesflow.bronze.ingest import BronzeBatch, next_bronze_batch
 from salesflow.bronze.kafka_ingest import KafkaBronzeIngestor, OffsetCheckpoint
 from salesflow.config import Settings
 from salesflow.engine import create_engine
+from salesflow.errors import TransientError
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
 from salesflow.lake.storage import open_lake
@@ -81,8 +83,14 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
         try:
             load_reference(lake, runner.landing)
             runner.downstream(result)  # finish whatever a stopped run left between layers
+            outage = _Backoff(settings)
             while not stop.is_set():
-                did_work = _micro_batches(runner, result, stats, stop)
+                try:
+                    did_work = _micro_batches(runner, result, stats, stop)
+                except TransientError as exc:  # every step is idempotent: wait, then redo the batch
+                    outage.wait(exc, stop)
+                    continue
+                outage.reset()
                 if did_work and sink is not None:
                     sink.publish(lake)
                 if reader is not None and isinstance(runner.bronze, KafkaBronzeIngestor):
@@ -104,6 +112,29 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
     rec = reconcile_lake(lake)
     log.info("stream stopped: %s; lake reconciles: %s", stats.summary(), rec.balanced)
     return stats
+
+
+class _Backoff:
+    """Exponential backoff with full jitter across consecutive transient failures; gives up (re-raises)
+    once they have lasted ``stream.retry_max_seconds``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.first, self.cap = settings.stream.retry_backoff_seconds, settings.stream.retry_max_seconds
+        self.failing_since: float | None = None
+        self.attempt = 0
+
+    def wait(self, exc: TransientError, stop: threading.Event) -> None:
+        now = time.monotonic()
+        self.failing_since = self.failing_since or now
+        if now - self.failing_since > self.cap:
+            raise exc
+        delay = random.uniform(0, min(30.0, self.first * 2 ** self.attempt))
+        self.attempt += 1
+        log.warning("micro-batch failed (%s); retry %d in %.1f s", exc, self.attempt, delay)
+        stop.wait(delay)
+
+    def reset(self) -> None:
+        self.failing_since, self.attempt = None, 0
 
 
 def _attach_kafka(runner: Runner, settings: Settings, lake: Lake) -> KafkaReader:
