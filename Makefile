@@ -35,6 +35,7 @@ bench: $(STAMP)  ## benchmarks (not part of `make test`)
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/sources_bench.py
 	$(BIN)/python bench/forecast_bench.py
+	$(BIN)/python bench/engines_bench.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

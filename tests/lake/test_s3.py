@@ -191,3 +191,40 @@ def test_spark_engine_reads_and_writes_the_same_bucket(s3: S3, landed: Path, bat
     env = s3.env("s3://lake/spark", SALESFLOW__SPARK__MASTER="local[2]", SALESFLOW__SPARK__SHUFFLE_PARTITIONS="2")
     ok(salesflow(remote, "--engine", "spark", "batch", env=env))
     assert dump(remote, env) == dump(batch_runs["local"])
+
+
+def test_dashboard_reads_the_bucket(s3: S3, batch_runs: dict[str, Path], tmp_path: Path) -> None:
+    """The Streamlit dashboard, configured with the s3:// lake, in a real browser."""
+    from salesflow.ops.processes import free_port
+    from tests.dashboard.test_dashboard import CHROMIUM, browser, open_page
+    from tests.http import wait_healthy
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("make test installs Debian's chromium")
+    remote, env = batch_runs["remote"], s3.env("s3://lake/batch")
+    ok(salesflow(remote, "warehouse", "load", env=env))
+    port, log = free_port(), tmp_path / "dash.log"
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SALESFLOW")}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(remote), "dashboard",
+                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, text=True,
+                                env={**full, **env})
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(f"{url}/_stcore/health", proc, log, 90)
+            with browser() as page:
+                page.goto(url, timeout=60_000)
+                open_page(page, "Sales")
+                page.get_by_text("Daily revenue").first.wait_for(timeout=60_000)
+                open_page(page, "Pipeline")
+                page.get_by_text("Lineage").first.wait_for(timeout=60_000)
+                page.wait_for_timeout(1500)
+                page.screenshot(path=str(tmp_path / "pipeline.png"), full_page=True)
+                body = page.locator("body").inner_text()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert "bronze.events" in body and "gold.daily_sales" in body, body[:2000]
+    assert "No data yet" not in body
+    text = log.read_text()
+    assert "Traceback" not in text and "Error" not in text, text[-2000:]

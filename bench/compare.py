@@ -1,0 +1,159 @@
+"""salesflow beside its peers on one generated workload, in one run.
+
+Runs, each as a fresh process on a fresh copy of the same landing log (default 2,000,000 events
+with the simulator's default duplicates, late and malformed events):
+- salesflow batch (DuckDB engine) and salesflow stream --available-now (landing source);
+- salesflow batch on the Spark engine (local[2]);
+- a plain PySpark batch job, a Spark Structured Streaming job (file source, availableNow) and a
+  pandas job doing the same Silver/Gold work (bench/peers/);
+then the stream's freshness at fixed input rates (bench/stream_bench.py, Kafka via tansu).
+Peak memory is the run's own cgroup peak (the JVM included). Agreement compares each run's Silver
+counts and order-line revenue with salesflow batch.
+
+    python bench/compare.py [--events N] [--rates 1000,10000,50000] [--skip spark-engine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from batch_bench import OUT, generate  # noqa: E402
+from scale_bench import Cgroup  # noqa: E402
+
+KEYS = ("orders", "order_lines", "product_views", "cart_adds", "revenue")
+
+
+def measured(name: str, args: list[str], env: dict[str, str] | None = None) -> tuple[str, float, int]:
+    """Run ``args`` in its own cgroup (no cap): stdout, wall seconds, peak MiB of the whole tree."""
+    cgroup = Cgroup(f"salesflow-compare-{name}", 64 * 1024 ** 3)
+    started = time.perf_counter()
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, **(env or {})})
+    cgroup.add(child.pid)
+    out, err = child.communicate()
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"{name} failed ({child.returncode}):\n{err[-3000:]}")
+    return out, seconds, round(cgroup.peak_bytes() / 1024 ** 2)
+
+
+def fresh(workload: Path, name: str) -> Path:
+    run_dir = OUT / "compare" / name
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    shutil.copytree(workload / "landing", run_dir / "landing")
+    return run_dir
+
+
+def salesflow_run(workload: Path, name: str, *command: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    run_dir = fresh(workload, name)
+    _, seconds, peak = measured(name, [sys.executable, "-m", "salesflow", "--data-dir", str(run_dir), *command], env)
+    return {"run": name, "seconds": seconds, "peak_mib": peak, **lake_facts(run_dir)}
+
+
+def lake_facts(run_dir: Path) -> dict[str, Any]:
+    from salesflow.lake.delta import Lake
+    from salesflow.lake.tables import (
+        BRONZE_EVENTS,
+        SILVER_CART_ADDS,
+        SILVER_ORDER_LINES,
+        SILVER_ORDERS,
+        SILVER_PRODUCT_VIEWS,
+    )
+
+    lake = Lake(str(run_dir / "lake"))
+    count = {name: (lake.read(spec, columns=["batch_id"]) or _empty()).num_rows for name, spec in (
+        ("records", BRONZE_EVENTS), ("orders", SILVER_ORDERS), ("order_lines", SILVER_ORDER_LINES),
+        ("product_views", SILVER_PRODUCT_VIEWS), ("cart_adds", SILVER_CART_ADDS))}
+    lines = lake.read(SILVER_ORDER_LINES, columns=["revenue"])
+    revenue = sum((v for v in lines["revenue"].to_pylist() if v is not None), Decimal(0)) if lines else 0
+    return {**count, "revenue": float(revenue)}
+
+
+def _empty() -> Any:
+    import pyarrow as pa
+
+    return pa.table({"batch_id": pa.array([], pa.int64())})
+
+
+def peer(workload: Path, name: str, script: str, *mode: str) -> dict[str, Any]:
+    run_dir = fresh(workload, name)
+    out, seconds, peak = measured(name, [sys.executable, str(ROOT / "peers" / script), *mode,
+                                         str(run_dir / "landing"), str(run_dir / "out")])
+    facts = json.loads(out.strip().splitlines()[-1])
+    return {"run": name, "seconds": seconds, "peak_mib": peak, **{k: facts[k] for k in ("records", *KEYS)}}
+
+
+def agreement(run: dict[str, Any], reference: dict[str, Any]) -> str:
+    off = [f"{k} {run[k] - reference[k]:+,.2f}" if k == "revenue" else f"{k} {run[k] - reference[k]:+,}"
+           for k in KEYS if abs(run[k] - reference[k]) > (0.005 if k == "revenue" else 0)]
+    return "same" if not off else ", ".join(off)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--rates", default="1000,10000,50000")
+    parser.add_argument("--rate-seconds", type=int, default=20)
+    parser.add_argument("--skip", default="", help="comma list of runs to leave out (spark-engine, freshness ...)")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    workload = generate(args.events, args.seed)
+    plan = [
+        ("salesflow batch", lambda: salesflow_run(workload, "salesflow-batch", "batch", "--json")),
+        ("salesflow stream", lambda: salesflow_run(workload, "salesflow-stream", "stream", "--available-now")),
+        ("spark-engine", lambda: salesflow_run(workload, "salesflow-spark-engine", "--engine", "spark", "batch",
+                                               env={"SALESFLOW__SPARK__MASTER": "local[2]",
+                                                    "SALESFLOW__SPARK__DRIVER_MEMORY": "6g"})),
+        ("pyspark batch", lambda: peer(workload, "pyspark-batch", "spark_job.py", "batch")),
+        ("pyspark structured streaming", lambda: peer(workload, "pyspark-streaming", "spark_job.py", "stream")),
+        ("pandas", lambda: peer(workload, "pandas", "pandas_job.py")),
+    ]
+    runs = []
+    for name, job in plan:
+        if name in skip:
+            continue
+        result = job()
+        result["run"] = name
+        result["events_per_second"] = round(result["records"] / result["seconds"])
+        runs.append(result)
+        print(json.dumps(result), flush=True)
+    reference = runs[0]
+    for run in runs:
+        run["salesflow_speedup"] = round(reference["events_per_second"] / run["events_per_second"], 2)
+        run["agreement"] = agreement(run, reference)
+    freshness = None
+    if "freshness" not in skip:
+        subprocess.run([sys.executable, str(ROOT / "stream_bench.py"), "--events", "200000", "--rates", args.rates,
+                        "--seconds", str(args.rate_seconds)], check=True, stdout=subprocess.DEVNULL)
+        freshness = json.loads((OUT / "stream.json").read_text())
+    report = {"events": args.events, "runs": runs, "freshness": freshness,
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
+    (OUT / "compare.json").write_text(json.dumps(report, indent=2))
+    print("\n| run | wall s | events/s | peak RSS MiB | salesflow batch is | agreement with salesflow batch |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for run in runs:
+        print(f"| {run['run']} | {run['seconds']:.1f} | {run['events_per_second']:,} | {run['peak_mib']:,} | "
+              f"{run['salesflow_speedup']}x | {run['agreement']} |")
+    if freshness:
+        print("\n| input events/s | p50 ms | p99 ms |\n| ---: | ---: | ---: |")
+        for rate in freshness["fixed_rate"]:
+            latency = rate["latency_ms"]
+            print(f"| {rate['input_rate']:,} | {latency['p50']:.0f} | {latency['p99']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
