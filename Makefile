@@ -19,12 +19,13 @@ run: demo  ## the main job: stream + scheduled steps + dashboard (prints its URL
 demo: $(STAMP)  ## simulate ~200,000 events and run the whole pipeline once on embedded defaults
 	$(BIN)/salesflow demo
 
-system-deps:  ## Debian packages the tests start for real: PostgreSQL, Redis, and Chromium for the dashboard
+system-deps:  ## Debian packages the tests start for real: PostgreSQL, Redis, Chromium (dashboard), Java 17 (Spark)
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! [ -x /usr/bin/chromium ] || \
-			! [ -x /usr/bin/redis-server ]; then \
-		echo "installing Debian's postgresql, redis-server and chromium for the tests"; \
+			! [ -x /usr/bin/redis-server ] || ! command -v java >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql, redis-server, chromium and openjdk-17 for the tests"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql redis-server chromium >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql redis-server chromium \
+			openjdk-17-jre-headless >/dev/null; \
 	fi
 
 test: $(STAMP) system-deps  ## every test
