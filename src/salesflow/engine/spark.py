@@ -109,9 +109,6 @@ class SparkEngine(EngineAdapter):
         """Columns of a registered relation with DuckDB's type names (for schema expectations)."""
         return [(f.name, duckdb_type(f.dataType.simpleString())) for f in self.spark.table(relation).schema.fields]
 
-    def translate_only(self, sql: str, source: str) -> str:
-        return self.translator.translate(sql, source)
-
     def close(self) -> None:
         for frame in self._cached.values():
             frame.unpersist()
