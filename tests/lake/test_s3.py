@@ -139,6 +139,7 @@ def test_outage_mid_stream_is_retried_and_loses_nothing(s3: S3, tmp_path: Path) 
         _, err = stream.communicate(timeout=60)
     assert stream.returncode in (0, -15), err[-3000:]
     assert "Traceback" not in err, err[-3000:]
+    assert "retry 1 in" in err, "the outage never reached the stream: nothing was retried"
     reconciled = json.loads(ok(salesflow(data, "reconcile", env=env)).stdout)
     assert reconciled["balanced"] is True and reconciled["bronze"] == len(first) + len(more)
     counts = dump(data, env)

@@ -25,7 +25,7 @@ from salesflow.engine import create_engine
 from salesflow.errors import TransientError
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
-from salesflow.lake.storage import open_lake
+from salesflow.lake.storage import LakeUnavailableError, open_lake
 from salesflow.pipeline.batch import BatchRun, Runner
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.silver.reference import load_reference
@@ -85,26 +85,26 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
             runner.downstream(result)  # finish whatever a stopped run left between layers
             outage = _Backoff(settings)
             while not stop.is_set():
-                try:
+                try:  # every step is idempotent: after a transient failure, wait and redo it
                     did_work = _micro_batches(runner, result, stats, stop)
-                except TransientError as exc:  # every step is idempotent: wait, then redo the batch
+                    if did_work and sink is not None:
+                        sink.publish(lake)
+                    if reader is not None and isinstance(runner.bronze, KafkaBronzeIngestor):
+                        stats.consumer_lag = reader.lag(runner.bronze.checkpoint.offsets)
+                    if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
+                        _maintain(lake, settings)  # between micro-batches
+                        stats.maintained_at = stats.batches
+                    if not did_work:
+                        if caught_up is not None:
+                            caught_up.set()
+                        if available_now:
+                            break
+                        stop.wait(settings.stream.trigger_seconds)
+                        load_reference(lake, runner.landing)
+                except TransientError as exc:
                     outage.wait(exc, stop)
                     continue
                 outage.reset()
-                if did_work and sink is not None:
-                    sink.publish(lake)
-                if reader is not None and isinstance(runner.bronze, KafkaBronzeIngestor):
-                    stats.consumer_lag = reader.lag(runner.bronze.checkpoint.offsets)
-                if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
-                    maintain(lake, settings.stream.vacuum_retention_hours)  # between micro-batches
-                    stats.maintained_at = stats.batches
-                if not did_work and caught_up is not None:
-                    caught_up.set()
-                if available_now and not did_work:
-                    break
-                if not did_work:
-                    stop.wait(settings.stream.trigger_seconds)
-                    load_reference(lake, runner.landing)
         finally:
             if reader is not None:
                 reader.close()
@@ -112,6 +112,14 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
     rec = reconcile_lake(lake)
     log.info("stream stopped: %s; lake reconciles: %s", stats.summary(), rec.balanced)
     return stats
+
+
+def _maintain(lake: Lake, settings: Settings) -> None:
+    """Compaction is housekeeping: an object store that fails it is retried next round."""
+    try:
+        maintain(lake, settings.stream.vacuum_retention_hours)
+    except OSError as exc:
+        raise LakeUnavailableError(f"maintenance could not reach the lake: {exc}") from exc
 
 
 class _Backoff:
