@@ -37,6 +37,7 @@ bench: $(STAMP)  ## benchmarks (not part of `make test`)
 	$(BIN)/python bench/sources_bench.py
 	$(BIN)/python bench/forecast_bench.py
 	$(BIN)/python bench/engines_bench.py
+	$(BIN)/python bench/compare.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
