@@ -14,14 +14,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salesflow.ops.processes import free_port, stop_process
+from salesflow.ops.processes import free_port, stop_process, wait_listening
 
 MOTO = Path(sys.executable).parent / "moto_server"
 
@@ -107,7 +106,7 @@ def s3_server(bucket: str = "lake") -> Iterator[S3]:
     process = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_port(port, process)
+        wait_listening(port, process, 30, "moto_server")
         url = f"http://127.0.0.1:{port}"
         iam = boto3.client("iam", endpoint_url=url, aws_access_key_id="setup", aws_secret_access_key="setup",
                            region_name="us-east-1")
@@ -124,31 +123,22 @@ def s3_server(bucket: str = "lake") -> Iterator[S3]:
         stop_process(process, timeout=10)
 
 
-def _wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "moto_server exited"
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"moto_server not listening on {port}")
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any SALESFLOW setting, plus ``extra``."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("SALESFLOW")}, **(extra or {})}
 
 
 def salesflow(data_dir: Path, *args: str, env: dict[str, str] | None = None,
               timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """The CLI in a child process (with the test's clean environment plus ``env``)."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SALESFLOW")}
     return subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, env={**full, **(env or {})}, timeout=timeout, check=False)
+                          capture_output=True, text=True, env=child_env(env), timeout=timeout, check=False)
 
 
 def dump(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Fingerprints of every Silver and Gold table of a lake (local or s3://), from a child process."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SALESFLOW")}
     done = subprocess.run([sys.executable, "-m", "tests.s3_dump", str(data_dir)], capture_output=True, text=True,
-                          env={**full, **(env or {})}, timeout=300, check=False,
+                          env=child_env(env), timeout=300, check=False,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)  # type: ignore[no-any-return]

@@ -6,7 +6,6 @@ Everything that touches the bucket runs as a child process: see tests/s3.py.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 from salesflow.config import load_settings
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land, noisy
-from tests.s3 import S3, dump, s3_server, salesflow
+from tests.s3 import S3, child_env, dump, s3_server, salesflow
 
 SPEC = SimulationSpec(events=6_000, seed=31, days=3, defects=noisy())
 
@@ -115,9 +114,8 @@ def test_outage_mid_stream_is_retried_and_loses_nothing(s3: S3, tmp_path: Path) 
     settings = load_settings(data_dir=data)
     env = s3.env("s3://lake/outage", SALESFLOW__STREAM__TRIGGER_SECONDS="0.2")
     first = land(settings, SimulationSpec(events=2_000, seed=41, days=1, defects=noisy()), per_segment=500)
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SALESFLOW")}
     stream = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(data), "stream"],
-                              env={**full, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(6)
         s3.proxy.cut()
@@ -161,8 +159,7 @@ def test_concurrent_writers_commit_safely(s3: S3, tmp_path: Path) -> None:
         "for i in range(15):\n"
         "    lake.append_log(spec, pa.table({'writer': [sys.argv[1]], 'i': [i]}))\n"
         "sys.stdout.flush(); os._exit(0)\n")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SALESFLOW")},
-           **s3.env("s3://lake/race")}
+    env = child_env(s3.env("s3://lake/race"))
     ok(subprocess.run([sys.executable, str(script), "seed", str(tmp_path)], env=env, capture_output=True,
                       text=True, timeout=120, check=False))  # create the table first
     writers = [subprocess.Popen([sys.executable, str(script), name, str(tmp_path)], env=env,
@@ -205,11 +202,10 @@ def test_dashboard_reads_the_bucket(s3: S3, batch_runs: dict[str, Path], tmp_pat
     remote, env = batch_runs["remote"], s3.env("s3://lake/batch")
     ok(salesflow(remote, "warehouse", "load", env=env))
     port, log = free_port(), tmp_path / "dash.log"
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SALESFLOW")}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(remote), "dashboard",
                                  "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, text=True,
-                                env={**full, **env})
+                                env=child_env(env))
         try:
             url = f"http://127.0.0.1:{port}"
             wait_healthy(f"{url}/_stcore/health", proc, log, 90)

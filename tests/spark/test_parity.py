@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from pydantic import SecretStr
 
@@ -76,7 +77,7 @@ def test_untranslatable_model_names_itself(tmp_path: Path, spark_session: object
     settings = engine_settings(tmp_path, "spark")
     engine = SparkEngine(settings.spark)
     try:
-        engine.register("t", __import__("pyarrow").table({"x": [1, 2]}))
+        engine.register("t", pa.table({"x": [1, 2]}))
         with pytest.raises(ModelError, match=r"silver\.bogus cannot be transpiled .*bar\(\)"):
             engine.run(Model("silver.bogus", "SELECT bar(x, 0, 10) AS y FROM t"))
         # a model that does translate still runs on the same engine afterwards

@@ -71,8 +71,7 @@ class BronzeIngestor:
             self.checkpoint.reset_to(committed, self._segments_in_bronze())
 
     def _segments_in_bronze(self) -> set[str]:
-        names = [s.name for s in self.landing.segments()]
-        return set(self.lake.distinct((BRONZE_EVENTS,), "source_file", ds.field("source_file").isin(names)))
+        return files_in_bronze(self.lake, [s.name for s in self.landing.segments()])
 
     def _plan_next(self) -> PendingBatch | None:
         chosen: list[str] = []
@@ -146,6 +145,11 @@ def decode_lines(lines: list[bytes]) -> tuple[pa.Array, pa.Array]:
                 texts.append(line.decode("utf-8", errors="replace"))
                 valid.append(False)
         return pa.array(texts, pa.string()), pa.array(valid, pa.bool_())
+
+
+def files_in_bronze(lake: Lake, names: list[str]) -> set[str]:
+    """Which of these landing segment names Bronze already holds (its ``source_file`` column)."""
+    return set(lake.distinct((BRONZE_EVENTS,), "source_file", ds.field("source_file").isin(names)))
 
 
 def next_bronze_batch(lake: Lake, after: int = -1) -> int:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
+
+from salesflow.errors import TransientError
 
 
 def free_port() -> int:
@@ -20,3 +23,17 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float, name: str) -> None:
+    """Return once 127.0.0.1:``port`` accepts connections; fail if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TransientError(f"{name} exited with code {process.returncode} before it was ready")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TransientError(f"{name} not ready on port {port} after {timeout:.0f} s")

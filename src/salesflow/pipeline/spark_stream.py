@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from salesflow.bronze.ingest import APP_ID as LANDING_APP_ID
-from salesflow.bronze.ingest import decode_lines, next_bronze_batch, segment_records, write_bronze
+from salesflow.bronze.ingest import (
+    decode_lines,
+    files_in_bronze,
+    next_bronze_batch,
+    segment_records,
+    write_bronze,
+)
 from salesflow.bronze.lock import bronze_lock
 from salesflow.config import Settings
 from salesflow.engine.spark import SparkEngine
@@ -125,7 +131,7 @@ class _Job:
     def _bronze_landing(self, files: pa.Table) -> int | None:
         with bronze_lock(self.settings.checkpoint_dir):
             names = [PurePath(p).name for p in files["path"].to_pylist()]
-            done = set(self.lake.distinct((BRONZE_EVENTS,), "source_file", _isin("source_file", names)))
+            done = files_in_bronze(self.lake, names)
             parts, seq = [], 0
             batch_id = next_bronze_batch(self.lake, after=self.lake.txn_version(BRONZE_EVENTS, LANDING_APP_ID))
             order = sorted(range(len(names)), key=lambda i: names[i])  # the landing runner's order
@@ -215,8 +221,3 @@ def _checkpoint(settings: Settings, source: str) -> str:
     root = settings.spark.checkpoint_dir or str(settings.checkpoint_dir / "spark")
     return f"{root.rstrip('/')}/{source}"
 
-
-def _isin(column: str, values: list[str]) -> Any:
-    import pyarrow.dataset as ds
-
-    return ds.field(column).isin(values)

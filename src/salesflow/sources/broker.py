@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from salesflow.errors import ConfigError, TransientError
-from salesflow.ops.processes import free_port, stop_process
+from salesflow.errors import ConfigError
+from salesflow.ops.processes import free_port, stop_process, wait_listening
 
 
 def tansu_binary() -> Path:
@@ -35,20 +33,9 @@ def embedded_broker(port: int | None = None, ready_timeout: float = 20.0) -> Ite
          "--storage-engine", "memory://tansu/"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_ready(port, process, ready_timeout)
+        wait_listening(port, process, ready_timeout, "embedded broker")
         yield f"127.0.0.1:{port}"
     finally:
         stop_process(process, timeout=10)
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise TransientError(f"embedded broker exited with code {process.returncode} before it was ready")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TransientError(f"embedded broker not ready on port {port} after {timeout:.0f} s")
