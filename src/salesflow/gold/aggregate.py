@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.engine.base import EngineAdapter
@@ -69,12 +70,30 @@ class GoldBuilder:
     def pending_batches(self, silver_committed: int) -> list[int]:
         """Silver batches not yet in gold, oldest first."""
         done = self.committed()
-        keep = (ds.field("batch_id") > done) & (ds.field("batch_id") <= silver_committed)
-        return self.lake.distinct((*SILVER_EVENT_TABLES, QUARANTINE, DUPLICATES), "batch_id", keep)
+        wanted = range(done + 1, silver_committed + 1)
+        found: set[int] = set()
+        for spec in (*SILVER_EVENT_TABLES, QUARANTINE, DUPLICATES):
+            files = _files_holding(self.lake, spec, wanted)
+            if files is None:  # no per-file statistics: read the column
+                keep = (ds.field("batch_id") > done) & (ds.field("batch_id") <= silver_committed)
+                found |= set(self.lake.distinct((spec,), "batch_id", keep))
+                continue
+            for low, high in zip(files["min.batch_id"].to_pylist(), files["max.batch_id"].to_pylist(), strict=True):
+                found |= set(range(max(low, wanted.start), min(high, wanted.stop - 1) + 1))
+        return sorted(found)
 
     def dates_of(self, batch_id: int) -> tuple[date, ...]:
-        """event_date partitions a Silver batch touched."""
-        return tuple(self.lake.distinct(SILVER_EVENT_TABLES, "event_date", ds.field("batch_id") == batch_id))
+        """event_date partitions a Silver batch touched: from the Delta log's per-file batch_id
+        range, so no data is read. A compacted file that spans several batches can add a date the
+        batch did not touch; rebuilding that date again is harmless."""
+        dates: set[date] = set()
+        for spec in SILVER_EVENT_TABLES:
+            files = _files_holding(self.lake, spec, range(batch_id, batch_id + 1))
+            if files is None:
+                dates |= set(self.lake.distinct((spec,), "event_date", ds.field("batch_id") == batch_id))
+            elif files.num_rows:
+                dates |= set(files["partition.event_date"].to_pylist())
+        return tuple(sorted(dates - {None}))
 
     def build(self, batch_id: int) -> GoldBatch:
         """Rebuild the partitions Silver batch ``batch_id`` touched, from Silver up to that batch."""
@@ -118,6 +137,16 @@ class GoldBuilder:
             self.engine.register(f"silver_{spec.name}", self.lake.read(spec, filter=keep))
         products = self.lake.read(REF_PRODUCTS, columns=["product_id", "category"])
         self.engine.register("ref_products", products if products is not None else _EMPTY_PRODUCTS.empty_table())
+
+
+def _files_holding(lake: Lake, spec: TableSpec, batches: range) -> pa.Table | None:
+    """The files of ``spec`` whose batch_id range meets ``batches``; None without statistics."""
+    files = lake.file_stats(spec, "batch_id")
+    if files is None or files.num_rows == 0 or not batches:
+        return None if files is None else files.slice(0, 0)
+    keep = pc.and_(pc.less_equal(files["min.batch_id"], batches.stop - 1),
+                   pc.greater_equal(files["max.batch_id"], batches.start))
+    return files.filter(keep)
 
 
 def _partition_predicate(event_dates: tuple[date, ...]) -> str:
