@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -110,41 +111,57 @@ class BronzeIngestor:
 
 def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
     produced = int(segment.path.stat().st_mtime * 1_000_000)  # landing: the segment's publish time
-    return segment_records(segment, segment.read_lines(), produced, batch_id, first_seq)
+    return segment_records(segment, segment.read_array(), produced, batch_id, first_seq)
 
 
-def segment_records(segment: Segment, lines: list[bytes], produced_us: int, batch_id: int,
+def segment_records(segment: Segment, lines: pa.Array, produced_us: int, batch_id: int,
                     first_seq: int) -> pa.Table:
     """Bronze input rows of one landing segment (also built by the Spark job from file contents)."""
     payload, valid = decode_lines(lines)
     n = len(lines)
+    line_numbers = pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
     return pa.table({
         "payload": payload,
         "valid_utf8": valid,
-        "source": pa.array([segment.source] * n, pa.string()),
-        "source_file": pa.array([segment.name] * n, pa.string()),
-        "source_position": pa.array([f"{segment.name}:{i + 1}" for i in range(n)], pa.string()),
-        "record_seq": pa.array(range(first_seq, first_seq + n), pa.int64()),
-        "batch_id": pa.array([batch_id] * n, pa.int64()),
-        "produced_at": pa.array([produced_us] * n, pa.timestamp("us", "UTC")),
+        "source": pa.repeat(segment.source, n).cast(pa.string()),
+        "source_file": pa.repeat(segment.name, n).cast(pa.string()),
+        "source_position": pc.binary_join_element_wise(segment.name, line_numbers, ":"),
+        "record_seq": pa.array(np.arange(first_seq, first_seq + n), pa.int64()),
+        "batch_id": pa.repeat(batch_id, n).cast(pa.int64()),
+        "produced_at": pa.repeat(pa.scalar(produced_us, pa.timestamp("us", "UTC")), n),
     })
 
 
-def decode_lines(lines: list[bytes]) -> tuple[pa.Array, pa.Array]:
-    """UTF-8 text of each line. Invalid bytes become U+FFFD and the row is flagged (quarantined)."""
-    raw = pa.array(lines, pa.binary())
+def decode_lines(lines: pa.Array | list[bytes]) -> tuple[pa.Array, pa.Array]:
+    """UTF-8 text of each line. Invalid bytes become U+FFFD and the row is flagged (quarantined).
+
+    Only lines holding a non-ASCII byte can be invalid, so only those are decoded one by one."""
+    raw = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.binary())
     try:
-        return raw.cast(pa.string()), pa.array([True] * len(lines), pa.bool_())
+        return raw.cast(pa.string()), pa.repeat(True, len(raw))
     except pa.ArrowInvalid:
-        texts, valid = [], []
-        for line in lines:
-            try:
-                texts.append(line.decode("utf-8"))
-                valid.append(True)
-            except UnicodeDecodeError:
-                texts.append(line.decode("utf-8", errors="replace"))
-                valid.append(False)
-        return pa.array(texts, pa.string()), pa.array(valid, pa.bool_())
+        pass
+    invalid = np.zeros(len(raw), dtype=bool)
+    replacements = []
+    for i in _non_ascii_rows(raw):
+        line = raw[i].as_py()
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            invalid[i] = True
+            replacements.append(line.decode("utf-8", errors="replace"))
+    text = pc.cast(raw, options=pc.CastOptions(pa.string(), allow_invalid_utf8=True))
+    mask = pa.array(invalid)
+    return pc.replace_with_mask(text, mask, pa.array(replacements, pa.string())), pc.invert(mask)
+
+
+def _non_ascii_rows(raw: pa.Array) -> np.ndarray:
+    """Row numbers of the lines with a byte >= 0x80, found over the array's data buffer at once."""
+    offsets_buffer, data_buffer = raw.buffers()[1:3]
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[raw.offset: raw.offset + len(raw) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    high = np.flatnonzero(data[offsets[0]: offsets[-1]] >= 0x80) + offsets[0]
+    return np.unique(np.searchsorted(offsets, high, side="right") - 1)
 
 
 def files_in_bronze(lake: Lake, names: list[str]) -> set[str]:

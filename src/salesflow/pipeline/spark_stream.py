@@ -46,7 +46,7 @@ from salesflow.lake.tables import BRONZE_EVENTS
 from salesflow.pipeline.batch import BatchRun, Runner
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
 from salesflow.silver.reference import load_reference
-from salesflow.sources.landing import SEGMENT_SUFFIX, Segment, split_lines
+from salesflow.sources.landing import SEGMENT_SUFFIX, Segment, line_array
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -144,7 +144,7 @@ class _Job:
                 # listing (modificationTime) keeps milliseconds only.
                 produced = int(segment.path.stat().st_mtime * 1_000_000) if segment.path.exists() \
                     else files["modificationTime"][i].value
-                lines = split_lines(files["content"][i].as_py())
+                lines = line_array(files["content"][i].as_py())
                 parts.append(segment_records(segment, lines, int(produced), batch_id, seq))
                 seq += len(lines)
             if not parts:
