@@ -52,6 +52,10 @@ class KafkaReader:
                                   "receive.message.max.bytes": 60_000_000, **client_config(config),
                                   "group.id": config.group_id, "enable.auto.commit": False,
                                   "auto.offset.reset": "earliest", "enable.partition.eof": False})
+        self._position: dict[int, int] | None = None
+        """Where the assignment stands after the last poll: while the next poll starts there, the
+        consumer keeps its assignment and its prefetched messages (re-assigning drops both)."""
+        self._partitions: tuple[float, list[int]] | None = None
 
     def partitions(self) -> list[int]:
         from confluent_kafka import KafkaException
@@ -72,8 +76,9 @@ class KafkaReader:
         End offsets come from what was actually read, not from watermarks: a broker's reported high
         watermark can lag, and a plan must name offsets that exist.
         """
-        partitions = self.partitions()
-        self._assign({p: start.get(p, 0) for p in partitions})
+        wanted = {p: start.get(p, 0) for p in self._known_partitions()}
+        if wanted != self._position:
+            self._assign(wanted)
         out: list[Message] = []
         idle_since = time.monotonic()
         while len(out) < max_records:
@@ -83,13 +88,24 @@ class KafkaReader:
                 idle_since = time.monotonic()
             elif out or time.monotonic() - idle_since >= self.config.idle_seconds:
                 break  # a partial batch goes now; an empty topic counts as idle after idle_seconds
+        self._position = dict(wanted)
+        for message in out:
+            self._position[message.partition] = max(self._position[message.partition], message.offset + 1)
         return out
+
+    def _known_partitions(self) -> list[int]:
+        """The topic's partitions, asked of the broker at most every 10 s (a metadata round trip)."""
+        now = time.monotonic()
+        if self._partitions is None or now - self._partitions[0] > 10:
+            self._partitions = (now, self.partitions())
+        return self._partitions[1]
 
     def read(self, start: dict[int, int], end: dict[int, int]) -> list[Message]:
         """Every message in [start, end) of each partition (a replay of a planned batch)."""
         wanted = {p: (start.get(p, 0), e) for p, e in end.items() if e > start.get(p, 0)}
         if not wanted:
             return []
+        self._position = None  # a replay reads elsewhere: the next poll must assign again
         self._assign({p: s for p, (s, _) in wanted.items()})
         out: list[Message] = []
         done: set[int] = set()
