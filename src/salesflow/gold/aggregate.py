@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.engine.base import EngineAdapter
-from salesflow.lake.delta import Lake, each_at_once
+from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     DUPLICATES,
     GOLD_CATEGORY_REVENUE,
@@ -104,8 +103,8 @@ class GoldBuilder:
         predicate = _partition_predicate(event_dates)
         outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
         self._gate(batch_id, event_dates, outputs)  # a blocking rule stops every gold write of the batch
-        written = sum(each_at_once([partial(self.lake.replace_where, spec, table, predicate, app_id=GOLD_APP,
-                                            version=batch_id) for spec, table in outputs.items()]))
+        written = sum(self.lake.replace_where(spec, table, predicate, app_id=GOLD_APP, version=batch_id)
+                      for spec, table in outputs.items())
         return GoldBatch(batch_id, event_dates, {s.name: t.num_rows for s, t in outputs.items()}, written)
 
     def rebuild(self, event_dates: tuple[date, ...]) -> dict[str, int]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,20 +30,6 @@ from salesflow.errors import LakeSchemaError, LakeWriteError
 from salesflow.lake.tables import TableSpec
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-def each_at_once(calls: list[Callable[[], T]]) -> list[T]:
-    """Run one write per table concurrently and return their results in order. delta-rs releases
-    the GIL while it encodes Parquet and commits, so a batch's writes to its six Silver (or four
-    Gold) tables overlap instead of queueing. Each stays its own idempotent commit, so the order
-    they finish in does not matter; every write is awaited before the first error is raised."""
-    if len(calls) < 2:
-        return [call() for call in calls]
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="delta-write") as pool:
-        futures = [pool.submit(call) for call in calls]
-        wait(futures)
-    return [future.result() for future in futures]
 
 
 @dataclass(frozen=True)

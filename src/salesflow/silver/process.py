@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,7 +30,7 @@ from salesflow.contract.vocabulary import (
 )
 from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ReconciliationError
-from salesflow.lake.delta import Lake, each_at_once
+from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
     DUPLICATES,
@@ -148,7 +147,8 @@ class SilverProcessor:
                 outputs = SilverGates(self, batch_id).apply(outputs)
             result = self._summarize(batch_id, bronze.num_rows, outputs)
             self._reconcile(result)
-            each_at_once([partial(write, spec, rows, batch_id) for spec, rows in outputs.items()])
+            for spec, rows in outputs.items():
+                write(spec, rows, batch_id)
         finally:
             if self.gate is not None:
                 write_results(self.lake, self.gate.results)
