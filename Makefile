@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run demo test bench clean system-deps
+.PHONY: run demo test bench bench-scale clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(STAMP)  ## benchmarks (not part of `make test`)
 	$(BIN)/python bench/forecast_bench.py
 	$(BIN)/python bench/engines_bench.py
 	$(BIN)/python bench/compare.py
+
+bench-scale: $(STAMP)  ## 2M/10M/50M events through the batch under a 4 GiB cgroup cap (root; ~40 min, ~25 GB disk)
+	$(BIN)/python bench/scale_bench.py --sizes 2000000,10000000,50000000 --cap-gib 4
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
