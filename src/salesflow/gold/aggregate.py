@@ -133,8 +133,9 @@ class GoldBuilder:
 
     def _register_inputs(self, batch_id: int, event_dates: tuple[date, ...]) -> None:
         keep = (ds.field("batch_id") <= batch_id) & ds.field("event_date").isin(list(event_dates))
+        prune = f"batch_id <= {batch_id} AND {_partition_predicate(event_dates)}"
         for spec in INPUTS:
-            self.engine.register(f"silver_{spec.name}", self.lake.read(spec, filter=keep))
+            self.engine.register(f"silver_{spec.name}", self.lake.read(spec, filter=keep, prune=prune))
         products = self.lake.read(REF_PRODUCTS, columns=["product_id", "category"])
         self.engine.register("ref_products", products if products is not None else _EMPTY_PRODUCTS.empty_table())
 

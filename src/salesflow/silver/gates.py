@@ -60,8 +60,10 @@ class SilverGates:
         dates = pc.min_max(outputs[spec]["event_date"]).as_py()
         if dates["min"] is None:
             return None
-        keep = (ds.field("batch_id") < self.batch_id) & (ds.field("event_date") >= dates["min"] - timedelta(days=7))
-        earlier = self.p.lake.read(spec, columns=["event_date"], filter=keep)
+        first_day = dates["min"] - timedelta(days=7)
+        keep = (ds.field("batch_id") < self.batch_id) & (ds.field("event_date") >= first_day)
+        prune = f"batch_id < {self.batch_id} AND event_date >= '{first_day.isoformat()}'"
+        earlier = self.p.lake.read(spec, columns=["event_date"], filter=keep, prune=prune)
         parts = [outputs[spec].select(["event_date"])] + ([earlier] if earlier is not None else [])
         self.p.engine.register(f"history_{spec.name}", pa.concat_tables(parts))
         return f"history_{spec.name}"

@@ -177,11 +177,14 @@ class SilverProcessor:
         the batch, so a replay after a crash sees the same state.
         """
         keep = ds.field("batch_id") < batch_id
+        prune = f"batch_id < {batch_id}"
         if oldest is not None:
             horizon = timedelta(hours=self.settings.pipeline.dedupe_horizon_hours)
-            keep = keep & (ds.field("event_date") >= oldest - horizon - timedelta(days=1))
+            first_day = oldest - horizon - timedelta(days=1)
+            keep = keep & (ds.field("event_date") >= first_day)
+            prune += f" AND event_date >= '{first_day.isoformat()}'"
         for spec, schema in _SEEN_SCHEMA.items():
-            seen = self.lake.read(spec, columns=schema.names, filter=keep)
+            seen = self.lake.read(spec, columns=schema.names, filter=keep, prune=prune)
             self.engine.register(f"seen_{spec.name}", seen if seen is not None else schema.empty_table())
         self.engine.run_into("seen_keys", load_model("silver.seen_keys"))
 
