@@ -138,6 +138,9 @@ class KafkaConfig(Section):
     """Messages per micro-batch at most."""
     poll_timeout_seconds: float = Field(1.0, gt=0)
     """One consumer poll; a micro-batch closes at the first empty poll after messages."""
+    max_batch_wait_seconds: float = Field(0.5, gt=0)
+    """A micro-batch stops gathering this long after its first message. Under a steady stream no
+    poll comes back empty, so without it a batch would wait for max_batch_records to fill."""
     idle_seconds: float = Field(2.0, gt=0)
     """With no message for this long the topic counts as drained (--available-now stops)."""
 

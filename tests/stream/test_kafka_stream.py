@@ -174,3 +174,58 @@ def test_stream_metrics_expose_watermark_lag_and_latency(tmp_path: Path, kafka_a
     assert re.search(r'^salesflow_stream_records_total [1-9]', text, re.M)
     assert all(int(n) >= 0 for n in re.findall(r'^salesflow_kafka_consumer_lag\{partition="\d+"\} (\d+)', text, re.M))
     assert "salesflow_lake_balanced 1" in text
+
+
+
+class _SteadyConsumer:
+    """A consumer that always has one more message 10 ms away: a steady stream with no gaps.
+    A real broker under a real producer leaves gaps now and then, which would hide the rule."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+
+    def assign(self, partitions: object) -> None:
+        pass
+
+    def consume(self, num_messages: int, timeout: float) -> list[object]:
+        time.sleep(0.01)
+        self.offset += 1
+        return [_FakeMessage(self.offset - 1)]
+
+    def close(self) -> None:
+        pass
+
+
+class _FakeMessage:
+    def __init__(self, offset: int) -> None:
+        self._offset = offset
+
+    def error(self) -> None:
+        return None
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def value(self) -> bytes:
+        return b"{}"
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 0)
+
+
+def test_a_micro_batch_closes_while_messages_keep_arriving(tmp_path: Path) -> None:
+    """No poll comes back empty under a steady stream; the batch must still close
+    max_batch_wait_seconds after its first message instead of waiting for max_batch_records."""
+    from salesflow.sources.kafka import KafkaReader
+
+    settings = load_settings(data_dir=tmp_path, kafka={"topic": "t", "poll_timeout_seconds": 0.2,
+                                                       "max_batch_wait_seconds": 0.3})
+    reader = KafkaReader(settings.kafka)
+    reader.consumer, reader._partitions = _SteadyConsumer(), (float("inf"), [0])  # type: ignore[assignment]
+    first = reader.poll_from({}, max_records=1_000)
+    second = reader.poll_from({0: first[-1].offset + 1}, max_records=1_000)
+    assert 0 < len(first) < 1_000 and 0 < len(second) < 1_000  # 10 s of messages were on offer
+    assert [m.offset for m in first + second] == list(range(len(first) + len(second)))

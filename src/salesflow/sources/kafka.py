@@ -81,11 +81,14 @@ class KafkaReader:
             self._assign(wanted)
         out: list[Message] = []
         idle_since = time.monotonic()
-        while len(out) < max_records:
-            batch = self.consumer.consume(min(10_000, max_records - len(out)), self.config.poll_timeout_seconds)
+        closes_at = float("inf")  # set by the first message: max_batch_wait_seconds later
+        while len(out) < max_records and time.monotonic() < closes_at:
+            timeout = min(self.config.poll_timeout_seconds, max(closes_at - time.monotonic(), 0.0))
+            batch = self.consumer.consume(min(10_000, max_records - len(out)), timeout)
             if batch:
                 out.extend(self._messages(batch))
                 idle_since = time.monotonic()
+                closes_at = min(closes_at, idle_since + self.config.max_batch_wait_seconds)
             elif out or time.monotonic() - idle_since >= self.config.idle_seconds:
                 break  # a partial batch goes now; an empty topic counts as idle after idle_seconds
         self._position = dict(wanted)
