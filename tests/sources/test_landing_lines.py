@@ -7,7 +7,16 @@ import random
 import pytest
 
 from salesflow.bronze.ingest import decode_lines
-from salesflow.sources.landing import line_array, split_lines
+from salesflow.sources.landing import line_array
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """The reference: one record per line, without the newline; a trailing empty line is none."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
 
 EDGES = [b"", b"\n", b"\n\n", b"a", b"a\n", b"a\n\nbc", b'{"x":1}\n{"y":2}\n', b"\x00\n\xff\xfe\n\xc3\xa9\n"]
 

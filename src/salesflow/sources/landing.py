@@ -38,26 +38,16 @@ class Segment:
         stem = self.path.name[: -len(SEGMENT_SUFFIX)]
         return stem.partition(SOURCE_TAG)[2] or "landing"
 
-    def read_lines(self) -> list[bytes]:
-        """Raw lines, without the newline; a trailing empty line is not a record."""
-        return split_lines(self.path.read_bytes())
-
     def read_array(self) -> pa.BinaryArray:
-        """The same lines as one Arrow array, split without a Python object per line."""
+        """The segment's records, one per line without the newline (a trailing empty line is none),
+        as one Arrow array: split without a Python object per line."""
         return line_array(self.path.read_bytes())
 
 
-def split_lines(data: bytes) -> list[bytes]:
-    """A segment's records: one per line, without the newline; a trailing empty line is none."""
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return lines
-
-
 def line_array(data: bytes) -> pa.BinaryArray:
-    """``split_lines`` as an Arrow array: the newlines are dropped from one copy of the bytes and
-    the offsets point at each line's start, so a 50,000-line segment costs two numpy passes."""
+    """Lines of ``data`` without their newline (a trailing empty line is none) as an Arrow array:
+    the newlines are dropped from one copy of the bytes and the offsets point at each line's
+    start, so a 50,000-line segment costs two numpy passes."""
     raw = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(raw == 0x0A)
     ends = newlines - np.arange(len(newlines))  # where each line ends once the newlines are gone
