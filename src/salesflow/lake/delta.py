@@ -205,7 +205,10 @@ class Lake:
 
     def last_commit_metadata(self, spec: TableSpec) -> dict[str, Any]:
         table = self.table(spec)
-        return {} if table is None else dict(table.history(1)[0])
+        if table is None:
+            return {}
+        with self._storage():  # an outage here (the idle reference reload) must be retried, not fatal
+            return dict(table.history(1)[0])
 
     def _write(self, spec: TableSpec, data: pa.Table, *, app_id: str, version: int, mode: str,
                predicate: str | None, metadata: Mapping[str, str] | None) -> bool:
