@@ -16,11 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesflow.bronze.ingest import next_bronze_batch, write_bronze
+from salesflow.bronze.ingest import bronze_input, next_bronze_batch, write_bronze
 from salesflow.bronze.lock import bronze_lock
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
@@ -52,19 +51,11 @@ def map_records(engine: EngineAdapter, spec: MappingSpec, source: str, reporting
 
 def bronze_records(mapped: pa.Table, source: str, source_file: str, position_prefix: str, batch_id: int,
                    produced_at: datetime) -> pa.Table:
-    n = mapped.num_rows
     positions = pc.binary_join_element_wise(pa.scalar(position_prefix), pc.cast(mapped["line"], pa.string()), ":")
-    return pa.table({
-        "payload": mapped["payload"].cast(pa.string()),
-        "valid_utf8": pa.array(np.ones(n, dtype=bool)),  # the mapping's output is text already
-        "source": pa.array([source] * n, pa.string()),
-        "source_file": pa.array([source_file] * n, pa.string()),
-        "source_position": positions,
-        "record_seq": pa.array(range(n), pa.int64()),
-        "batch_id": pa.array([batch_id] * n, pa.int64()),
-        "produced_at": pa.array([produced_at] * n, pa.timestamp("us", "UTC")),
-        "ingest_error": mapped["ingest_error"].cast(pa.string()),
-    })
+    # The mapping's output is text already, so every payload counts as valid UTF-8.
+    rows = bronze_input(mapped["payload"].combine_chunks().cast(pa.string()), source, source_file, positions, 0,
+                        batch_id, pa.scalar(produced_at, pa.timestamp("us", "UTC")))
+    return rows.append_column("ingest_error", mapped["ingest_error"].cast(pa.string()))
 
 
 def write_external(lake: Lake, engine: EngineAdapter, checkpoint_dir: Path, *, app_id: str, source: str,

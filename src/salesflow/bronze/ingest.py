@@ -117,19 +117,35 @@ def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
 def segment_records(segment: Segment, lines: pa.Array, produced_us: int, batch_id: int,
                     first_seq: int) -> pa.Table:
     """Bronze input rows of one landing segment (also built by the Spark job from file contents)."""
+    line_numbers = pc.cast(pa.array(np.arange(1, len(lines) + 1)), pa.string())
+    return bronze_input(lines, segment.source, segment.name, pc.binary_join_element_wise(segment.name, line_numbers, ":"),
+                        first_seq, batch_id, pa.scalar(produced_us, pa.timestamp("us", "UTC")))
+
+
+def bronze_input(lines: pa.Array | list[bytes], source: str, source_file: str | pa.Array | pa.ChunkedArray,
+                 positions: pa.Array, first_seq: int, batch_id: int,
+                 produced_at: pa.Scalar | pa.Array | pa.ChunkedArray) -> pa.Table:
+    """The rows every source hands to the bronze.events model: each record's text (decoded,
+    invalid UTF-8 flagged) with its lineage. ``source_file`` and ``produced_at`` are one value for
+    the whole batch or one per record."""
     payload, valid = decode_lines(lines)
-    n = len(lines)
-    line_numbers = pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
+    n = len(payload)
     return pa.table({
         "payload": payload,
         "valid_utf8": valid,
-        "source": pa.repeat(segment.source, n).cast(pa.string()),
-        "source_file": pa.repeat(segment.name, n).cast(pa.string()),
-        "source_position": pc.binary_join_element_wise(segment.name, line_numbers, ":"),
+        "source": pa.repeat(source, n).cast(pa.string()),
+        "source_file": _column(source_file, n).cast(pa.string()),
+        "source_position": positions.cast(pa.string()),
         "record_seq": pa.array(np.arange(first_seq, first_seq + n), pa.int64()),
         "batch_id": pa.repeat(batch_id, n).cast(pa.int64()),
-        "produced_at": pa.repeat(pa.scalar(produced_us, pa.timestamp("us", "UTC")), n),
+        "produced_at": _column(produced_at, n).cast(pa.timestamp("us", "UTC")),
     })
+
+
+def _column(value: object, n: int) -> pa.Array:
+    if isinstance(value, pa.ChunkedArray):
+        return value.combine_chunks()
+    return value if isinstance(value, pa.Array) else pa.repeat(value, n)
 
 
 def decode_lines(lines: pa.Array | list[bytes]) -> tuple[pa.Array, pa.Array]:

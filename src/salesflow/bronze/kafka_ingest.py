@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from salesflow.bronze.ingest import BronzeBatch, decode_lines, write_bronze
+from salesflow.bronze.ingest import BronzeBatch, bronze_input, write_bronze
 from salesflow.bronze.lock import bronze_lock
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
@@ -150,17 +150,7 @@ def _records(messages: list[Message], topic: str, batch_id: int) -> pa.Table:
     offset = np.fromiter((m.offset for m in messages), np.int64, len(messages))
     produced = np.fromiter((m.timestamp_ms for m in messages), np.int64, len(messages))
     order = np.lexsort((offset, partition, produced))
-    payload, valid = decode_lines(pa.array([m.value for m in messages], pa.binary()).take(order))
-    n = len(messages)
     position = pc.binary_join_element_wise(f"{topic}-", pc.cast(pa.array(partition[order]), pa.string()), "-",
                                            pc.cast(pa.array(offset[order]), pa.string()), "")
-    return pa.table({
-        "payload": payload,
-        "valid_utf8": valid,
-        "source": pa.repeat(SOURCE, n).cast(pa.string()),
-        "source_file": pa.repeat(topic, n).cast(pa.string()),
-        "source_position": position,
-        "record_seq": pa.array(np.arange(n), pa.int64()),
-        "batch_id": pa.repeat(batch_id, n).cast(pa.int64()),
-        "produced_at": pa.array(produced[order] * 1000, pa.timestamp("us", "UTC")),
-    })
+    return bronze_input(pa.array([m.value for m in messages], pa.binary()).take(order), SOURCE, topic, position,
+                        0, batch_id, pa.array(produced[order] * 1000, pa.timestamp("us", "UTC")))

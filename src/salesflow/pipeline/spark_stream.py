@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from salesflow.bronze.ingest import APP_ID as LANDING_APP_ID
 from salesflow.bronze.ingest import (
-    decode_lines,
+    bronze_input,
     files_in_bronze,
     next_bronze_batch,
     segment_records,
@@ -160,19 +160,11 @@ class _Job:
             return None  # nothing new, or a replay of an epoch already committed
         with bronze_lock(self.settings.checkpoint_dir):
             batch_id = next_bronze_batch(self.lake)
-            payload, valid = decode_lines([v or b"" for v in messages["value"].to_pylist()])
             n = messages.num_rows
             positions = [f"{t}:{p}:{o}" for t, p, o in zip(messages["topic"].to_pylist(), messages["partition"].to_pylist(),
                                                         messages["offset"].to_pylist(), strict=True)]
-            records = pa.table({
-                "payload": payload, "valid_utf8": valid,
-                "source": pa.array(["kafka"] * n, pa.string()),
-                "source_file": messages["topic"].cast(pa.string()),
-                "source_position": pa.array(positions, pa.string()),
-                "record_seq": pa.array(range(n), pa.int64()),
-                "batch_id": pa.array([batch_id] * n, pa.int64()),
-                "produced_at": messages["timestamp"].cast(pa.timestamp("us", "UTC")),
-            })
+            records = bronze_input([v or b"" for v in messages["value"].to_pylist()], "kafka", messages["topic"],
+                                   pa.array(positions, pa.string()), 0, batch_id, messages["timestamp"])
             write_bronze(self.lake, self.runner.engine, records, KAFKA_APP_ID, batch_id,
                          {"salesflow.source": "kafka", "salesflow.runner": "spark",
                           "salesflow.spark_epoch": str(epoch_id)}, txn_version=epoch_id)
