@@ -77,9 +77,9 @@ class GoldBuilder:
             if files is None:  # no per-file statistics: read the column
                 keep = (ds.field("batch_id") > done) & (ds.field("batch_id") <= silver_committed)
                 found |= set(self.lake.distinct((spec,), "batch_id", keep))
-                continue
-            for low, high in zip(files["min.batch_id"].to_pylist(), files["max.batch_id"].to_pylist(), strict=True):
-                found |= set(range(max(low, wanted.start), min(high, wanted.stop - 1) + 1))
+            elif files.num_rows:
+                for low, high in zip(files["min.batch_id"].to_pylist(), files["max.batch_id"].to_pylist(), strict=True):
+                    found |= set(range(max(low, wanted.start), min(high, wanted.stop - 1) + 1))
         return sorted(found)
 
     def dates_of(self, batch_id: int) -> tuple[date, ...]:
@@ -143,8 +143,8 @@ class GoldBuilder:
 def _files_holding(lake: Lake, spec: TableSpec, batches: range) -> pa.Table | None:
     """The files of ``spec`` whose batch_id range meets ``batches``; None without statistics."""
     files = lake.file_stats(spec, "batch_id")
-    if files is None or files.num_rows == 0 or not batches:
-        return None if files is None else files.slice(0, 0)
+    if files is None or files.num_rows == 0:  # an empty table's log may carry no stats columns at all
+        return files
     keep = pc.and_(pc.less_equal(files["min.batch_id"], batches.stop - 1),
                    pc.greater_equal(files["max.batch_id"], batches.start))
     return files.filter(keep)

@@ -154,7 +154,7 @@ class KafkaReader:
         from confluent_kafka import KafkaException, TopicPartition
 
         out = {}
-        for partition in self.partitions():
+        for partition in self._known_partitions():
             try:
                 _, high = self.consumer.get_watermark_offsets(TopicPartition(self.config.topic, partition),
                                                               timeout=5, cached=False)
