@@ -135,11 +135,11 @@ class Runner:
                      silver.duplicates, silver.late, silver.seconds)
         for batch_id in self.gold.pending_batches(self.silver.committed()):
             clock = time.perf_counter()
-            gold = self.gold.build(batch_id)
+            gold = self.gold.build(batch_id, self.silver.written(batch_id))
             result.gold_rows.update(gold.rows)
             self.progress("gold", sum(s.bronze_rows for s in result.silver if s.batch_id == batch_id))
-            log.info("gold batch %d: %d partition(s) rebuilt in %.2f s", batch_id, len(gold.event_dates),
-                     time.perf_counter() - clock)
+            log.info("gold batch %d: folded into %d table(s) over %d day(s) in %.2f s", batch_id,
+                     gold.written_tables, len(gold.event_dates), time.perf_counter() - clock)
 
 
 def _run_record(result: BatchRun, started: datetime, engine: str) -> RunRecord:

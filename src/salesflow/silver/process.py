@@ -95,6 +95,11 @@ def silver_committed(lake: Lake) -> int:
 class SilverProcessor:
     def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings, gate: QualityGate | None = None) -> None:
         self.lake, self.engine, self.settings, self.gate = lake, engine, settings, gate
+        self.last_written: tuple[int, dict[TableSpec, pa.Table]] | None = None
+        """The rows the last processed batch wrote, for Gold to take without reading them back."""
+
+    def written(self, batch_id: int) -> dict[TableSpec, pa.Table] | None:
+        return self.last_written[1] if self.last_written and self.last_written[0] == batch_id else None
 
     def committed(self) -> int:
         """Last Bronze batch present in every Silver table."""
@@ -147,8 +152,11 @@ class SilverProcessor:
                 outputs = SilverGates(self, batch_id).apply(outputs)
             result = self._summarize(batch_id, bronze.num_rows, outputs)
             self._reconcile(result)
+            self.last_written = None
             for spec, rows in outputs.items():
                 write(spec, rows, batch_id)
+            if write == self._write:  # a rebuild may write only part of the rows
+                self.last_written = (batch_id, outputs)
         finally:
             if self.gate is not None:
                 write_results(self.lake, self.gate.results)

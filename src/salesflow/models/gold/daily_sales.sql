@@ -1,11 +1,27 @@
 -- gold.daily_sales: product x day, the demand series forecasting trains on.
-SELECT l.event_date, l.product_id, COALESCE(p.category, 'unknown') AS category,
-    CAST(sum(l.quantity) AS BIGINT) AS units,
-    CAST(sum(l.revenue) AS DECIMAL(18, 2)) AS revenue,
-    CAST(sum(l.discount) AS DECIMAL(18, 2)) AS discount,
-    count(DISTINCT l.order_id) AS orders,
-    CAST(sum(l.quantity * l.unit_price) AS DOUBLE) / sum(l.quantity) AS avg_unit_price,
-    CAST(sum(l.discount) AS DOUBLE) / NULLIF(CAST(sum(l.quantity * l.unit_price) AS DOUBLE), 0) AS discount_rate
-FROM silver_order_lines l
-LEFT JOIN ref_products p ON p.product_id = l.product_id
-GROUP BY l.event_date, l.product_id, COALESCE(p.category, 'unknown')
+-- The batch's Silver lines are added to prior_daily_sales (see category_revenue). Gross sales
+-- (quantity x unit price) are revenue + discount exactly, so the averages need no extra column.
+WITH batch AS (
+    SELECT l.event_date, l.product_id, COALESCE(p.category, 'unknown') AS category,
+        CAST(sum(l.quantity) AS BIGINT) AS units,
+        CAST(sum(l.revenue) AS DECIMAL(18, 2)) AS revenue,
+        CAST(sum(l.discount) AS DECIMAL(18, 2)) AS discount,
+        count(DISTINCT l.order_id) AS orders
+    FROM silver_order_lines l
+    LEFT JOIN ref_products p ON p.product_id = l.product_id
+    GROUP BY l.event_date, l.product_id, COALESCE(p.category, 'unknown')
+),
+merged AS (
+    SELECT event_date, product_id, category, CAST(sum(units) AS BIGINT) AS units,
+        CAST(sum(revenue) AS DECIMAL(18, 2)) AS revenue, CAST(sum(discount) AS DECIMAL(18, 2)) AS discount,
+        CAST(sum(orders) AS BIGINT) AS orders
+    FROM (
+        SELECT event_date, product_id, category, units, revenue, discount, orders FROM batch
+        UNION ALL SELECT event_date, product_id, category, units, revenue, discount, orders FROM prior_daily_sales
+    ) u
+    GROUP BY event_date, product_id, category
+)
+SELECT event_date, product_id, category, units, revenue, discount, orders,
+    CAST(revenue + discount AS DOUBLE) / units AS avg_unit_price,
+    CAST(discount AS DOUBLE) / NULLIF(CAST(revenue + discount AS DOUBLE), 0) AS discount_rate
+FROM merged

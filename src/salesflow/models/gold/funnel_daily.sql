@@ -1,4 +1,5 @@
 -- gold.funnel_daily: views -> carts -> orders per category x day, with conversion rates.
+-- The batch's Silver events are added to prior_funnel_daily (see category_revenue).
 WITH views AS (
     SELECT v.event_date, COALESCE(p.category, 'unknown') AS category, count(*) AS views
     FROM silver_product_views v LEFT JOIN ref_products p ON p.product_id = v.product_id
@@ -14,19 +15,19 @@ orders AS (
     FROM silver_order_lines l LEFT JOIN ref_products p ON p.product_id = l.product_id
     GROUP BY 1, 2
 ),
-keys AS (
-    SELECT event_date, category FROM views
-    UNION SELECT event_date, category FROM carts
-    UNION SELECT event_date, category FROM orders
+merged AS (
+    SELECT event_date, category, CAST(sum(views) AS BIGINT) AS views, CAST(sum(carts) AS BIGINT) AS carts,
+        CAST(sum(orders) AS BIGINT) AS orders
+    FROM (
+        SELECT event_date, category, views, 0 AS carts, 0 AS orders FROM views
+        UNION ALL SELECT event_date, category, 0 AS views, carts, 0 AS orders FROM carts
+        UNION ALL SELECT event_date, category, 0 AS views, 0 AS carts, orders FROM orders
+        UNION ALL SELECT event_date, category, views, carts, orders FROM prior_funnel_daily
+    ) u
+    GROUP BY event_date, category
 )
-SELECT k.event_date, k.category,
-    COALESCE(v.views, 0) AS views,
-    COALESCE(c.carts, 0) AS carts,
-    COALESCE(o.orders, 0) AS orders,
-    CAST(COALESCE(c.carts, 0) AS DOUBLE) / NULLIF(v.views, 0) AS view_to_cart,
-    CAST(COALESCE(o.orders, 0) AS DOUBLE) / NULLIF(c.carts, 0) AS cart_to_order,
-    CAST(COALESCE(o.orders, 0) AS DOUBLE) / NULLIF(v.views, 0) AS view_to_order
-FROM keys k
-LEFT JOIN views v USING (event_date, category)
-LEFT JOIN carts c USING (event_date, category)
-LEFT JOIN orders o USING (event_date, category)
+SELECT event_date, category, views, carts, orders,
+    CAST(carts AS DOUBLE) / NULLIF(views, 0) AS view_to_cart,
+    CAST(orders AS DOUBLE) / NULLIF(carts, 0) AS cart_to_order,
+    CAST(orders AS DOUBLE) / NULLIF(views, 0) AS view_to_order
+FROM merged

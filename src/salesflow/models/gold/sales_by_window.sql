@@ -1,6 +1,8 @@
 -- gold.sales_by_window: category x store x tumbling window (1 minute, 5 minutes, 1 hour), UTC.
 -- orders counts distinct orders with at least one line in the category; average order value is
 -- the category's revenue over those orders (a DOUBLE ratio, not money: round when showing it).
+-- The batch's Silver lines are added to prior_sales_by_window (the current rows of the time range
+-- the batch touched; see category_revenue); updated_at moves only on windows the batch changed.
 WITH lines AS (
     SELECT l.order_id, l.store_id, l.event_time, l.quantity, l.revenue,
            COALESCE(p.category, 'unknown') AS category
@@ -15,15 +17,34 @@ bucketed AS (
         to_timestamp(floor(epoch(l.event_time) / w.seconds) * w.seconds) AS window_start,
         l.category, l.store_id, l.order_id, l.quantity, l.revenue
     FROM lines l CROSS JOIN windows w
+),
+batch AS (
+    SELECT window_size, window_start,
+        window_start + to_seconds(seconds) AS window_end,
+        CAST(window_start AS DATE) AS event_date,
+        category, store_id,
+        CAST(sum(revenue) AS DECIMAL(18, 2)) AS revenue,
+        count(DISTINCT order_id) AS orders,
+        CAST(sum(quantity) AS BIGINT) AS units,
+        {{ updated_at }} AS updated_at
+    FROM bucketed
+    GROUP BY window_size, seconds, window_start, category, store_id
+),
+merged AS (
+    SELECT window_size, window_start, window_end, event_date, category, store_id,
+        CAST(sum(revenue) AS DECIMAL(18, 2)) AS revenue, CAST(sum(orders) AS BIGINT) AS orders,
+        CAST(sum(units) AS BIGINT) AS units, max(updated_at) AS updated_at
+    FROM (
+        SELECT window_size, window_start, window_end, event_date, category, store_id, revenue, orders, units,
+            updated_at
+        FROM batch
+        UNION ALL
+        SELECT window_size, window_start, window_end, event_date, category, store_id, revenue, orders, units,
+            updated_at
+        FROM prior_sales_by_window
+    ) u
+    GROUP BY window_size, window_start, window_end, event_date, category, store_id
 )
-SELECT window_size, window_start,
-    window_start + to_seconds(seconds) AS window_end,
-    CAST(window_start AS DATE) AS event_date,
-    category, store_id,
-    CAST(sum(revenue) AS DECIMAL(18, 2)) AS revenue,
-    count(DISTINCT order_id) AS orders,
-    CAST(sum(quantity) AS BIGINT) AS units,
-    CAST(sum(revenue) AS DOUBLE) / count(DISTINCT order_id) AS avg_order_value,
-    {{ updated_at }} AS updated_at
-FROM bucketed
-GROUP BY window_size, seconds, window_start, category, store_id
+SELECT window_size, window_start, window_end, event_date, category, store_id, revenue, orders, units,
+    CAST(revenue AS DOUBLE) / orders AS avg_order_value, updated_at
+FROM merged
