@@ -33,3 +33,38 @@ def test_order_resent_two_days_later(tmp_path: Path, horizon_hours: float, caugh
     assert duplicates.get("E1") == "event_id"  # an exact replay is always caught: same event date
     assert (duplicates.get("E2") == "order_id") == caught
     assert len(rows(settings, SILVER_ORDERS)) == (1 if caught else 2)
+
+
+def test_state_kept_between_batches_equals_a_read_of_silver(tmp_path: Path) -> None:
+    """One run keeps the dedupe state in memory between its batches; it must hold exactly the rows
+    a fresh read of Silver returns, and a second writer's commit must send it back to the read."""
+    from datetime import timedelta
+
+    from salesflow.engine.duckdb import DuckDBEngine
+    from salesflow.lake.delta import Lake
+    from salesflow.pipeline.batch import Runner
+    from salesflow.silver.state import SeenState
+    from salesflow.simulator import SimulationSpec
+    from tests.conftest import land, noisy
+
+    settings = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": 40_000})
+    land(settings, SimulationSpec(events=3_000, seed=11, days=2, defects=noisy()), per_segment=200)
+    lake = Lake(settings.lake_root)
+    runner = Runner(settings, lake, DuckDBEngine(), lambda stage, n: None)
+    result = runner.run()
+    assert len(result.silver) >= 5 and result.total("duplicates") > 0 and result.reconciliation.balanced
+    state = runner.silver.state
+    assert state.reads == 1  # read once, then kept and grown batch by batch
+    kept = state._kept
+    assert kept is not None
+    after, committed = kept.below, runner.silver.committed()
+    oldest = kept.from_day + state.horizon + timedelta(days=1)  # a batch that needs no older rows
+
+    def ordered(tables: dict) -> dict[str, list[dict[str, object]]]:
+        return {s.name: sorted(t.to_pylist(), key=lambda r: r["event_id"]) for s, t in tables.items()}
+
+    fresh = SeenState(lake, settings.pipeline.dedupe_horizon_hours).for_batch(after, oldest, lambda: committed, False)
+    assert ordered(state.for_batch(after, oldest, lambda: committed, True)) == ordered(fresh)
+    assert sum(t.num_rows for t in fresh.values()) > 0 and state.reads == 1
+    state.for_batch(after, oldest, lambda: after, True)  # someone else committed batch `after`
+    assert state.reads == 2

@@ -178,19 +178,26 @@ def test_stream_metrics_expose_watermark_lag_and_latency(tmp_path: Path, kafka_a
 
 
 class _SteadyConsumer:
-    """A consumer that always has one more message 10 ms away: a steady stream with no gaps.
-    A real broker under a real producer leaves gaps now and then, which would hide the rule."""
+    """A consumer whose queue never runs dry: every consume gets all it asks for, 10 ms later.
+    A real broker under a real producer leaves gaps now and then, which would hide the rule.
+    With ``queued`` it holds that many messages and then nothing more (a drained topic)."""
 
-    def __init__(self) -> None:
-        self.offset = 0
+    def __init__(self, queued: int | None = None) -> None:
+        self.offset, self.queued = 0, queued
 
     def assign(self, partitions: object) -> None:
         pass
 
     def consume(self, num_messages: int, timeout: float) -> list[object]:
-        time.sleep(0.01)
-        self.offset += 1
-        return [_FakeMessage(self.offset - 1)]
+        if self.queued is not None:
+            num_messages = min(num_messages, self.queued - self.offset)
+            if num_messages == 0:
+                time.sleep(timeout)
+                return []
+        else:
+            time.sleep(0.01)
+        self.offset += num_messages
+        return [_FakeMessage(o) for o in range(self.offset - num_messages, self.offset)]
 
     def close(self) -> None:
         pass
@@ -217,7 +224,7 @@ class _FakeMessage:
 
 
 def test_a_micro_batch_closes_while_messages_keep_arriving(tmp_path: Path) -> None:
-    """No poll comes back empty under a steady stream; the batch must still close
+    """Under a steady stream the client's queue may never run dry; the batch must still close
     max_batch_wait_seconds after its first message instead of waiting for max_batch_records."""
     from salesflow.sources.kafka import KafkaReader
 
@@ -225,7 +232,22 @@ def test_a_micro_batch_closes_while_messages_keep_arriving(tmp_path: Path) -> No
                                                        "max_batch_wait_seconds": 0.3})
     reader = KafkaReader(settings.kafka)
     reader.consumer, reader._partitions = _SteadyConsumer(), (float("inf"), [0])  # type: ignore[assignment]
-    first = reader.poll_from({}, max_records=1_000)
-    second = reader.poll_from({0: first[-1].offset + 1}, max_records=1_000)
-    assert 0 < len(first) < 1_000 and 0 < len(second) < 1_000  # 10 s of messages were on offer
+    first = reader.poll_from({}, max_records=10**9)
+    second = reader.poll_from({0: first[-1].offset + 1}, max_records=10**9)
+    assert 0 < len(first) < 10**9 and 0 < len(second) < 10**9
     assert [m.offset for m in first + second] == list(range(len(first) + len(second)))
+
+
+def test_a_micro_batch_goes_as_soon_as_the_fetched_messages_are_taken(tmp_path: Path) -> None:
+    """A batch takes what the client has fetched and goes: it does not sit out
+    max_batch_wait_seconds hoping for more, which would only add latency."""
+    from salesflow.sources.kafka import KafkaReader
+
+    settings = load_settings(data_dir=tmp_path, kafka={"topic": "t", "poll_timeout_seconds": 5,
+                                                       "max_batch_wait_seconds": 30})
+    reader = KafkaReader(settings.kafka)
+    reader.consumer, reader._partitions = _SteadyConsumer(queued=25_000), (float("inf"), [0])  # type: ignore[assignment]
+    clock = time.monotonic()
+    batch = reader.poll_from({}, max_records=100_000)
+    assert [m.offset for m in batch] == list(range(25_000))
+    assert time.monotonic() - clock < 5  # neither the 30 s batch wait nor a 5 s poll timeout

@@ -151,17 +151,20 @@ class Volume(_Expectation):
     tolerance: float = Field(0.5, gt=0)
     """Allowed relative distance from the trailing 7-day median (0.5 = +-50%)."""
     history: str = ""
-    """Relation holding earlier days; filled in by the runner."""
+    """Relation of row counts per day (``<date_column>``, ``rows``); filled in by the runner. A
+    day may come in several rows (batches); they are added up."""
 
     def default_name(self) -> str:
         return "volume_vs_7day_median"
 
     def violations(self, relation: str) -> str:
-        # {{ history }} holds this table's rows (earlier batches and this one) from 7 days before the
-        # checked dates on, so a day split across batches is counted whole.
+        # {{ history }} counts this table's rows (earlier batches and this one) from 7 days before the
+        # checked dates on, so a day split across batches is counted whole. Counts, not rows: the
+        # runner takes earlier batches' counts from the Delta log, so a check costs the same on day 1
+        # of a stream and on day 7.
         d = ident(self.date_column)
         return f"""
-            WITH counts AS (SELECT {d} AS day, count(*) AS rows FROM {{{{ history }}}} GROUP BY {d}),
+            WITH counts AS (SELECT {d} AS day, sum(rows) AS rows FROM {{{{ history }}}} GROUP BY {d}),
             judged AS (
                 SELECT t.day, t.rows,
                     (SELECT median(p.rows) FROM counts p WHERE p.day BETWEEN t.day - 7 AND t.day - 1) AS median_rows,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -54,19 +54,39 @@ class SilverGates:
             self.p.engine.register(f"ref_{name}", table if table is not None else _EMPTY_REFERENCE[name].empty_table())
 
     def _history(self, spec: TableSpec, outputs: dict[TableSpec, pa.Table]) -> str | None:
-        """Earlier Silver rows of the 7 days before this batch's dates, for volume checks."""
+        """Row counts per day of this batch and the earlier ones, from 7 days before its dates on."""
         if not any(rule.kind == "volume" for rule in self.gate.suite.get(spec.name, [])):
             return None
         dates = pc.min_max(outputs[spec]["event_date"]).as_py()
         if dates["min"] is None:
             return None
         first_day = dates["min"] - timedelta(days=7)
+        mine = outputs[spec].group_by("event_date").aggregate([("event_date", "count")])
+        parts = [mine.rename_columns(["event_date", "rows"]), self._earlier_counts(spec, first_day)]
+        self.p.engine.register(f"history_{spec.name}", pa.concat_tables(parts))
+        return f"history_{spec.name}"
+
+    def _earlier_counts(self, spec: TableSpec, first_day: date) -> pa.Table:
+        """Per day from ``first_day``, the rows earlier batches wrote: from the Delta log's per-file
+        record counts when every file lies wholly before this batch (the stream's case), else by
+        reading the column (a replay, where files can hold this batch and later ones)."""
+        files = self.p.lake.file_stats(spec, "batch_id")
+        empty = pa.table({"event_date": pa.array([], pa.date32()), "rows": pa.array([], pa.int64())})
+        if files is not None and files.num_rows == 0:
+            return empty
+        if files is not None and "num_records" in files.column_names:
+            recent = files.filter(pc.greater_equal(files["partition.event_date"], pa.scalar(first_day, pa.date32())))
+            if pc.all(pc.less(recent["max.batch_id"], self.batch_id)).as_py() in (True, None):
+                counts = recent.group_by("partition.event_date").aggregate([("num_records", "sum")])
+                return pa.table({"event_date": counts["partition.event_date"],
+                                 "rows": pc.cast(counts["num_records_sum"], pa.int64())})
         keep = (ds.field("batch_id") < self.batch_id) & (ds.field("event_date") >= first_day)
         prune = f"batch_id < {self.batch_id} AND event_date >= '{first_day.isoformat()}'"
         earlier = self.p.lake.read(spec, columns=["event_date"], filter=keep, prune=prune)
-        parts = [outputs[spec].select(["event_date"])] + ([earlier] if earlier is not None else [])
-        self.p.engine.register(f"history_{spec.name}", pa.concat_tables(parts))
-        return f"history_{spec.name}"
+        if earlier is None or earlier.num_rows == 0:
+            return empty
+        counts = earlier.group_by("event_date").aggregate([("event_date", "count")])
+        return counts.rename_columns(["event_date", "rows"])
 
     def _quarantine(self, outputs: dict[TableSpec, pa.Table]) -> dict[TableSpec, pa.Table]:
         found = pa.concat_tables([self.gate.quarantined_events(s.name, f"check_{s.name}") for s in self.CHECKED])

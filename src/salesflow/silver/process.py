@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,29 +35,21 @@ from salesflow.lake.tables import (
     BRONZE_EVENTS,
     DUPLICATES,
     QUARANTINE,
-    SILVER_CART_ADDS,
     SILVER_EVENT_TABLES,
     SILVER_ORDER_LINES,
-    SILVER_ORDERS,
-    SILVER_PRODUCT_VIEWS,
     SILVER_TABLES,
     TableSpec,
 )
 from salesflow.models import load_model
 from salesflow.quality.gate import QualityGate
 from salesflow.quality.results import write_results
+from salesflow.silver.state import SeenState
 
 log = logging.getLogger(__name__)
 SILVER_APP = "salesflow.silver"
 STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.deduped_events")
 OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
 _SHAPE_FIELDS = sorted({*COMMON_FIELDS, *(f for t in EVENT_TYPES for f in known_fields(t))})
-_SEEN_SCHEMA = {
-    SILVER_ORDERS: pa.schema([("event_id", pa.string()), ("order_id", pa.string()),
-                              ("event_time", pa.timestamp("us", "UTC"))]),
-    SILVER_PRODUCT_VIEWS: pa.schema([("event_id", pa.string()), ("event_time", pa.timestamp("us", "UTC"))]),
-    SILVER_CART_ADDS: pa.schema([("event_id", pa.string()), ("event_time", pa.timestamp("us", "UTC"))]),
-}
 
 
 @dataclass(frozen=True)
@@ -95,6 +87,7 @@ def silver_committed(lake: Lake) -> int:
 class SilverProcessor:
     def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings, gate: QualityGate | None = None) -> None:
         self.lake, self.engine, self.settings, self.gate = lake, engine, settings, gate
+        self.state = SeenState(lake, settings.pipeline.dedupe_horizon_hours)
         self.last_written: tuple[int, dict[TableSpec, pa.Table]] | None = None
         """The rows the last processed batch wrote, for Gold to take without reading them back."""
 
@@ -140,7 +133,7 @@ class SilverProcessor:
         assert bronze is not None, "bronze.events must exist before silver runs"
         clock = time.perf_counter()
         self.engine.register("bronze_batch", bronze)
-        self._register_state(batch_id, pc.min(bronze["event_date"]).as_py())
+        self._register_state(batch_id, pc.min(bronze["event_date"]).as_py(), keep=write == self._write)
         params = self._params()
         for name in STAGING:
             self.engine.run_into(name.split(".")[1], load_model(name), **params)
@@ -157,6 +150,7 @@ class SilverProcessor:
                 write(spec, rows, batch_id)
             if write == self._write:  # a rebuild may write only part of the rows
                 self.last_written = (batch_id, outputs)
+                self.state.add(batch_id, outputs)
         finally:
             if self.gate is not None:
                 write_results(self.lake, self.gate.results)
@@ -177,23 +171,16 @@ class SilverProcessor:
                 f"silver batch {result.batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
                 expected=result.bronze_rows, actual=accounted)
 
-    def _register_state(self, batch_id: int, oldest: date | None) -> None:
+    def _register_state(self, batch_id: int, oldest: date | None, keep: bool) -> None:
         """Expose Silver rows from batches before this one: the dedupe keys and the watermark.
 
-        Only days within the dedupe horizon of the batch's oldest event are read (partition
-        pruning), so the state stays bounded however long the stream runs; it depends only on
-        the batch, so a replay after a crash sees the same state.
+        Only days within the dedupe horizon of the batch's oldest event count, so the state stays
+        bounded however long the stream runs; it depends only on the batch, so a replay after a
+        crash sees the same state. A stream keeps it in memory between its micro-batches.
         """
-        keep = ds.field("batch_id") < batch_id
-        prune = f"batch_id < {batch_id}"
-        if oldest is not None:
-            horizon = timedelta(hours=self.settings.pipeline.dedupe_horizon_hours)
-            first_day = oldest - horizon - timedelta(days=1)
-            keep = keep & (ds.field("event_date") >= first_day)
-            prune += f" AND event_date >= '{first_day.isoformat()}'"
-        for spec, schema in _SEEN_SCHEMA.items():
-            seen = self.lake.read(spec, columns=schema.names, filter=keep, prune=prune)
-            self.engine.register(f"seen_{spec.name}", seen if seen is not None else schema.empty_table())
+        state = self.state.for_batch(batch_id, oldest, self.committed, keep)
+        for spec, seen in state.items():
+            self.engine.register(f"seen_{spec.name}", seen)
         self.engine.run_into("seen_keys", load_model("silver.seen_keys"))
 
     def _params(self) -> dict[str, object]:
