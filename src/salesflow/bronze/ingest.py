@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,6 +47,8 @@ class BronzeIngestor:
                  checkpoint: SourceCheckpoint, max_batch_bytes: int) -> None:
         self.lake, self.engine, self.landing = lake, engine, landing
         self.checkpoint, self.max_batch_bytes = checkpoint, max_batch_bytes
+        self._ahead: tuple[tuple[str, ...], int, Future[pa.Table]] | None = None
+        self._reader: ThreadPoolExecutor | None = None
 
     def batches(self) -> Iterator[BronzeBatch]:
         """Ingest everything new: first a batch left pending by a crash, then new segments."""
@@ -56,7 +59,20 @@ class BronzeIngestor:
                 if planned is None:
                     return
                 batch = self._ingest(planned)
+            self._read_ahead(planned.batch_id + 1)
             yield batch
+
+    def _read_ahead(self, batch_id: int) -> None:
+        """Start reading the segments the next batch will most likely plan, while this batch goes
+        through Silver and Gold (reading and splitting is a seventh of a run, and mostly outside
+        the GIL). Only files are read: the plan and every commit still happen in order, and a
+        guess that does not match the next plan is thrown away."""
+        names = tuple(self._choose())
+        if not names:
+            return
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-read-ahead")
+        self._ahead = (names, batch_id, self._reader.submit(self._read, names, batch_id))
 
     def _recover(self) -> None:
         committed = self.lake.txn_version(BRONZE_EVENTS, APP_ID)
@@ -75,6 +91,12 @@ class BronzeIngestor:
         return files_in_bronze(self.lake, [s.name for s in self.landing.segments()])
 
     def _plan_next(self) -> PendingBatch | None:
+        chosen = self._choose()
+        if not chosen:
+            return None
+        return self.checkpoint.plan(next_bronze_batch(self.lake, after=self.checkpoint.batch_id), chosen)
+
+    def _choose(self) -> list[str]:
         chosen: list[str] = []
         size = 0
         for segment in pending_segments(self.landing, self.checkpoint):
@@ -82,13 +104,11 @@ class BronzeIngestor:
                 break
             chosen.append(segment.name)
             size += segment.path.stat().st_size
-        if not chosen:
-            return None
-        return self.checkpoint.plan(next_bronze_batch(self.lake, after=self.checkpoint.batch_id), chosen)
+        return chosen
 
     def _ingest(self, pending: PendingBatch) -> BronzeBatch:
         clock = time.perf_counter()
-        rows, written = write_bronze(self.lake, self.engine, self._read(pending), APP_ID, pending.batch_id,
+        rows, written = write_bronze(self.lake, self.engine, self._records(pending), APP_ID, pending.batch_id,
                                      {"salesflow.source": SOURCE})
         self.checkpoint.commit()
         seconds = time.perf_counter() - clock
@@ -97,14 +117,21 @@ class BronzeIngestor:
         return BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, written,
                            rows if written else None, seconds)
 
-    def _read(self, pending: PendingBatch) -> pa.Table:
+    def _records(self, pending: PendingBatch) -> pa.Table:
+        ahead, self._ahead = self._ahead, None
+        names = tuple(pending.segments)
+        if ahead is not None and ahead[:2] == (names, pending.batch_id):
+            return ahead[2].result()
+        return self._read(names, pending.batch_id)
+
+    def _read(self, segments: tuple[str, ...], batch_id: int) -> pa.Table:
         parts = []
         offset = 0
-        for name in pending.segments:
+        for name in segments:
             path = self.landing.root / name
             if not path.exists():
                 raise CheckpointError(f"planned segment {path} is gone; the landing log must be immutable")
-            parts.append(_segment_table(Segment(path), pending.batch_id, offset))
+            parts.append(_segment_table(Segment(path), batch_id, offset))
             offset += parts[-1].num_rows
         return pa.concat_tables(parts)
 
