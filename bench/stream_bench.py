@@ -3,7 +3,8 @@
 1. available-now: N events already in Kafka, `salesflow stream --available-now`: events/s.
 2. fixed rate: events produced at R events/s for D seconds while `salesflow stream` runs; the
    stream's own p50/p95/p99 latency (Kafka timestamp -> visible in gold) is reported.
-Runs against the embedded broker (tansu). Spark Structured Streaming joins when the Spark issue lands.
+Runs against the embedded broker (tansu); producer, broker and runner share the machine's cores.
+bench/compare.py runs Spark Structured Streaming on the same events from files, beside the stream.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def fixed_rate(address: str, rate: int, seconds: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=500_000)
-    parser.add_argument("--rates", default="1000,5000,20000")
+    parser.add_argument("--rates", default="1000,10000,20000")
     parser.add_argument("--seconds", type=int, default=20)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -137,10 +137,11 @@ class KafkaConfig(Section):
     max_batch_records: int = Field(50_000, ge=1)
     """Messages per micro-batch at most."""
     poll_timeout_seconds: float = Field(1.0, gt=0)
-    """One consumer poll; a micro-batch closes at the first empty poll after messages."""
+    """One wait for a micro-batch's first message. After it the batch takes what the client has
+    already fetched and closes as soon as that runs dry."""
     max_batch_wait_seconds: float = Field(0.5, gt=0)
-    """A micro-batch stops gathering this long after its first message. Under a steady stream no
-    poll comes back empty, so without it a batch would wait for max_batch_records to fill."""
+    """A micro-batch stops gathering this long after its first message at the latest: a client
+    that fetches as fast as it is read would otherwise keep it open until max_batch_records."""
     idle_seconds: float = Field(2.0, gt=0)
     """With no message for this long the topic counts as drained (--available-now stops)."""
 
