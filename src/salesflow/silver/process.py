@@ -178,7 +178,7 @@ class SilverProcessor:
         bounded however long the stream runs; it depends only on the batch, so a replay after a
         crash sees the same state. A stream keeps it in memory between its micro-batches.
         """
-        state = self.state.for_batch(batch_id, oldest, self.committed, keep)
+        state = self.state.for_batch(batch_id, oldest, keep)
         for spec, seen in state.items():
             self.engine.register(f"seen_{spec.name}", seen)
         self.engine.run_into("seen_keys", load_model("silver.seen_keys"))

@@ -4,14 +4,14 @@ The state of batch k is the Silver rows of batches < k dated from ``first_day`` 
 event of batch k less the dedupe horizon and a day) on. It is read from Silver when needed and
 then kept between micro-batches: after batch k is written its own rows are added, so batch k+1
 does not read back what this process has just written. The kept state is used only when it is
-exactly what a read would return: nothing else committed a Silver batch since (``below``) and
-it reaches back far enough (``from_day``). Otherwise it is read again, so a restart, a second
-writer or a batch with an unusually old event all fall back to the read.
+exactly what a read would return: the three tables are at the versions our own writes left
+(nothing else committed to them: another writer, a replay, a compaction) and it reaches back far
+enough (``from_day``). Otherwise it is read again, so a restart, a second writer or a batch with
+an unusually old event all fall back to the read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -38,6 +38,8 @@ class _Kept:
     from_day: date
     """Complete for event_date >= from_day."""
     tables: dict[TableSpec, pa.Table]
+    versions: dict[TableSpec, int | None]
+    """The tables' Delta versions when the state was taken or last grown."""
 
 
 class SeenState:
@@ -50,18 +52,19 @@ class SeenState:
     def first_day(self, oldest: date | None) -> date | None:
         return None if oldest is None else oldest - self.horizon - timedelta(days=1)
 
-    def for_batch(self, batch_id: int, oldest: date | None, committed: Callable[[], int],
-                  keep: bool) -> dict[TableSpec, pa.Table]:
-        """The state of ``batch_id`` (``committed``: the last batch every Silver table holds).
-        ``keep``: remember it, to add the batch's rows once they are written."""
+    def for_batch(self, batch_id: int, oldest: date | None, keep: bool) -> dict[TableSpec, pa.Table]:
+        """The state of ``batch_id``. ``keep``: remember it, to add the batch's rows once they are
+        written (the processing path; a rebuild does not keep it)."""
         first_day = self.first_day(oldest)
         kept = self._kept
         if kept is not None and first_day is not None and kept.below <= batch_id \
-                and first_day >= kept.from_day and committed() < kept.below:
+                and first_day >= kept.from_day and kept.versions == self._versions():
             tables = {spec: _since(t, first_day) for spec, t in kept.tables.items()}
+            versions = kept.versions
         else:
+            versions = self._versions()  # before the read: a commit racing it then forces the next read
             tables = self._read(batch_id, first_day)
-        self._kept = _Kept(batch_id, first_day, tables) if keep and first_day is not None else None
+        self._kept = _Kept(batch_id, first_day, tables, versions) if keep and first_day is not None else None
         return tables
 
     def add(self, batch_id: int, written: dict[TableSpec, pa.Table]) -> None:
@@ -73,7 +76,10 @@ class SeenState:
         for spec, schema in SEEN_SCHEMA.items():
             mine = _since(written[spec].select(schema.names).cast(schema), kept.from_day)
             kept.tables[spec] = pa.concat_tables([kept.tables[spec], mine])
-        kept.below = batch_id + 1
+        kept.below, kept.versions = batch_id + 1, self._versions()
+
+    def _versions(self) -> dict[TableSpec, int | None]:
+        return {spec: self.lake.version(spec) for spec in SEEN_SCHEMA}
 
     def forget(self) -> None:
         self._kept = None
