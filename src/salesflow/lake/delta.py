@@ -128,11 +128,13 @@ class Lake:
         with self._storage():
             return dataset.to_table(columns=columns, filter=filter)
 
-    def distinct(self, specs: tuple[TableSpec, ...], column: str, filter: ds.Expression | None = None) -> list[Any]:
-        """Sorted distinct non-null values of ``column`` over several tables (missing tables count as empty)."""
+    def distinct(self, specs: tuple[TableSpec, ...], column: str, filter: ds.Expression | None = None,
+                 prune: str | None = None) -> list[Any]:
+        """Sorted distinct non-null values of ``column`` over several tables (missing tables count as
+        empty); ``prune`` as in ``read``."""
         found: set[Any] = set()
         for spec in specs:
-            table = self.read(spec, columns=[column], filter=filter)
+            table = self.read(spec, columns=[column], filter=filter, prune=prune)
             if table is not None:
                 found |= set(pc.unique(table[column]).to_pylist())
         return sorted(found - {None})
@@ -178,8 +180,9 @@ class Lake:
         """Plain append for log tables whose every write is a new fact (no batch identity)."""
         self._refuse_if_pinned(spec)
         try:
-            with self._storage():
-                write_deltalake(self.uri(spec), data, mode="append", storage_options=self._options)
+            with self._storage():  # through the open handle: a URI replays the whole log per write
+                write_deltalake(self.table(spec) or self.uri(spec), data, mode="append",  # type: ignore[call-overload]
+                                storage_options=self._options)
         except CommitFailedError as exc:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
 

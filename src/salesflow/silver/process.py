@@ -100,7 +100,8 @@ class SilverProcessor:
 
     def pending_batches(self) -> list[int]:
         done = self.committed()
-        return self.lake.distinct((BRONZE_EVENTS,), "batch_id", ds.field("batch_id") > done)
+        # Pruned by the log's batch_id statistics: only the newest files are read, however long the stream.
+        return self.lake.distinct((BRONZE_EVENTS,), "batch_id", ds.field("batch_id") > done, prune=f"batch_id > {done}")
 
     def process(self, batch_id: int, bronze: pa.Table | None = None) -> SilverBatch:
         """Process one Bronze batch; ``bronze`` may hand over the rows just written (saves a read)."""
@@ -133,9 +134,11 @@ class SilverProcessor:
         assert bronze is not None, "bronze.events must exist before silver runs"
         clock = time.perf_counter()
         self.engine.register("bronze_batch", bronze)
-        self._register_state(batch_id, pc.min(bronze["event_date"]).as_py(), keep=write == self._write)
+        state = self._register_state(batch_id, pc.min(bronze["event_date"]).as_py(), keep=write == self._write)
         params = self._params()
         for name in STAGING:
+            if name == "silver.deduped_events":
+                self._register_seen_keys(state)
             self.engine.run_into(name.split(".")[1], load_model(name), **params)
         outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
         try:
@@ -171,8 +174,8 @@ class SilverProcessor:
                 f"silver batch {result.batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
                 expected=result.bronze_rows, actual=accounted)
 
-    def _register_state(self, batch_id: int, oldest: date | None, keep: bool) -> None:
-        """Expose Silver rows from batches before this one: the dedupe keys and the watermark.
+    def _register_state(self, batch_id: int, oldest: date | None, keep: bool) -> dict[TableSpec, pa.Table]:
+        """Expose Silver rows from batches before this one (for the watermark) and return them.
 
         Only days within the dedupe horizon of the batch's oldest event count, so the state stays
         bounded however long the stream runs; it depends only on the batch, so a replay after a
@@ -181,6 +184,19 @@ class SilverProcessor:
         state = self.state.for_batch(batch_id, oldest, keep)
         for spec, seen in state.items():
             self.engine.register(f"seen_{spec.name}", seen)
+        return state
+
+    def _register_seen_keys(self, state: dict[TableSpec, pa.Table]) -> None:
+        """The dedupe keys: the state's rows whose event or order id the batch's valid events
+        carry (a semi-join in Arrow; the rest cannot match), so the SQL that follows costs what
+        the batch holds, not what the state holds."""
+        keys = self.engine.run(load_model("silver.batch_keys"))
+        event_ids, order_ids = pc.unique(keys["event_id"]), pc.unique(pc.drop_null(keys["order_id"]))
+        for spec, seen in state.items():
+            hit = pc.is_in(seen["event_id"], value_set=event_ids)
+            if "order_id" in seen.column_names:
+                hit = pc.or_(hit, pc.is_in(seen["order_id"], value_set=order_ids))
+            self.engine.register(f"seen_{spec.name}", seen.filter(hit))
         self.engine.run_into("seen_keys", load_model("silver.seen_keys"))
 
     def _params(self) -> dict[str, object]:
