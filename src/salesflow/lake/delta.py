@@ -172,9 +172,8 @@ class Lake:
     def replace_where(self, spec: TableSpec, data: pa.Table, predicate: str, *, app_id: str,
                       version: int, metadata: Mapping[str, str] | None = None) -> bool:
         """Atomically replace the rows matching ``predicate`` (a partition set) with ``data``."""
-        mode = "overwrite" if self.exists(spec) else "append"
-        return self._write(spec, data, app_id=app_id, version=version, mode=mode,
-                           predicate=predicate if mode == "overwrite" else None, metadata=metadata)
+        return self._write(spec, data, app_id=app_id, version=version, mode="overwrite",
+                           predicate=predicate, metadata=metadata)
 
     def append_log(self, spec: TableSpec, data: pa.Table) -> None:
         """Plain append for log tables whose every write is a new fact (no batch identity)."""
@@ -216,15 +215,19 @@ class Lake:
     def _write(self, spec: TableSpec, data: pa.Table, *, app_id: str, version: int, mode: str,
                predicate: str | None, metadata: Mapping[str, str] | None) -> bool:
         self._refuse_if_pinned(spec)
-        if self.txn_version(spec, app_id) >= version:
+        handle = self.table(spec)  # refreshed once: the marker check and the write see one version
+        committed = None if handle is None else handle.transaction_version(app_id)
+        if committed is not None and committed >= version:
             log.info("skip %s: %s already committed batch %d", spec.qualified, app_id, version)
             return False
+        if handle is None and mode == "overwrite":  # a replace on a new table is its first append
+            mode, predicate = "append", None
         props = CommitProperties(custom_metadata=dict(metadata or {}),
                                  app_transactions=[Transaction(app_id, version)])
         try:
             with self._storage():
                 # The open handle, not the URI: delta-rs would otherwise replay the log per write.
-                write_deltalake(self.table(spec) or self.uri(spec), data, mode=mode,  # type: ignore[call-overload]
+                write_deltalake(handle or self.uri(spec), data, mode=mode,  # type: ignore[call-overload]
                                 predicate=predicate,
                                 partition_by=list(spec.partition_by) or None,
                                 storage_options=self._options, commit_properties=props)
