@@ -201,9 +201,8 @@ def _scope(spec: TableSpec, event_dates: tuple[date, ...], lines: pa.Table) -> _
     first = pc.min(lines["event_time"]).as_py().replace(minute=0, second=0, microsecond=0)
     last = pc.max(lines["event_time"]).as_py()
     days = tuple(sorted(set(pc.unique(lines["event_date"]).to_pylist()) - {None}))
-    window_type = pa.timestamp("us", "UTC")
-    keep = (ds.field("event_date").isin(list(days)) & (ds.field("window_start") >= pa.scalar(first, window_type))
-            & (ds.field("window_start") <= pa.scalar(last, window_type)))
+    keep = (ds.field("event_date").isin(list(days)) & (ds.field("window_start") >= pa.scalar(first, _TS))
+            & (ds.field("window_start") <= pa.scalar(last, _TS)))
     sql = (f"{_partition_predicate(days)} AND window_start >= '{first.isoformat()}'"
            f" AND window_start <= '{last.isoformat()}'")
     return _Scope(sql, keep, False)

@@ -159,9 +159,7 @@ class Lake:
 
     def txn_version(self, spec: TableSpec, app_id: str) -> int:
         """Highest batch the app committed to this table; -1 when none."""
-        table = self.table(spec)
-        found = None if table is None else table.transaction_version(app_id)
-        return -1 if found is None else found
+        return _marker(self.table(spec), app_id)
 
     def append(self, spec: TableSpec, data: pa.Table, *, app_id: str, version: int,
                metadata: Mapping[str, str] | None = None) -> bool:
@@ -216,8 +214,7 @@ class Lake:
                predicate: str | None, metadata: Mapping[str, str] | None) -> bool:
         self._refuse_if_pinned(spec)
         handle = self.table(spec)  # refreshed once: the marker check and the write see one version
-        committed = None if handle is None else handle.transaction_version(app_id)
-        if committed is not None and committed >= version:
+        if _marker(handle, app_id) >= version:
             log.info("skip %s: %s already committed batch %d", spec.qualified, app_id, version)
             return False
         if handle is None and mode == "overwrite":  # a replace on a new table is its first append
@@ -244,3 +241,9 @@ class Lake:
     @property
     def _options(self) -> dict[str, str] | None:
         return dict(self.storage_options) if self.storage_options else None
+
+
+def _marker(table: DeltaTable | None, app_id: str) -> int:
+    """The app's transaction version in ``table``: the last batch it committed; -1 when none."""
+    found = None if table is None else table.transaction_version(app_id)
+    return -1 if found is None else found
