@@ -42,3 +42,32 @@ def test_schema_mismatch_is_terminal(tmp_path: Path) -> None:
         lake.append(SPEC, pa.table({"day": ["d1"], "v": ["not a number"]}), app_id="a", version=1)
     assert isinstance(info.value, TerminalError) and "test.t" in str(info.value)
     assert lake.read(SPEC).num_rows == 1
+
+
+def test_side_by_side_writes_every_table_then_raises_the_failure(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    good, bad, other = SPEC, TableSpec("test", "bad"), TableSpec("test", "other", unique=("v",))
+    lake.append(bad, rows(1), app_id="a", version=0)
+    with pytest.raises(LakeSchemaError):
+        lake.side_by_side({
+            good: lambda: lake.append(good, rows(1, 2), app_id="a", version=0),
+            bad: lambda: lake.append(bad, pa.table({"day": ["d1"], "v": ["x"]}), app_id="a", version=1),
+            other: lambda: lake.append(other, rows(5), app_id="a", version=0),
+        })
+    # the failing table is untouched; the others committed and are skipped on the redo
+    assert lake.txn_version(good, "a") == 0 and lake.txn_version(other, "a") == 0 and lake.txn_version(bad, "a") == 0
+    assert lake.read(good).num_rows == 2 and lake.read(other).num_rows == 1 and lake.read(bad).num_rows == 1
+    assert lake.side_by_side({good: lambda: lake.append(good, rows(1, 2), app_id="a", version=0)}) == {good: False}
+
+
+def test_unique_columns_are_written_without_a_dictionary(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    spec = TableSpec("test", "u", unique=("v",))
+    lake = Lake(str(tmp_path))
+    lake.append(spec, rows(*range(1000)), app_id="a", version=0)
+    (path,) = [p for p in (tmp_path / "test" / "u").rglob("*.parquet")]
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["day"] and "RLE_DICTIONARY" not in encodings["v"]
+    assert group.column(0).compression == "SNAPPY"

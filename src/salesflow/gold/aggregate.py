@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -121,8 +122,9 @@ class GoldBuilder:
             self._register_prior(spec, scopes[spec])
             outputs[spec] = self.engine.run(load_model(OUTPUTS[spec]), **params)
         self._gate(batch_id, event_dates, outputs)  # a blocking rule stops every gold write of the batch
-        written = sum(self.lake.replace_where(spec, table, scopes[spec].sql, app_id=GOLD_APP, version=batch_id)
-                      for spec, table in outputs.items())
+        written = sum(self.lake.side_by_side({
+            spec: partial(self.lake.replace_where, spec, table, scopes[spec].sql, app_id=GOLD_APP, version=batch_id)
+            for spec, table in outputs.items()}).values())
         return GoldBatch(batch_id, event_dates, {s.name: t.num_rows for s, t in outputs.items()}, written)
 
     def rebuild(self, event_dates: tuple[date, ...]) -> dict[str, int]:

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import (
+    ColumnProperties,
+    CommitProperties,
+    DeltaTable,
+    Transaction,
+    WriterProperties,
+    write_deltalake,
+)
 from deltalake.exceptions import (
     CommitFailedError,
     DeltaError,
@@ -30,6 +39,7 @@ from salesflow.errors import LakeSchemaError, LakeWriteError
 from salesflow.lake.tables import TableSpec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -173,6 +183,17 @@ class Lake:
         return self._write(spec, data, app_id=app_id, version=version, mode="overwrite",
                            predicate=predicate, metadata=metadata)
 
+    def side_by_side(self, writes: Mapping[TableSpec, Callable[[], T]]) -> dict[TableSpec, T]:
+        """Run one write per table at once. Each is its own commit, so a crash leaves any subset
+        committed - as writing them in turn could - and every caller redoes only the tables whose
+        marker lacks the batch. delta-rs encodes and writes outside the GIL, so this overlaps the
+        tables' Parquet encoding. Returns when all are done; the first failure is then raised."""
+        if len(writes) <= 1:
+            return {spec: write() for spec, write in writes.items()}
+        futures = {spec: _writers().submit(write) for spec, write in writes.items()}
+        wait(futures.values())
+        return {spec: future.result() for spec, future in futures.items()}
+
     def append_log(self, spec: TableSpec, data: pa.Table) -> None:
         """Plain append for log tables whose every write is a new fact (no batch identity)."""
         self._refuse_if_pinned(spec)
@@ -190,10 +211,11 @@ class Lake:
             with self._storage():
                 if self.exists(spec):
                     write_deltalake(self.uri(spec), data, mode="overwrite", predicate=predicate,
-                                    storage_options=self._options)
+                                    storage_options=self._options, writer_properties=writer_properties(spec))
                 else:
                     write_deltalake(self.uri(spec), data, mode="append",
-                                    partition_by=list(spec.partition_by) or None, storage_options=self._options)
+                                    partition_by=list(spec.partition_by) or None, storage_options=self._options,
+                                    writer_properties=writer_properties(spec))
         except CommitFailedError as exc:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
 
@@ -227,20 +249,42 @@ class Lake:
                 write_deltalake(handle or self.uri(spec), data, mode=mode,  # type: ignore[call-overload]
                                 predicate=predicate,
                                 partition_by=list(spec.partition_by) or None,
-                                storage_options=self._options, commit_properties=props)
+                                storage_options=self._options, commit_properties=props,
+                                writer_properties=writer_properties(spec))
         except CommitFailedError as exc:  # a concurrent writer won the race: retrying can succeed
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
         except (SchemaMismatchError, DeltaProtocolError) as exc:  # retrying the same rows cannot help
             raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
         except DeltaError as exc:
-            if "Cast error" in str(exc) or "Schema error" in str(exc):  # delta-rs reports these generically
+            if _is_schema_error(exc):
                 raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
             raise LakeWriteError(f"write to {spec.qualified} failed: {exc}") from exc
+        except Exception as exc:  # an unpartitioned write reports a cast failure as a bare Exception
+            if _is_schema_error(exc):
+                raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
+            raise
         return True
 
     @property
     def _options(self) -> dict[str, str] | None:
         return dict(self.storage_options) if self.storage_options else None
+
+
+def _is_schema_error(exc: Exception) -> bool:
+    """delta-rs reports these generically, by message only."""
+    return "Cast error" in str(exc) or "Schema error" in str(exc)
+
+
+@cache
+def _writers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="delta-write")
+
+
+def writer_properties(spec: TableSpec) -> WriterProperties:
+    """Parquet settings of a table's files: delta-rs's defaults (Snappy, dictionaries) except for
+    the table's unique columns, whose dictionary would be built and then abandoned."""
+    plain = ColumnProperties(dictionary_enabled=False)
+    return WriterProperties(compression="SNAPPY", column_properties={c: plain for c in spec.unique} or None)
 
 
 def _marker(table: DeltaTable | None, app_id: str) -> int:

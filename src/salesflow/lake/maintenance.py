@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from salesflow.lake.delta import Lake
+from salesflow.lake.delta import Lake, writer_properties
 from salesflow.lake.tables import ALL_TABLES, TableSpec
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,9 @@ def maintain(lake: Lake, retention_hours: float, tables: tuple[TableSpec, ...] =
             continue
         before = len(table.file_uris())
         if spec.zorder:  # compaction that also clusters rows, so file statistics prune filters
-            table.optimize.z_order(list(spec.zorder))
+            table.optimize.z_order(list(spec.zorder), writer_properties=writer_properties(spec))
         else:
-            table.optimize.compact()
+            table.optimize.compact(writer_properties=writer_properties(spec))
         table.create_checkpoint()
         removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False)
         after = len(lake.table(spec).file_uris())  # type: ignore[union-attr]

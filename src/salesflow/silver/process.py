@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,7 +48,8 @@ from salesflow.silver.state import SeenState
 
 log = logging.getLogger(__name__)
 SILVER_APP = "salesflow.silver"
-STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.deduped_events")
+STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.seen_keys",
+           "silver.deduped_events")
 OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
 _SHAPE_FIELDS = sorted({*COMMON_FIELDS, *(f for t in EVENT_TYPES for f in known_fields(t))})
 
@@ -134,11 +136,9 @@ class SilverProcessor:
         assert bronze is not None, "bronze.events must exist before silver runs"
         clock = time.perf_counter()
         self.engine.register("bronze_batch", bronze)
-        state = self._register_state(batch_id, pc.min(bronze["event_date"]).as_py(), keep=write == self._write)
+        self._register_state(batch_id, pc.min(bronze["event_date"]).as_py(), keep=write == self._write)
         params = self._params()
         for name in STAGING:
-            if name == "silver.deduped_events":
-                self._register_seen_keys(state)
             self.engine.run_into(name.split(".")[1], load_model(name), **params)
         outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
         try:
@@ -149,8 +149,7 @@ class SilverProcessor:
             result = self._summarize(batch_id, bronze.num_rows, outputs)
             self._reconcile(result)
             self.last_written = None
-            for spec, rows in outputs.items():
-                write(spec, rows, batch_id)
+            self.lake.side_by_side({spec: partial(write, spec, rows, batch_id) for spec, rows in outputs.items()})
             if write == self._write:  # a rebuild may write only part of the rows
                 self.last_written = (batch_id, outputs)
                 self.state.add(batch_id, outputs)
@@ -185,19 +184,6 @@ class SilverProcessor:
         for spec, seen in state.items():
             self.engine.register(f"seen_{spec.name}", seen)
         return state
-
-    def _register_seen_keys(self, state: dict[TableSpec, pa.Table]) -> None:
-        """The dedupe keys: the state's rows whose event or order id the batch's valid events
-        carry (a semi-join in Arrow; the rest cannot match), so the SQL that follows costs what
-        the batch holds, not what the state holds."""
-        keys = self.engine.run(load_model("silver.batch_keys"))
-        event_ids, order_ids = pc.unique(keys["event_id"]), pc.unique(pc.drop_null(keys["order_id"]))
-        for spec, seen in state.items():
-            hit = pc.is_in(seen["event_id"], value_set=event_ids)
-            if "order_id" in seen.column_names:
-                hit = pc.or_(hit, pc.is_in(seen["order_id"], value_set=order_ids))
-            self.engine.register(f"seen_{spec.name}", seen.filter(hit))
-        self.engine.run_into("seen_keys", load_model("silver.seen_keys"))
 
     def _params(self) -> dict[str, object]:
         pipeline = self.settings.pipeline

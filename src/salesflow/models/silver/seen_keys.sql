@@ -1,5 +1,12 @@
--- silver.seen_keys: dedupe state, the keys already accepted in earlier batches.
-SELECT 'event_id' AS kind, event_id AS key FROM seen_orders
-UNION ALL SELECT 'event_id', event_id FROM seen_product_views
-UNION ALL SELECT 'event_id', event_id FROM seen_cart_adds
-UNION ALL SELECT 'order_id', order_id FROM seen_orders
+-- silver.seen_keys: dedupe state, the keys already accepted in earlier batches that this batch's
+-- valid events carry. The semi-joins keep it to what the batch could collide on (a hash table of
+-- the batch's keys, probed by the state), so a batch costs the same however large the state is.
+WITH batch_keys AS (SELECT event_id, order_id FROM classified_events WHERE problem IS NULL)
+SELECT 'event_id' AS kind, event_id AS key
+FROM (SELECT event_id FROM seen_orders
+      UNION ALL SELECT event_id FROM seen_product_views
+      UNION ALL SELECT event_id FROM seen_cart_adds) s
+WHERE event_id IN (SELECT event_id FROM batch_keys)
+UNION ALL
+SELECT 'order_id', order_id FROM seen_orders
+WHERE order_id IN (SELECT order_id FROM batch_keys WHERE order_id IS NOT NULL)
