@@ -51,34 +51,41 @@ def test_decode_flags_exactly_the_invalid_lines(seed: int) -> None:
     assert list_text.equals(text) and list_valid.equals(valid)
 
 
-def test_read_ahead_is_used_only_when_it_matches_the_plan(tmp_path: Path) -> None:
-    """While a batch goes downstream the next one's segments are read ahead; the read is used
-    only for the very segments and batch id the next plan names, else thrown away and redone."""
-    from concurrent.futures import Future
-
-    import pyarrow as pa
+def test_next_batch_is_ingested_ahead_and_a_stop_waits_for_it(tmp_path: Path) -> None:
+    """While a batch goes downstream the next one is ingested on a worker thread: committed to
+    Bronze with its checkpoint, then handed over like any batch. A stop between the two waits for
+    the step in flight, so the checkpoint never lags a commit."""
+    import pyarrow.dataset as ds
 
     from salesflow.config import load_settings
     from salesflow.engine.duckdb import DuckDBEngine
     from salesflow.lake.delta import Lake
+    from salesflow.lake.tables import BRONZE_EVENTS
     from salesflow.pipeline.batch import Runner
     from salesflow.simulator import SimulationSpec
     from tests.conftest import land
 
     settings = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": 20_000})
     land(settings, SimulationSpec(events=600, seed=2), per_segment=100)
-    bronze = Runner(settings, Lake(settings.lake_root), DuckDBEngine(), lambda stage, n: None).bronze
+    lake = Lake(settings.lake_root)
+    bronze = Runner(settings, lake, DuckDBEngine(), lambda stage, n: None).bronze
     batches = bronze.batches()
     first = next(batches)
     ahead = bronze._ahead  # type: ignore[attr-defined]
-    assert ahead is not None and ahead[1] == first.batch_id + 1
-    second = next(batches)  # the guess was right: its rows are the batch's
-    assert second.batch_id == ahead[1] and second.table is not None
-    assert second.table["source_position"].equals(ahead[2].result()["source_position"])
-    names, batch_id, _ = bronze._ahead  # type: ignore[attr-defined]
-    wrong: Future[pa.Table] = Future()
-    wrong.set_result(pa.table({"nonsense": [1]}))
-    bronze._ahead = (names, batch_id + 7, wrong)  # type: ignore[attr-defined]  # a guess the plan won't match
-    third = next(batches)
-    assert third.table is not None and third.rows > 0 and set(third.table["batch_id"].to_pylist()) == {third.batch_id}
-    assert third.table.column_names[0] == "payload"
+    assert ahead is not None
+    done = ahead.result(timeout=60)  # committed by the worker before the caller asks for it
+    assert done is not None and done.batch_id == first.batch_id + 1
+    assert lake.txn_version(BRONZE_EVENTS, "salesflow.bronze.landing") == done.batch_id
+    second = next(batches)
+    assert second is done and second.table is not None
+    in_bronze = lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == second.batch_id)
+    assert in_bronze is not None and sorted(in_bronze["source_position"].to_pylist()) == \
+        sorted(second.table["source_position"].to_pylist())
+    batches.close()  # a stop: the third batch, in flight, is committed whole or not at all
+    assert bronze._ahead is None  # type: ignore[attr-defined]
+    committed = lake.txn_version(BRONZE_EVENTS, "salesflow.bronze.landing")
+    assert committed == second.batch_id + 1 and bronze.checkpoint.pending is None
+    assert bronze.checkpoint.batch_id == committed
+    rest = list(bronze.batches())  # a restart takes up after it, nothing twice
+    positions = lake.read(BRONZE_EVENTS, columns=["source_position"])["source_position"].to_pylist()
+    assert rest and rest[0].batch_id == committed + 1 and len(positions) == len(set(positions)) == 600

@@ -47,54 +47,76 @@ class BronzeIngestor:
                  checkpoint: SourceCheckpoint, max_batch_bytes: int) -> None:
         self.lake, self.engine, self.landing = lake, engine, landing
         self.checkpoint, self.max_batch_bytes = checkpoint, max_batch_bytes
-        self._ahead: tuple[tuple[str, ...], int, Future[pa.Table]] | None = None
-        self._reader: ThreadPoolExecutor | None = None
+        self._ahead: Future[BronzeBatch | None] | None = None
+        self._worker: tuple[ThreadPoolExecutor, Lake, EngineAdapter] | None = None
 
     def batches(self) -> Iterator[BronzeBatch]:
-        """Ingest everything new: first a batch left pending by a crash, then new segments."""
-        while True:
-            with bronze_lock(self.checkpoint.path.parent):
-                self._recover()
-                planned = self.checkpoint.pending or self._plan_next()
-                if planned is None:
+        """Ingest everything new: first a batch left pending by a crash, then new segments.
+
+        While a batch goes through Silver and Gold, the next one is ingested on a worker thread
+        (read, modelled and committed to Bronze with its checkpoint, as one step would on this
+        thread): Bronze is a third of a batch's work and half of it runs outside DuckDB's threads.
+        Each step is the whole protocol under the Bronze lock, and steps never overlap each other,
+        so the commits and the checkpoint advance exactly as they do one at a time."""
+        try:
+            while True:
+                batch = self._collect() if self._ahead is not None else self._step(self.lake, self.engine)
+                if batch is None:
                     return
-                batch = self._ingest(planned)
-            self._read_ahead(planned.batch_id + 1)
-            yield batch
+                self._ingest_ahead()
+                yield batch
+        finally:
+            self._settle()
 
-    def _read_ahead(self, batch_id: int) -> None:
-        """Start reading the segments the next batch will most likely plan, while this batch goes
-        through Silver and Gold (reading and splitting is a seventh of a run, and mostly outside
-        the GIL). Only files are read: the plan and every commit still happen in order, and a
-        guess that does not match the next plan is thrown away."""
-        names = tuple(self._choose())
-        if not names:
+    def _step(self, lake: Lake, engine: EngineAdapter) -> BronzeBatch | None:
+        with bronze_lock(self.checkpoint.path.parent):
+            self._recover(lake)
+            planned = self.checkpoint.pending or self._plan_next(lake)
+            return None if planned is None else self._ingest(planned, lake, engine)
+
+    def _ingest_ahead(self) -> None:
+        if self._worker is None:
+            engine = self.engine.for_thread()
+            if engine is None:  # the engine cannot run a second model at once: stay in step
+                return
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-ahead")
+            self._worker = (pool, self.lake.sibling(), engine)
+        pool, lake, engine = self._worker
+        self._ahead = pool.submit(self._step, lake, engine)
+
+    def _collect(self) -> BronzeBatch | None:
+        ahead, self._ahead = self._ahead, None
+        assert ahead is not None
+        return ahead.result()  # its failure (a transient outage, say) is this step's failure
+
+    def _settle(self) -> None:
+        """A stop (or a failure downstream) waits for the step in flight: it either commits whole
+        or leaves its batch pending in the checkpoint, which the next run recovers."""
+        if self._ahead is None:
             return
-        if self._reader is None:
-            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-read-ahead")
-        self._ahead = (names, batch_id, self._reader.submit(self._read, names, batch_id))
+        try:
+            self._collect()
+        except Exception as exc:  # noqa: BLE001 - the batch stays pending; the next run redoes it
+            log.warning("bronze step ahead did not complete (%s); its batch stays pending", exc)
 
-    def _recover(self) -> None:
-        committed = self.lake.txn_version(BRONZE_EVENTS, APP_ID)
+    def _recover(self, lake: Lake) -> None:
+        committed = lake.txn_version(BRONZE_EVENTS, APP_ID)
         pending = self.checkpoint.pending
         if pending is not None and committed >= pending.batch_id:
             log.info("bronze batch %d was committed before a stop; marking it done", pending.batch_id)
             self.checkpoint.commit()
-        elif pending is not None and next_bronze_batch(self.lake) > pending.batch_id:
+        elif pending is not None and next_bronze_batch(lake) > pending.batch_id:
             # Another source committed that id after our stop: same segments under a new id.
-            self.checkpoint.plan(next_bronze_batch(self.lake, after=committed), pending.segments)
+            self.checkpoint.plan(next_bronze_batch(lake, after=committed), pending.segments)
         elif pending is None and self.checkpoint.batch_id < committed:
             log.warning("checkpoint %s is behind bronze; rebuilding it from the table", self.checkpoint.path)
-            self.checkpoint.reset_to(committed, self._segments_in_bronze())
+            self.checkpoint.reset_to(committed, files_in_bronze(lake, [s.name for s in self.landing.segments()]))
 
-    def _segments_in_bronze(self) -> set[str]:
-        return files_in_bronze(self.lake, [s.name for s in self.landing.segments()])
-
-    def _plan_next(self) -> PendingBatch | None:
+    def _plan_next(self, lake: Lake) -> PendingBatch | None:
         chosen = self._choose()
         if not chosen:
             return None
-        return self.checkpoint.plan(next_bronze_batch(self.lake, after=self.checkpoint.batch_id), chosen)
+        return self.checkpoint.plan(next_bronze_batch(lake, after=self.checkpoint.batch_id), chosen)
 
     def _choose(self) -> list[str]:
         chosen: list[str] = []
@@ -106,23 +128,16 @@ class BronzeIngestor:
             size += segment.path.stat().st_size
         return chosen
 
-    def _ingest(self, pending: PendingBatch) -> BronzeBatch:
+    def _ingest(self, pending: PendingBatch, lake: Lake, engine: EngineAdapter) -> BronzeBatch:
         clock = time.perf_counter()
-        rows, written = write_bronze(self.lake, self.engine, self._records(pending), APP_ID, pending.batch_id,
-                                     {"salesflow.source": SOURCE})
+        rows, written = write_bronze(lake, engine, self._read(tuple(pending.segments), pending.batch_id), APP_ID,
+                                     pending.batch_id, {"salesflow.source": SOURCE})
         self.checkpoint.commit()
         seconds = time.perf_counter() - clock
         log.info("bronze batch %d: %d records from %d segments in %.2f s (%.0f records/s)", pending.batch_id,
                  rows.num_rows, len(pending.segments), seconds, rows.num_rows / max(seconds, 1e-9))
         return BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, written,
                            rows if written else None, seconds)
-
-    def _records(self, pending: PendingBatch) -> pa.Table:
-        ahead, self._ahead = self._ahead, None
-        names = tuple(pending.segments)
-        if ahead is not None and ahead[:2] == (names, pending.batch_id):
-            return ahead[2].result()
-        return self._read(names, pending.batch_id)
 
     def _read(self, segments: tuple[str, ...], batch_id: int) -> pa.Table:
         parts = []

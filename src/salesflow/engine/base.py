@@ -38,6 +38,11 @@ class EngineAdapter(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def for_thread(self) -> EngineAdapter | None:
+        """An engine another thread can run models on while this one runs its own, or None when
+        the adapter cannot offer one (work then stays on the calling thread)."""
+        return None
+
     def run(self, model: Model, **params: object) -> pa.Table:
         sql = model.render(**params)
         try:

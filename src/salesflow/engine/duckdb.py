@@ -15,8 +15,9 @@ class DuckDBEngine(EngineAdapter):
     DIALECT: ClassVar[str] = "duckdb"
     SUPPORTS_ARROW_SCAN: ClassVar[bool] = True
 
-    def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
-        self.con = duckdb.connect(":memory:")
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None,
+                 con: duckdb.DuckDBPyConnection | None = None) -> None:
+        self.con = con or duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")  # event_date is the UTC calendar day everywhere
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -41,3 +42,8 @@ class DuckDBEngine(EngineAdapter):
 
     def close(self) -> None:
         self.con.close()
+
+    def for_thread(self) -> DuckDBEngine:
+        """A second connection to the same database: DuckDB runs the two side by side (one
+        connection must not be used by two threads at once). Registered names stay per connection."""
+        return DuckDBEngine(con=self.con.cursor())

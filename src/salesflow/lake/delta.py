@@ -59,6 +59,11 @@ class Lake:
     def uri(self, spec: TableSpec) -> str:
         return spec.uri(self.root)
 
+    def sibling(self) -> Lake:
+        """The same lake with its own open tables, for another thread: delta-rs table handles are
+        brought up to date in place, so two threads must not share one."""
+        return Lake(self.root, self.storage_options, self.as_of, self.explain)
+
     def table(self, spec: TableSpec, version: int | None = None) -> DeltaTable | None:
         if version is not None:
             return self._open(spec, version)

@@ -124,8 +124,11 @@ class Runner:
         return result
 
     def downstream(self, result: BatchRun, handover: BronzeBatch | None = None) -> None:
-        """Silver for every Bronze batch not yet in Silver, then Gold for every batch not in Gold."""
-        for batch_id in self.silver.pending_batches():
+        """Silver for every Bronze batch not yet in Silver, then Gold for every batch not in Gold.
+        With a ``handover``, only up to that batch: the next may already be in Bronze (it is
+        ingested ahead) and comes with its own handover."""
+        pending = self.silver.pending_batches()
+        for batch_id in pending if handover is None else [b for b in pending if b <= handover.batch_id]:
             rows = handover.table if handover is not None and handover.batch_id == batch_id else None
             silver = self.silver.process(batch_id, rows)
             result.silver.append(silver)
