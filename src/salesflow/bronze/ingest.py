@@ -55,9 +55,11 @@ class BronzeIngestor:
 
         While a batch goes through Silver and Gold, the next one is ingested on a worker thread
         (read, modelled and committed to Bronze with its checkpoint, as one step would on this
-        thread): Bronze is a third of a batch's work and half of it runs outside DuckDB's threads.
-        Each step is the whole protocol under the Bronze lock, and steps never overlap each other,
-        so the commits and the checkpoint advance exactly as they do one at a time."""
+        thread): Bronze is about a quarter of a batch's CPU, much of it single-threaded (reading,
+        Parquet encoding). Each step is the whole protocol under the Bronze lock, and steps never
+        overlap each other, so the commits and the checkpoint advance exactly as they do one at a
+        time. The worker lasts while batches keep coming: once a step finds nothing new it goes,
+        with the second engine connection and the rows it held."""
         try:
             while True:
                 batch = self._collect() if self._ahead is not None else self._step(self.lake, self.engine)
@@ -92,12 +94,16 @@ class BronzeIngestor:
     def _settle(self) -> None:
         """A stop (or a failure downstream) waits for the step in flight: it either commits whole
         or leaves its batch pending in the checkpoint, which the next run recovers."""
-        if self._ahead is None:
-            return
-        try:
-            self._collect()
-        except Exception as exc:  # noqa: BLE001 - the batch stays pending; the next run redoes it
-            log.warning("bronze step ahead did not complete (%s); its batch stays pending", exc)
+        if self._ahead is not None:
+            try:
+                self._collect()
+            except Exception as exc:  # noqa: BLE001 - the batch stays pending; the next run redoes it
+                log.warning("bronze step ahead did not complete (%s); its batch stays pending", exc)
+        if self._worker is not None:
+            pool, _, engine = self._worker
+            self._worker = None
+            pool.shutdown()
+            engine.close()
 
     def _recover(self, lake: Lake) -> None:
         committed = lake.txn_version(BRONZE_EVENTS, APP_ID)
