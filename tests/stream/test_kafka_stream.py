@@ -72,6 +72,22 @@ def test_available_now_reads_everything_once(tmp_path: Path, kafka_address: str)
     assert fingerprint(settings) == before
 
 
+def test_available_now_stops_at_the_end_of_the_partitions(tmp_path: Path, kafka_address: str) -> None:
+    """--available-now stops when the consumer has reached the end of every partition: with an
+    hour's idle_seconds it still returns, having read every message once."""
+    import threading
+
+    settings = kafka_settings(tmp_path, kafka_address, max_batch_records=3_000, idle_seconds=3600)
+    records = publish(settings)
+    done: list[int] = []
+    runner = threading.Thread(target=lambda: done.append(run_stream(settings, "kafka", available_now=True).records),
+                              daemon=True)
+    runner.start()
+    runner.join(timeout=300)
+    assert done == [len(records)], "available-now waited for the topic to go idle instead of stopping at its end"
+    check_exactly_once(settings, records)
+
+
 def test_hostile_messages_never_stop_the_stream(tmp_path: Path, kafka_address: str) -> None:
     settings = kafka_settings(tmp_path, kafka_address)
     ensure_topic(settings.kafka)

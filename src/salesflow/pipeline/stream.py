@@ -78,7 +78,7 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
             from salesflow.gold.live_sink import RedisLiveSink
 
             sink = RedisLiveSink(settings)
-        reader = _attach_kafka(runner, settings, lake) if source == "kafka" else None
+        reader = _attach_kafka(runner, settings, lake, available_now) if source == "kafka" else None
         result = BatchRun(run_id=runner.run_id)
         try:
             load_reference(lake, runner.landing)
@@ -145,8 +145,8 @@ class _Backoff:
         self.failing_since, self.attempt = None, 0
 
 
-def _attach_kafka(runner: Runner, settings: Settings, lake: Lake) -> KafkaReader:
-    reader = KafkaReader(settings.kafka)
+def _attach_kafka(runner: Runner, settings: Settings, lake: Lake, available_now: bool) -> KafkaReader:
+    reader = KafkaReader(settings.kafka, stop_at_end=available_now)
     checkpoint = OffsetCheckpoint.load(settings.checkpoint_dir / f"kafka-{settings.kafka.topic}.json")
     runner.bronze = KafkaBronzeIngestor(
         lake, runner.engine, reader, checkpoint, settings.kafka.max_batch_records,

@@ -46,10 +46,14 @@ _CONSUME_CHUNK = 10_000
 
 
 class KafkaReader:
-    def __init__(self, config: KafkaConfig) -> None:
+    def __init__(self, config: KafkaConfig, stop_at_end: bool = False) -> None:
+        """``stop_at_end`` (``--available-now``): a poll returns nothing as soon as the consumer has
+        reached the end of every partition, rather than after ``idle_seconds`` of quiet. Only then
+        does the consumer report partition ends: with them a live stream's p99 latency at 20,000
+        events/s was 3.5-4.2 s instead of 1.3 s."""
         from confluent_kafka import Consumer
 
-        self.config = config
+        self.config, self.stop_at_end = config, stop_at_end
         # Large fetch limits: a 10 MB message must reach quarantine (payload_too_large), not stall us.
         # A short fetch wait: a broker may hold a fetch for its full wait even once data has come
         # (tansu does: librdkafka's 500 ms default put p50 delivery at 150 ms, 50 ms puts it at 35).
@@ -57,11 +61,14 @@ class KafkaReader:
                                   "fetch.wait.max.ms": 50,
                                   "receive.message.max.bytes": 60_000_000, **client_config(config),
                                   "group.id": config.group_id, "enable.auto.commit": False,
-                                  "auto.offset.reset": "earliest", "enable.partition.eof": False})
+                                  "auto.offset.reset": "earliest", "enable.partition.eof": stop_at_end})
         self._position: dict[int, int] | None = None
         """Where the assignment stands after the last poll: while the next poll starts there, the
         consumer keeps its assignment and its prefetched messages (re-assigning drops both)."""
         self._partitions: tuple[float, list[int]] | None = None
+        self._at_end: set[int] = set()
+        """Partitions whose end the consumer has reached (librdkafka's partition EOF, from the
+        broker's fetch responses) and that have had no message since."""
 
     def partitions(self) -> list[int]:
         from confluent_kafka import KafkaException
@@ -81,7 +88,7 @@ class KafkaReader:
         first message, then takes what the client has already fetched and goes. It closes when
         that queue runs dry (a consume returns fewer than asked) or ``max_batch_wait_seconds``
         after the first message, whichever is first; an empty topic returns nothing after
-        ``idle_seconds``.
+        ``idle_seconds`` (with ``stop_at_end``, as soon as the end of every partition is reached).
 
         End offsets come from what was actually read, not from watermarks: a broker's reported high
         watermark can lag, and a plan must name offsets that exist.
@@ -96,15 +103,18 @@ class KafkaReader:
             asked = min(_CONSUME_CHUNK, max_records - len(out))
             batch = self.consumer.consume(asked, 0)  # what the client holds, without waiting
             if not batch and not out:  # nothing yet: wait for the first message
+                if self.stop_at_end and self._at_end >= wanted.keys():
+                    break
                 batch = self.consumer.consume(1, self.config.poll_timeout_seconds)
                 if not batch and time.monotonic() - idle_since >= self.config.idle_seconds:
                     break
                 asked = 1
-            if batch:
+            taken = self._messages(batch)
+            if taken:
                 if not out:
                     closes_at = time.monotonic() + self.config.max_batch_wait_seconds
-                out.extend(self._messages(batch))
-            if out and len(batch) < asked:
+                out.extend(taken)
+            if out and len(taken) < asked:
                 break  # the client's queue ran dry: what is here goes now
         self._position = dict(wanted)
         for message in out:
@@ -143,12 +153,19 @@ class KafkaReader:
         from confluent_kafka import TopicPartition
 
         self.consumer.assign([TopicPartition(self.config.topic, p, o) for p, o in offsets.items()])
+        self._at_end = set()
 
     def _messages(self, batch: list[Any]) -> list[Message]:
+        from confluent_kafka import KafkaError
+
         out = []
         for message in batch:
             if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    self._at_end.add(message.partition())
+                    continue
                 raise TransientError(f"kafka error: {message.error()}")
+            self._at_end.discard(message.partition())
             out.append(Message(message.partition(), message.offset(), message.value() or b"", message.timestamp()[1]))
         return out
 
