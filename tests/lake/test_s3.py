@@ -89,6 +89,20 @@ def test_every_command_runs_on_the_bucket(s3: S3, batch_runs: dict[str, Path]) -
     assert dump(remote, env) == dump(batch_runs["local"])
 
 
+def test_a_connection_cut_mid_response_is_an_outage_not_a_crash() -> None:
+    """The message delta-rs gave when the endpoint went away in the middle of a listing (seen in a
+    CI run of the outage test below): a transient LakeUnavailableError the stream retries."""
+    from salesflow.errors import TransientError
+    from salesflow.lake.storage import explain
+
+    seen = ("Generic S3 error: Error getting list response body\n  HTTP error\n  request or response body "
+            "error\n  error reading a body from connection\n  end of file before message length reached")
+    settings = load_settings(lake={"root": "s3://lake/outage", "endpoint": "http://127.0.0.1:9"})
+    found = explain(OSError(seen), settings)
+    assert isinstance(found, TransientError) and "is not answering" in str(found)
+    assert explain(OSError("Generic S3 error: something else entirely"), settings) is None
+
+
 def test_wrong_credentials_give_one_clear_error(s3: S3, batch_runs: dict[str, Path]) -> None:
     done = salesflow(batch_runs["remote"], "status",
                      env=s3.env("s3://lake/batch", SALESFLOW__LAKE__SECRET_ACCESS_KEY="not-the-secret"))

@@ -80,7 +80,10 @@ def explain(exc: BaseException, settings: Settings) -> Exception | None:
         return ConfigError(f"lake.root = {root}: no credentials for the object store (set lake.access_key_id "
                            f"and $SALESFLOW__LAKE__SECRET_ACCESS_KEY, or the AWS_* environment)")
     if any(k in text for k in ("error sending request", "Connection refused", "dns error", "timed out",
-                               "retry_timeout", "max_retries", "503", "SlowDown")):
+                               "retry_timeout", "max_retries", "503", "SlowDown",
+                               # the connection dropped mid-response (delta-rs does not retry a body read)
+                               "error reading a body", "end of file before message length",
+                               "Connection reset", "connection closed before message completed")):
         return LakeUnavailableError(f"lake.root = {root}: {endpoint} is not answering after "
                                     f"{settings.lake.max_retries} retries (check lake.endpoint and the "
                                     f"network; raise lake.retry_timeout_seconds to ride out longer outages)")
