@@ -103,6 +103,24 @@ def test_a_connection_cut_mid_response_is_an_outage_not_a_crash() -> None:
     assert explain(OSError("Generic S3 error: something else entirely"), settings) is None
 
 
+def test_status_codes_are_not_read_out_of_durations_or_versions() -> None:
+    """A retry error that took 2.403517 s, or lists a log from version 404, is still an outage; a
+    403 or 404 the store answered is still a credentials or a missing-bucket error. (The outage
+    test once exited 2, "refused the credentials", on an outage.)"""
+    from salesflow.errors import ConfigError, TransientError
+    from salesflow.lake.storage import explain
+
+    settings = load_settings(lake={"root": "s3://lake/outage", "endpoint": "http://127.0.0.1:44033"})
+    retried = ("Generic S3 error: Error performing list request: Error after 8 retries in 2.403517s, "
+               "max_retries:8, retry_timeout:30s, source:error sending request for url "
+               "(http://127.0.0.1:44033/lake?list-type=2&start-after=outage%2F_delta_log%2F00000000000000000404.json)")
+    assert isinstance(explain(OSError(retried), settings), TransientError)
+    refused = explain(OSError("Generic S3 error: Client error with status 403 Forbidden: <Code>Denied</Code>"), settings)
+    assert isinstance(refused, ConfigError) and "refused the credentials" in str(refused)
+    missing = explain(OSError("Generic S3 error: Error performing list request: Client error with status 404"), settings)
+    assert isinstance(missing, ConfigError) and "does not exist" in str(missing)
+
+
 def test_wrong_credentials_give_one_clear_error(s3: S3, batch_runs: dict[str, Path]) -> None:
     done = salesflow(batch_runs["remote"], "status",
                      env=s3.env("s3://lake/batch", SALESFLOW__LAKE__SECRET_ACCESS_KEY="not-the-secret"))

@@ -64,16 +64,23 @@ def _s3(config: LakeConfig) -> dict[str, str]:
     return options
 
 
+def _status(code: int, text: str) -> bool:
+    """Whether the error names HTTP status ``code``. The digits alone are not enough: a retry error
+    says how long it took ("after 8 retries in 4.403517s"), and a port or a version may hold them."""
+    return re.search(rf"(?<![\w.:]){code}(?![\w.])", text) is not None
+
+
 def explain(exc: BaseException, settings: Settings) -> Exception | None:
     """One clear error naming the setting to fix, for an object-store failure delta-rs reported."""
     text = str(exc)
     root, endpoint = settings.lake_root, settings.lake.endpoint or "the default AWS endpoint"
     bucket = root.split("://", 1)[-1].split("/", 1)[0]
-    if "NoSuchBucket" in text or ("404" in text and "list" in text.lower()) or "bucket does not exist" in text.lower():
+    if "NoSuchBucket" in text or (_status(404, text) and "list" in text.lower()) or \
+            "bucket does not exist" in text.lower():
         return ConfigError(f"lake.root = {root}: bucket '{bucket}' does not exist at {endpoint} "
                            f"(create it, or fix lake.root / lake.endpoint)")
-    if any(k in text for k in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403",
-                               "ExpiredToken", "InvalidToken")):
+    if _status(403, text) or any(k in text for k in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
+                                                     "ExpiredToken", "InvalidToken")):
         return ConfigError(f"lake.root = {root}: {endpoint} refused the credentials "
                            f"(check lake.access_key_id and $SALESFLOW__LAKE__SECRET_ACCESS_KEY)")
     if "loading credentials" in text or "IMDS" in text or "NoCredentialProviders" in text:
