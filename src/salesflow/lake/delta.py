@@ -260,13 +260,11 @@ class Lake:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
         except (SchemaMismatchError, DeltaProtocolError) as exc:  # retrying the same rows cannot help
             raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
-        except DeltaError as exc:
-            if _is_schema_error(exc):
-                raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
-            raise LakeWriteError(f"write to {spec.qualified} failed: {exc}") from exc
         except Exception as exc:  # an unpartitioned write reports a cast failure as a bare Exception
             if _is_schema_error(exc):
                 raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
+            if isinstance(exc, DeltaError):
+                raise LakeWriteError(f"write to {spec.qualified} failed: {exc}") from exc
             raise
         return True
 

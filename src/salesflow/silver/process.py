@@ -173,8 +173,9 @@ class SilverProcessor:
                 f"silver batch {result.batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
                 expected=result.bronze_rows, actual=accounted)
 
-    def _register_state(self, batch_id: int, oldest: date | None, keep: bool) -> dict[TableSpec, pa.Table]:
-        """Expose Silver rows from batches before this one (for the watermark) and return them.
+    def _register_state(self, batch_id: int, oldest: date | None, keep: bool) -> None:
+        """Expose Silver rows from batches before this one: the dedupe keys (silver.seen_keys cuts
+        them to the batch's) and the watermark.
 
         Only days within the dedupe horizon of the batch's oldest event count, so the state stays
         bounded however long the stream runs; it depends only on the batch, so a replay after a
@@ -183,7 +184,6 @@ class SilverProcessor:
         state = self.state.for_batch(batch_id, oldest, keep)
         for spec, seen in state.items():
             self.engine.register(f"seen_{spec.name}", seen)
-        return state
 
     def _params(self) -> dict[str, object]:
         pipeline = self.settings.pipeline
