@@ -140,19 +140,25 @@ def test_missing_bucket_and_dead_endpoint_are_named(s3: S3, batch_runs: dict[str
 
 
 def test_outage_mid_stream_is_retried_and_loses_nothing(s3: S3, tmp_path: Path) -> None:
-    """A continuous stream on the bucket; the endpoint goes away for 4 s while segments keep
-    landing. Object-store requests retry with backoff; afterwards every record is accounted for."""
+    """A continuous stream on the bucket; the endpoint goes away while segments keep landing, until
+    the stream has had to retry. Requests retry with backoff; afterwards every record is accounted for."""
     data = tmp_path / "data"
     settings = load_settings(data_dir=data)
     env = s3.env("s3://lake/outage", SALESFLOW__STREAM__TRIGGER_SECONDS="0.2")
     first = land(settings, SimulationSpec(events=2_000, seed=41, days=1, defects=noisy()), per_segment=500)
-    stream = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(data), "stream"],
-                              env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log_path = tmp_path / "stream.log"  # a file, so the test can watch for the retry while it runs
+    with open(log_path, "w") as log_file:
+        stream = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(data), "stream"],
+                                  env=child_env(env), stdout=subprocess.DEVNULL, stderr=log_file, text=True)
     try:
         time.sleep(6)
         s3.proxy.cut()
         more = land(settings, SimulationSpec(events=2_000, seed=42, days=1, defects=noisy()), per_segment=500)
-        time.sleep(4)
+        # The outage lasts until the stream has felt it: delta-rs retries a request itself for a
+        # few seconds first, so a fixed-length cut could end before anything reached the stream.
+        deadline = time.monotonic() + 60
+        while "retry 1 in" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
         s3.proxy.restore()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -166,14 +172,24 @@ def test_outage_mid_stream_is_retried_and_loses_nothing(s3: S3, tmp_path: Path) 
     finally:
         s3.proxy.restore()
         stream.terminate()
-        _, err = stream.communicate(timeout=60)
-    assert stream.returncode in (0, -15), err[-3000:]
-    assert "Traceback" not in err, err[-3000:]
+        stream.wait(timeout=60)
+    err = log_path.read_text()
+    assert stream.returncode in (0, -15), _first_traceback(err)
+    assert "Traceback" not in err, _first_traceback(err)
     assert "retry 1 in" in err, "the outage never reached the stream: nothing was retried"
     reconciled = json.loads(ok(salesflow(data, "reconcile", env=env)).stdout)
     assert reconciled["balanced"] is True and reconciled["bronze"] == len(first) + len(more)
     counts = dump(data, env)
     assert counts["bronze.events"][0] == len(first) + len(more)
+
+
+def _first_traceback(err: str) -> str:
+    """The stream's first traceback whole, with the log lines just before it: the tail of a long
+    stderr cut the cause off when this test failed in CI."""
+    start = err.find("Traceback")
+    if start < 0:
+        return err[-3000:]
+    return err[max(0, start - 1500):start + 8000]
 
 
 def test_concurrent_writers_commit_safely(s3: S3, tmp_path: Path) -> None:
