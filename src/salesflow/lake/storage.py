@@ -20,16 +20,10 @@ if TYPE_CHECKING:
     from salesflow.lake.delta import Lake
 
 REMOTE = re.compile(r"^(s3a?|gs|az|abfss?|azure)://", re.IGNORECASE)
-_remote_used = False
 
 
 class LakeUnavailableError(TransientError):
     """The object store did not answer (endpoint down, network): a later retry may succeed."""
-
-
-def remote_used() -> bool:
-    """Whether this process opened an object-store lake (the CLI then exits without teardown)."""
-    return _remote_used
 
 
 def is_remote(root: str) -> bool:
@@ -101,7 +95,5 @@ def open_lake(settings: Settings, as_of: datetime | None = None) -> Lake:
     """The lake of these settings: its root, storage options and error explanations."""
     from salesflow.lake.delta import Lake
 
-    global _remote_used
-    _remote_used = _remote_used or is_remote(settings.lake_root)
     return Lake(settings.lake_root, storage_options(settings), as_of,
                 explain=lambda exc: explain(exc, settings))
