@@ -24,7 +24,7 @@ from tests.spark.conftest import engine_settings, same, table_rows
 
 SAMPLE_PARAMS: dict[str, object] = {
     "event_types": ("order_created",), "channels": ("web",), "payment_methods": ("card",),
-    "order_fields": ["event_id"], "browse_fields": ["event_id"], "json_shape": '{"a":"JSON"}',
+    "order_fields": ["event_id"], "browse_fields": ["event_id"],
     "reporting_currency": "USD", "relation": "t", "name": "x", "panel_from": date(2026, 1, 1),
     "updated_at": datetime(2026, 1, 1, tzinfo=UTC), "ingested_at": datetime(2026, 1, 1, tzinfo=UTC),
     "watermark": None,
@@ -84,6 +84,37 @@ def test_untranslatable_model_names_itself(tmp_path: Path, spark_session: object
         assert engine.run(Model("t.ok", "SELECT sum(x) AS s FROM t")).to_pylist() == [{"s": 3}]
     finally:
         engine.close()
+
+
+def test_typed_json_fields_read_alike(tmp_path: Path, spark_session: object) -> None:
+    """json_transform to typed fields and json_type at a list of paths (Silver's parse) mean the
+    same on Spark: a non-string value read as text is its JSON text, a JSON null is NULL in a
+    JSON field and 'NULL' as a type, a missing key NULL in both."""
+    from salesflow.engine.duckdb import DuckDBEngine
+
+    payloads = ['{"s":"a\\"b","j":5}', '{"s":12,"j":null}', '{"s":null,"j":[1,2]}', '{"s":true,"j":"x"}',
+                '{}', '{"s":{"k":"v"},"j":-3}', '{"s":1.5,"j":1e2}']
+    model = Model("t.typed", """
+        WITH d AS (
+            SELECT id, json_transform(payload, '{"s":"VARCHAR","j":"JSON"}') AS f,
+                json_type(payload, ['$.s', '$.j', '$.missing']) AS t
+            FROM t)
+        SELECT id, f.s AS s, f.s IS NULL AS s_null, TRY_CAST(f.j AS BIGINT) AS j, json_type(f.j) AS j_type,
+            t[1] AS s_t, t[2] AS j_t, t[3] AS missing_t
+        FROM d ORDER BY id""")
+    rows = pa.table({"id": list(range(len(payloads))), "payload": payloads})
+    results = []
+    for engine in (DuckDBEngine(), SparkEngine(engine_settings(tmp_path, "spark").spark)):
+        try:
+            engine.register("t", rows)
+            results.append(engine.run(model).to_pylist())
+        finally:
+            engine.close()
+    duck, spark = results
+    assert [{k: "BIGINT" if v == "UBIGINT" else v for k, v in row.items()} for row in duck] == spark, \
+        "same values (DuckDB names a non-negative integer UBIGINT; the models accept both)"
+    assert [r["s"] for r in duck] == ['a"b', "12", None, "true", None, '{"k":"v"}', "1.5"]
+    assert [r["j_t"] for r in duck] == ["UBIGINT", "NULL", "ARRAY", "VARCHAR", None, "BIGINT", "DOUBLE"]
 
 
 def test_every_shipped_model_translates(spark_session: object, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 SQLGlot rewrites syntax and the functions both engines share. What it passes through untouched
 are DuckDB's JSON functions, whose *meaning* the Silver models depend on: ``json_transform`` to a
-struct of JSON values, ``json_type`` naming a value's JSON type, ``TRY_CAST`` of a JSON value.
+struct of JSON values (or of typed fields), ``json_type`` naming a value's JSON type (or the types
+at a list of paths), ``TRY_CAST`` of a JSON value.
 Spark 4's VARIANT type carries the same information (a parsed JSON value that knows whether it
 was a string, an integer, a decimal, an array ...), so each of those maps onto a VARIANT
 expression here, and ``json_type`` onto ``schema_of_variant`` spelt the DuckDB way.
@@ -13,6 +14,7 @@ runs on Spark with a function Spark would misread.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 
 import sqlglot
@@ -83,7 +85,15 @@ class SparkTranslator:
                             default=field)
         if name == "json_transform":
             target = node.expressions[0]
+            shape = _typed_shape(node)
+            if shape is not None:
+                return _typed_struct(_as_variant(target, variants), shape)
             return target if _is_variant(target, variants) else exp.func("TRY_PARSE_JSON", target)
+        if isinstance(node, exp.JSONType) and isinstance(node.expression, exp.Array):
+            document = _as_variant(node.this, variants)  # DuckDB: the types at several paths, in a list
+            return exp.Array(expressions=[
+                exp.func("salesflow_json_type", _variant_get(document.copy(), path.this, "VARIANT"))
+                for path in node.expression.expressions])
         if name == "json_type" or isinstance(node, exp.JSONType):
             value = node.expressions[0] if isinstance(node, exp.Anonymous) else node.this
             return exp.func("salesflow_json_type", _as_variant(value, variants))
@@ -149,6 +159,10 @@ def _variant_aliases(tree: exp.Expr, known: set[str]) -> set[str]:
     """Names bound to JSON values inside this statement: ``json_transform(...) AS f``, ``f.lines AS
     lines``, ``json_extract(lines, '$[*]') AS items``, ``unnest(items) AS item``."""
     found = set(known)
+    for alias in tree.find_all(exp.Alias):  # the JSON fields of a typed struct: "alias.field"
+        for transform in alias.this.find_all(exp.Anonymous):
+            shape = _typed_shape(transform)
+            found |= {f"{alias.alias}.{name}" for name, kind in (shape or {}).items() if kind == "JSON"}
     changed = True
     while changed:
         changed = False
@@ -161,15 +175,49 @@ def _variant_aliases(tree: exp.Expr, known: set[str]) -> set[str]:
 
 def _is_variant(node: exp.Expr, variants: set[str]) -> bool:
     if isinstance(node, exp.Anonymous):
+        if _typed_shape(node) is not None:
+            return False  # a struct of typed fields; its JSON fields are the variants
         return str(node.this).lower() in {"json_transform", "try_parse_json", "try_variant_get"}
     if isinstance(node, exp.Column):
-        return (node.table or node.name) in variants
+        return (node.table or node.name) in variants or f"{node.table}.{node.name}" in variants
     if isinstance(node, (exp.JSONExtract, exp.Explode)):
         return _is_variant(node.this, variants)
     if isinstance(node, exp.Case):
         results = [branch.args["true"] for branch in node.args.get("ifs", [])] + [node.args.get("default")]
         return any(r is not None and _is_variant(r, variants) for r in results)
     return False
+
+
+def _typed_shape(node: exp.Expr) -> dict[str, str] | None:
+    """The shape of ``json_transform(x, '{"field": "TYPE", ...}')`` when some field is not JSON."""
+    if _function_name(node) != "json_transform" or len(node.expressions) < 2:
+        return None
+    literal = node.expressions[1]
+    if not isinstance(literal, exp.Literal) or not literal.is_string:
+        return None
+    shape = json.loads(literal.this)
+    return shape if any(kind != "JSON" for kind in shape.values()) else None
+
+
+_SPARK_TYPES = {"VARCHAR": "STRING", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
+
+
+def _typed_struct(document: exp.Expr, shape: dict[str, str]) -> exp.Expr:
+    """DuckDB's struct of typed fields: a JSON field is the value (SQL NULL for a JSON null, as in
+    DuckDB), a VARCHAR field the text (a non-string value as its JSON text), as Spark's
+    variant-to-string cast gives it."""
+    fields: list[exp.Expr] = []
+    for name, kind in shape.items():
+        if kind == "JSON":
+            value = _variant_get(document.copy(), f"$.{name}", "VARIANT")
+            value = exp.Case(ifs=[exp.If(this=exp.func("IS_VARIANT_NULL", value.copy()), true=exp.Null())],
+                             default=value)
+        elif kind in _SPARK_TYPES:
+            value = _variant_get(document.copy(), f"$.{name}", _SPARK_TYPES[kind])
+        else:
+            raise ModelError(f"json_transform field {name} of type {kind} has no Spark translation")
+        fields += [exp.Literal.string(name), value]
+    return exp.func("NAMED_STRUCT", *fields)
 
 
 def _as_variant(node: exp.Expr, variants: set[str]) -> exp.Expr:

@@ -24,7 +24,6 @@ from salesflow.config import Settings
 from salesflow.contract.events import CONTRACT_VERSION
 from salesflow.contract.vocabulary import (
     CHANNELS,
-    COMMON_FIELDS,
     EVENT_TYPES,
     PAYMENT_METHODS,
     known_fields,
@@ -51,7 +50,6 @@ SILVER_APP = "salesflow.silver"
 STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.seen_keys",
            "silver.deduped_events")
 OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
-_SHAPE_FIELDS = sorted({*COMMON_FIELDS, *(f for t in EVENT_TYPES for f in known_fields(t))})
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,6 @@ class SilverProcessor:
                                     allowed_lateness_seconds=pipeline.allowed_lateness_seconds)
         return {
             "max_payload_bytes": pipeline.max_payload_bytes,
-            "json_shape": "{" + ",".join(f'"{name}":"JSON"' for name in _SHAPE_FIELDS) + "}",
             "event_types": EVENT_TYPES,
             "channels": CHANNELS,
             "payment_methods": PAYMENT_METHODS,
