@@ -60,7 +60,7 @@ def test_side_by_side_writes_every_table_then_raises_the_failure(tmp_path: Path)
     assert lake.side_by_side({good: lambda: lake.append(good, rows(1, 2), app_id="a", version=0)}) == {good: False}
 
 
-def test_unique_columns_are_written_without_a_dictionary(tmp_path: Path) -> None:
+def test_unique_columns_are_written_without_a_dictionary_or_statistics(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
     spec = TableSpec("test", "u", unique=("v",))
@@ -71,6 +71,9 @@ def test_unique_columns_are_written_without_a_dictionary(tmp_path: Path) -> None
     encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
     assert "RLE_DICTIONARY" in encodings["day"] and "RLE_DICTIONARY" not in encodings["v"]
     assert group.column(0).compression == "SNAPPY"
+    stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
+    assert stats["day"] is not None and stats["day"].has_min_max
+    assert stats["v"] is None or not stats["v"].has_min_max
 
 
 def test_count_rows_reads_the_log_and_scans_only_a_file_compacted_across_the_bound(tmp_path: Path) -> None:
