@@ -117,6 +117,16 @@ def test_typed_json_fields_read_alike(tmp_path: Path, spark_session: object) -> 
     assert [r["j_t"] for r in duck] == ["UBIGINT", "NULL", "ARRAY", "VARCHAR", None, "BIGINT", "DOUBLE"]
 
 
+def test_typed_json_field_without_a_checked_translation_is_refused() -> None:
+    from salesflow.engine.spark_sql import SparkTranslator
+
+    translator = SparkTranslator(["named_struct", "try_variant_get", "try_parse_json"], lambda name: [])
+    with pytest.raises(ModelError, match=r"field n of type BIGINT has no Spark translation"):
+        translator.translate("""SELECT json_transform(p, '{"s":"VARCHAR","n":"BIGINT"}') AS f FROM t""", "t.num")
+    with pytest.raises(ModelError, match="is not JSON"):
+        translator.translate("SELECT json_transform(p, '{s: VARCHAR}') AS f FROM t", "t.bad")
+
+
 def test_every_shipped_model_translates(spark_session: object, tmp_path: Path) -> None:
     """No model in the package falls through to Spark with a DuckDB-only function."""
     from importlib import resources

@@ -195,11 +195,11 @@ def _typed_shape(node: exp.Expr) -> dict[str, str] | None:
     literal = node.expressions[1]
     if not isinstance(literal, exp.Literal) or not literal.is_string:
         return None
-    shape = json.loads(literal.this)
+    try:
+        shape = json.loads(literal.this)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"json_transform shape {literal.this!r} is not JSON: {exc}") from exc
     return shape if any(kind != "JSON" for kind in shape.values()) else None
-
-
-_SPARK_TYPES = {"VARCHAR": "STRING", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN"}
 
 
 def _typed_struct(document: exp.Expr, shape: dict[str, str]) -> exp.Expr:
@@ -212,10 +212,11 @@ def _typed_struct(document: exp.Expr, shape: dict[str, str]) -> exp.Expr:
             value = _variant_get(document.copy(), f"$.{name}", "VARIANT")
             value = exp.Case(ifs=[exp.If(this=exp.func("IS_VARIANT_NULL", value.copy()), true=exp.Null())],
                              default=value)
-        elif kind in _SPARK_TYPES:
-            value = _variant_get(document.copy(), f"$.{name}", _SPARK_TYPES[kind])
-        else:
-            raise ModelError(f"json_transform field {name} of type {kind} has no Spark translation")
+        elif kind == "VARCHAR":
+            value = _variant_get(document.copy(), f"$.{name}", "STRING")
+        else:  # DuckDB's lenient casts to numbers are not checked against Spark's: refuse, not guess
+            raise ModelError(f"json_transform field {name} of type {kind} has no Spark translation "
+                             f"(read it as JSON and TRY_CAST it)")
         fields += [exp.Literal.string(name), value]
     return exp.func("NAMED_STRUCT", *fields)
 
