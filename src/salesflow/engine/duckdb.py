@@ -10,7 +10,6 @@ import pyarrow.dataset as ds
 
 from salesflow.engine.base import EngineAdapter
 
-
 SCAN_CHUNK_ROWS = 2048
 """Rows per Arrow record batch handed to DuckDB: its vector size. DuckDB splits an Arrow scan
 among its threads by record batch, so a micro-batch that arrives as one chunk (a Kafka poll, one
