@@ -95,3 +95,21 @@ def test_realtime_simulation_writes_current_events(tmp_path: Path) -> None:
 def test_batch_on_an_empty_data_dir_is_a_no_op(tmp_path: Path) -> None:
     result = salesflow("--data-dir", str(tmp_path / "empty"), "batch")
     assert result.returncode == 0 and "Nothing new" in result.stdout and "holds" in result.stdout
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_a_reader_that_went_away_is_exit_1_without_a_traceback(tmp_path: Path, unbuffered: bool) -> None:
+    """`salesflow ... | head -1`: the pipe closes before the output is written (at the final flush
+    when stdout is buffered, inside the command when it is not, where click handles it)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    try:
+        result = subprocess.run([sys.executable, "-m", "salesflow", "contract", "--reference"], stdout=write_end,
+                                stderr=subprocess.PIPE, env=env, text=True, cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr

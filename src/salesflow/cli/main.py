@@ -639,8 +639,13 @@ def main(argv: list[str] | None = None) -> None:
     # object store ("terminate called without an active exception"), turning a finished command
     # into exit 134. Every command has joined its threads and closed its engines by now.
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            # The reader went away (`salesflow status | head -1`): exit 1, as click does when
+            # the pipe closes while a command prints.
+            code = code or 1
     os._exit(code)
 
 
