@@ -79,10 +79,7 @@ class SparkTranslator:
     def _rewrite(self, node: exp.Expr, variants: set[str]) -> exp.Expr:
         name = _function_name(node)
         if isinstance(node, exp.Column) and node.table and node.table in variants:
-            # A field of json_transform's struct: a JSON null there is SQL NULL in DuckDB.
-            field = _variant_get(exp.column(node.table), f"$.{node.name}", "VARIANT")
-            return exp.Case(ifs=[exp.If(this=exp.func("IS_VARIANT_NULL", field.copy()), true=exp.Null())],
-                            default=field)
+            return _json_field(exp.column(node.table), node.name)  # a field of json_transform's struct
         if name == "json_transform":
             target = node.expressions[0]
             shape = _typed_shape(node)
@@ -203,15 +200,12 @@ def _typed_shape(node: exp.Expr) -> dict[str, str] | None:
 
 
 def _typed_struct(document: exp.Expr, shape: dict[str, str]) -> exp.Expr:
-    """DuckDB's struct of typed fields: a JSON field is the value (SQL NULL for a JSON null, as in
-    DuckDB), a VARCHAR field the text (a non-string value as its JSON text), as Spark's
-    variant-to-string cast gives it."""
+    """DuckDB's struct of typed fields: a JSON field as ``_json_field`` reads it, a VARCHAR field
+    the text (a non-string value as its JSON text), as Spark's variant-to-string cast gives it."""
     fields: list[exp.Expr] = []
     for name, kind in shape.items():
         if kind == "JSON":
-            value = _variant_get(document.copy(), f"$.{name}", "VARIANT")
-            value = exp.Case(ifs=[exp.If(this=exp.func("IS_VARIANT_NULL", value.copy()), true=exp.Null())],
-                             default=value)
+            value = _json_field(document.copy(), name)
         elif kind == "VARCHAR":
             value = _variant_get(document.copy(), f"$.{name}", "STRING")
         else:  # DuckDB's lenient casts to numbers are not checked against Spark's: refuse, not guess
@@ -224,6 +218,13 @@ def _typed_struct(document: exp.Expr, shape: dict[str, str]) -> exp.Expr:
 def _as_variant(node: exp.Expr, variants: set[str]) -> exp.Expr:
     return node if _is_variant(node, variants) or _function_name(node) == "try_variant_get" \
         else exp.func("TRY_PARSE_JSON", node)
+
+
+def _json_field(document: exp.Expr, name: str) -> exp.Expr:
+    """Field ``name`` of a VARIANT object as a VARIANT; a JSON null there is SQL NULL, as in
+    DuckDB's json_transform."""
+    field = _variant_get(document, f"$.{name}", "VARIANT")
+    return exp.Case(ifs=[exp.If(this=exp.func("IS_VARIANT_NULL", field.copy()), true=exp.Null())], default=field)
 
 
 def _variant_get(target: exp.Expr, path: str, to: str) -> exp.Expr:

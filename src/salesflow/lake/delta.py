@@ -172,22 +172,16 @@ class Lake:
         """Rows of ``spec`` (with ``batch_id`` at most ``up_to_batch``), counted from the Delta log's
         per-file record counts and batch_id bounds: no data file is opened unless the log lacks
         those stats or a file spans ``up_to_batch`` (one compacted across it); then it scans."""
-        table = self.table(spec)
-        if table is None:
-            return 0
-        actions = pa.table(table.get_add_actions(flatten=True))
-        if actions.num_rows == 0:
-            return 0
-        needed = ["num_records"] + ([] if up_to_batch is None else ["min.batch_id", "max.batch_id"])
-        if any(c not in actions.column_names or actions[c].null_count for c in needed):
-            return self._scan_count(spec, up_to_batch)
-        if up_to_batch is None:
-            return int(pc.sum(actions["num_records"]).as_py())
-        below = pc.less_equal(actions["max.batch_id"], up_to_batch)
-        above = pc.greater(actions["min.batch_id"], up_to_batch)
+        files = self.file_stats(spec, "batch_id")
+        if files is None or "num_records" not in files.column_names or files["num_records"].null_count:
+            return self._scan_count(spec, up_to_batch)  # also a missing table: no dataset, 0 rows
+        if files.num_rows == 0 or up_to_batch is None:
+            return int(pc.sum(files["num_records"]).as_py() or 0)
+        below = pc.less_equal(files["max.batch_id"], up_to_batch)
+        above = pc.greater(files["min.batch_id"], up_to_batch)
         if not pc.all(pc.or_(below, above)).as_py():
             return self._scan_count(spec, up_to_batch)  # a compacted file spans up_to_batch
-        return int(pc.sum(actions.filter(below)["num_records"]).as_py() or 0)
+        return int(pc.sum(files.filter(below)["num_records"]).as_py() or 0)
 
     def _scan_count(self, spec: TableSpec, up_to_batch: int | None) -> int:
         dataset = self.dataset(spec)
