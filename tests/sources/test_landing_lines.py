@@ -89,3 +89,47 @@ def test_next_batch_is_ingested_ahead_and_a_stop_waits_for_it(tmp_path: Path) ->
     rest = list(bronze.batches())  # a restart takes up after it, nothing twice
     positions = lake.read(BRONZE_EVENTS, columns=["source_position"])["source_position"].to_pylist()
     assert rest and rest[0].batch_id == committed + 1 and len(positions) == len(set(positions)) == 600
+
+
+PAYLOADS = [
+    b'{"event_type":"order_created","event_time":"2026-03-04T05:06:07Z"}',
+    b'{"a": "x" , "event_time" :  "2026-12-31T23:30:00-05:00"}',  # the date as written, not in UTC
+    b'{"event_time":20260304}',
+    b'{"note":"\\"event_time\\":\\"2026-01-01\\"","event_time":"2026-02-02T00:00:00Z"}',
+    b'not json, "event_time":"2026-05-06"',  # best effort: the text is read, not parsed as JSON
+    b"\xff\xfe",
+    b"",
+]
+
+
+def test_bronze_keeps_each_payload_as_received_and_reads_its_date(tmp_path: Path) -> None:
+    """The bronze.events model computes only the metadata; every payload and its valid_utf8 flag go
+    into Bronze unchanged, beside the record they came with, even when the engine hands its rows
+    back in another order. event_date is the date written in event_time, NULL when there is none."""
+    from datetime import date
+
+    import pyarrow as pa
+
+    from salesflow.bronze.ingest import bronze_input, with_payload, write_bronze
+    from salesflow.engine.duckdb import DuckDBEngine
+    from salesflow.errors import ModelError
+    from salesflow.lake.delta import Lake
+    from salesflow.lake.tables import BRONZE_EVENTS
+
+    records = bronze_input(PAYLOADS, "test", "f", pa.array([str(i) for i in range(len(PAYLOADS))]), 10, 3,
+                           pa.scalar(0, pa.timestamp("us", "UTC")))
+    lake = Lake(str(tmp_path / "lake"))
+    rows, written = write_bronze(lake, DuckDBEngine(), records, "test", 3, {})
+    assert written
+    stored = lake.read(BRONZE_EVENTS).sort_by("record_seq")
+    assert stored.column_names == rows.column_names and stored.column_names[:2] == ["payload", "valid_utf8"]
+    assert stored["payload"].to_pylist() == [p.decode("utf-8", errors="replace") for p in PAYLOADS]
+    assert stored["valid_utf8"].to_pylist() == [True] * 5 + [False, True]
+    assert stored["record_seq"].to_pylist() == list(range(10, 10 + len(PAYLOADS)))
+    assert stored["event_date"].to_pylist() == [date(2026, 3, 4), date(2026, 12, 31), None,
+                                                date(2026, 2, 2), date(2026, 5, 6), None, None]
+    model_rows = rows.drop_columns(["payload", "valid_utf8"])
+    shuffled = model_rows.take(pa.array([3, 0, 6, 1, 5, 2, 4]))
+    assert with_payload(records, shuffled).equals(rows.combine_chunks())
+    with pytest.raises(ModelError, match="once"):
+        with_payload(records, model_rows.slice(1))

@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 
 from salesflow.bronze.lock import bronze_lock
 from salesflow.engine.base import EngineAdapter
-from salesflow.errors import CheckpointError
+from salesflow.errors import CheckpointError, ModelError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
 from salesflow.models import load_model
@@ -252,11 +252,22 @@ def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: s
     if "ingest_error" not in records.column_names:  # only adapters that split records can fail to
         records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
     engine.register("landing_records", records)
-    rows = engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC))
+    rows = with_payload(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
     written = lake.append(BRONZE_EVENTS, rows, app_id=app_id,
                           version=batch_id if txn_version is None else txn_version,
                           metadata={**metadata, "salesflow.batch_id": str(batch_id)})
     return rows, written
+
+
+def with_payload(records: pa.Table, rows: pa.Table) -> pa.Table:
+    """The model's rows with each record's payload and valid_utf8 put back as received, matched
+    by record_seq (ascending in every source's records; an engine may hand rows back reordered)."""
+    if not rows["record_seq"].equals(records["record_seq"]):
+        rows = rows.take(pc.sort_indices(rows["record_seq"]))
+        if not rows["record_seq"].equals(records["record_seq"]):
+            raise ModelError("bronze.events must return each landing record once")
+    return pa.table({"payload": records["payload"], "valid_utf8": records["valid_utf8"],
+                     **{name: rows[name] for name in rows.column_names}})
 
 
 def pending_segments(landing: LandingLog, checkpoint: SourceCheckpoint) -> list[Segment]:
