@@ -625,6 +625,9 @@ def _progress(disable: bool) -> Progress:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from salesflow.ops.memory import small_pages_only
+
+    small_pages_only()
     try:
         cli.main(args=argv, prog_name="salesflow")
     except SystemExit as done:
