@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -146,20 +147,27 @@ class BronzeIngestor:
                            rows if written else None, seconds)
 
     def _read(self, segments: tuple[str, ...], batch_id: int) -> pa.Table:
-        parts = []
-        offset = 0
+        """The records of ``segments``, numbered in order. Segments are split and decoded on two
+        threads (the work is NumPy and Arrow kernels, which let go of the GIL): the first batch
+        of a run has no other work beside it, and it took 0.6 s on one core for 550,000 records."""
+        found = []
         for name in segments:
             path = self.landing.root / name
             if not path.exists():
                 raise CheckpointError(f"planned segment {path} is gone; the landing log must be immutable")
-            parts.append(_segment_table(Segment(path), batch_id, offset))
-            offset += parts[-1].num_rows
-        return pa.concat_tables(parts)
+            found.append(Segment(path))
+        with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="segment-read") as pool:
+            lines = list(pool.map(Segment.read_array, found))
+            first_seqs = np.cumsum([0] + [len(array) for array in lines[:-1]]).tolist()
+            return pa.concat_tables(pool.map(partial(_segment_table, batch_id=batch_id), found, lines, first_seqs))
 
 
-def _segment_table(segment: Segment, batch_id: int, first_seq: int) -> pa.Table:
+READ_THREADS = 2
+
+
+def _segment_table(segment: Segment, lines: pa.Array, first_seq: int, batch_id: int) -> pa.Table:
     produced = int(segment.path.stat().st_mtime * 1_000_000)  # landing: the segment's publish time
-    return segment_records(segment, segment.read_array(), produced, batch_id, first_seq)
+    return segment_records(segment, lines, produced, batch_id, first_seq)
 
 
 def segment_records(segment: Segment, lines: pa.Array, produced_us: int, batch_id: int,
