@@ -103,14 +103,15 @@ PAYLOADS = [
 
 
 def test_bronze_keeps_each_payload_as_received_and_reads_its_date(tmp_path: Path) -> None:
-    """The bronze.events model computes only the metadata; every payload and its valid_utf8 flag go
-    into Bronze unchanged, beside the record they came with, even when the engine hands its rows
-    back in another order. event_date is the date written in event_time, NULL when there is none."""
+    """The bronze.events model computes only what Bronze adds; every record's payload, valid_utf8
+    flag and lineage go into Bronze unchanged, beside the values computed for that record, even
+    when the engine hands its rows back in another order. event_date is the date written in
+    event_time, NULL when there is none."""
     from datetime import date
 
     import pyarrow as pa
 
-    from salesflow.bronze.ingest import bronze_input, with_payload, write_bronze
+    from salesflow.bronze.ingest import RECEIVED, as_received, bronze_input, write_bronze
     from salesflow.engine.duckdb import DuckDBEngine
     from salesflow.errors import ModelError
     from salesflow.lake.delta import Lake
@@ -122,14 +123,16 @@ def test_bronze_keeps_each_payload_as_received_and_reads_its_date(tmp_path: Path
     rows, written = write_bronze(lake, DuckDBEngine(), records, "test", 3, {})
     assert written
     stored = lake.read(BRONZE_EVENTS).sort_by("record_seq")
-    assert stored.column_names == rows.column_names and stored.column_names[:2] == ["payload", "valid_utf8"]
+    assert stored.column_names == rows.column_names == [*RECEIVED.names, "ingested_at", "event_date"]
     assert stored["payload"].to_pylist() == [p.decode("utf-8", errors="replace") for p in PAYLOADS]
     assert stored["valid_utf8"].to_pylist() == [True] * 5 + [False, True]
     assert stored["record_seq"].to_pylist() == list(range(10, 10 + len(PAYLOADS)))
     assert stored["event_date"].to_pylist() == [date(2026, 3, 4), date(2026, 12, 31), None,
                                                 date(2026, 2, 2), date(2026, 5, 6), None, None]
-    model_rows = rows.drop_columns(["payload", "valid_utf8"])
+    assert stored["source_position"].to_pylist() == [str(i) for i in range(len(PAYLOADS))]
+    assert set(stored["batch_id"].to_pylist()) == {3} and set(stored["source_file"].to_pylist()) == {"f"}
+    model_rows = rows.select(["record_seq", "ingested_at", "event_date"])
     shuffled = model_rows.take(pa.array([3, 0, 6, 1, 5, 2, 4]))
-    assert with_payload(records, shuffled).equals(rows.combine_chunks())
+    assert as_received(records, shuffled).equals(rows.combine_chunks())
     with pytest.raises(ModelError, match="once"):
-        with_payload(records, model_rows.slice(1))
+        as_received(records, model_rows.slice(1))

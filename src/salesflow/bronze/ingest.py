@@ -257,25 +257,35 @@ def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: s
                  metadata: dict[str, str], txn_version: int | None = None) -> tuple[pa.Table, bool]:
     """Step 2 of every source's protocol: the bronze.events model over the records, appended once
     per (app_id, txn_version); the version is the batch id unless the source counts its own."""
-    if "ingest_error" not in records.column_names:  # only adapters that split records can fail to
-        records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
     engine.register("landing_records", records)
-    rows = with_payload(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
+    rows = as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
     written = lake.append(BRONZE_EVENTS, rows, app_id=app_id,
                           version=batch_id if txn_version is None else txn_version,
                           metadata={**metadata, "salesflow.batch_id": str(batch_id)})
     return rows, written
 
 
-def with_payload(records: pa.Table, rows: pa.Table) -> pa.Table:
-    """The model's rows with each record's payload and valid_utf8 put back as received, matched
-    by record_seq (ascending in every source's records; an engine may hand rows back reordered)."""
-    if not rows["record_seq"].equals(records["record_seq"]):
-        rows = rows.take(pc.sort_indices(rows["record_seq"]))
-        if not rows["record_seq"].equals(records["record_seq"]):
+RECEIVED = pa.schema([
+    ("payload", pa.string()), ("valid_utf8", pa.bool_()), ("source", pa.string()), ("source_file", pa.string()),
+    ("source_position", pa.string()), ("record_seq", pa.int64()), ("batch_id", pa.int64()),
+    ("produced_at", pa.timestamp("us", "UTC")), ("ingest_error", pa.string()),
+])
+"""The columns of a Bronze row as its source handed them over, in table order; the bronze.events
+model adds the rest."""
+
+
+def as_received(records: pa.Table, added: pa.Table) -> pa.Table:
+    """Bronze rows: each record's columns as received, then the model's, matched by record_seq
+    (ascending in every source's records; an engine may hand its rows back in another order)."""
+    if not added["record_seq"].equals(records["record_seq"]):
+        added = added.take(pc.sort_indices(added["record_seq"]))
+        if not added["record_seq"].equals(records["record_seq"]):
             raise ModelError("bronze.events must return each landing record once")
-    return pa.table({"payload": records["payload"], "valid_utf8": records["valid_utf8"],
-                     **{name: rows[name] for name in rows.column_names}})
+    if "ingest_error" not in records.column_names:  # only adapters that split records can fail to
+        records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
+    received = records.select(RECEIVED.names).cast(RECEIVED)
+    return pa.table({**{name: received[name] for name in RECEIVED.names},
+                     **{name: added[name] for name in added.column_names if name != "record_seq"}})
 
 
 def pending_segments(landing: LandingLog, checkpoint: SourceCheckpoint) -> list[Segment]:
