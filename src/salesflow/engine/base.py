@@ -52,10 +52,16 @@ class EngineAdapter(ABC):
         except Exception as exc:  # engine errors are many types; keep the model name on them
             raise ModelError(f"model {model.name} failed on {self.DIALECT}: {exc}") from exc
 
-    def run_into(self, name: str, model: Model, **params: object) -> None:
+    def define(self, name: str, sql: str, source: str = "query") -> None:
+        """Keep SQL as relation ``name`` that later models may read in part: an engine that can
+        plan through a view (and push their projections and filters into it) makes one; this
+        default materializes it."""
+        self.materialize(name, sql, source)
+
+    def run_into(self, name: str, model: Model, view: bool = False, **params: object) -> None:
         sql = model.render(**params)
         try:
-            self.materialize(name, sql, model.name)
+            (self.define if view else self.materialize)(name, sql, model.name)
         except ModelError:
             raise
         except Exception as exc:

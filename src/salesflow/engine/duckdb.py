@@ -48,6 +48,9 @@ class DuckDBEngine(EngineAdapter):
     def materialize(self, name: str, sql: str, source: str = "query") -> None:
         self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
 
+    def define(self, name: str, sql: str, source: str = "query") -> None:
+        self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
+
     def close(self) -> None:
         self.con.close()
 
