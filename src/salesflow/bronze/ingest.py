@@ -27,6 +27,8 @@ from salesflow.sources.landing import LandingLog, Segment
 log = logging.getLogger(__name__)
 SOURCE = "landing"
 APP_ID = "salesflow.bronze.landing"
+READ_THREADS = 2
+"""Threads that split and decode a batch's landing segments."""
 
 
 @dataclass(frozen=True)
@@ -160,9 +162,6 @@ class BronzeIngestor:
             lines = list(pool.map(Segment.read_array, found))
             first_seqs = np.cumsum([0] + [len(array) for array in lines[:-1]]).tolist()
             return pa.concat_tables(pool.map(partial(_segment_table, batch_id=batch_id), found, lines, first_seqs))
-
-
-READ_THREADS = 2
 
 
 def _segment_table(segment: Segment, lines: pa.Array, first_seq: int, batch_id: int) -> pa.Table:
