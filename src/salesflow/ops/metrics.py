@@ -28,16 +28,15 @@ from salesflow.lake.tables import (
 )
 from salesflow.ops.prometheus import MetricsText
 from salesflow.pipeline.inspect import table_status
-from salesflow.pipeline.reconcile import reconcile_lake
+from salesflow.pipeline.reconcile import reconcile_finished
 from salesflow.pipeline.stream import StreamStats
-from salesflow.silver.process import silver_committed
 
 CACHE_SECONDS = 10.0
 
 
 def lake_metrics(lake: Lake) -> str:
     out = MetricsText()
-    rec = reconcile_lake(lake, up_to_batch=silver_committed(lake))  # a micro-batch in flight is not a loss
+    rec = reconcile_finished(lake)
     out.family("salesflow_events", "gauge", "Records per layer, batches through Silver (bronze = silver + quarantined + duplicates).",
                [({"layer": "bronze"}, rec.bronze), ({"layer": "silver"}, rec.silver_events),
                 ({"layer": "quarantine"}, rec.quarantined), ({"layer": "duplicates"}, rec.duplicates)])

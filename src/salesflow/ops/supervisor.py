@@ -248,12 +248,11 @@ def _batch(settings: Settings) -> str:
 def _quality(settings: Settings) -> str:
     """The lake reconciles, and the latest gate run has no blocking failure."""
     from salesflow.errors import QualityGateError, ReconciliationError
-    from salesflow.pipeline.reconcile import reconcile_lake
+    from salesflow.pipeline.reconcile import reconcile_finished
     from salesflow.quality.results import latest_run
-    from salesflow.silver.process import silver_committed
 
     lake = open_lake(settings)
-    rec = reconcile_lake(lake, up_to_batch=silver_committed(lake))  # a batch in flight is not a loss
+    rec = reconcile_finished(lake)
     if not rec.balanced:
         raise ReconciliationError("the lake does not reconcile", expected=rec.bronze, actual=rec.accounted)
     results = latest_run(lake)

@@ -26,7 +26,7 @@ from salesflow.errors import ReconciliationError
 from salesflow.gold import GoldBuilder
 from salesflow.lake.delta import Lake
 from salesflow.lake.storage import open_lake
-from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
+from salesflow.pipeline.reconcile import Reconciliation, reconcile_finished
 from salesflow.pipeline.runs import RunRecord, record_run
 from salesflow.quality import alerter_for, make_gate
 from salesflow.silver import SilverBatch, SilverProcessor
@@ -113,7 +113,7 @@ class Runner:
             result.bronze_rows += bronze.rows
             self.progress("bronze", bronze.rows)
             self.downstream(result, handover=bronze)
-        result.reconciliation = reconcile_lake(self.lake)  # Step 4.
+        result.reconciliation = reconcile_finished(self.lake)  # Step 4.
         result.seconds = time.perf_counter() - clock
         if result.silver:
             record_run(self.lake, _run_record(result, started, self.settings.engine.name))

@@ -44,7 +44,7 @@ from salesflow.lake.delta import Lake
 from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import BRONZE_EVENTS
 from salesflow.pipeline.batch import BatchRun, Runner
-from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
+from salesflow.pipeline.reconcile import Reconciliation, reconcile_finished
 from salesflow.silver.reference import load_reference
 from salesflow.sources.landing import SEGMENT_SUFFIX, Segment, line_array
 
@@ -96,7 +96,7 @@ def run_spark_stream(settings: Settings, *, source: str = "landing", available_n
     finally:
         engine.close()
     result.seconds = time.perf_counter() - clock
-    result.reconciliation = reconcile_lake(lake)
+    result.reconciliation = reconcile_finished(lake)
     log.info("spark stream: %d epoch(s), %d records in %.1f s (%.0f records/s); lake reconciles: %s",
              result.epochs, result.records, result.seconds, result.events_per_second,
              result.reconciliation.balanced)

@@ -27,7 +27,7 @@ from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
 from salesflow.lake.storage import LakeUnavailableError, open_lake
 from salesflow.pipeline.batch import BatchRun, Runner
-from salesflow.pipeline.reconcile import reconcile_lake
+from salesflow.pipeline.reconcile import reconcile_finished
 from salesflow.silver.reference import load_reference
 from salesflow.sources.kafka import KafkaReader
 
@@ -109,7 +109,7 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
             if reader is not None:
                 reader.close()
     stats.seconds += time.perf_counter() - clock
-    rec = reconcile_lake(lake)
+    rec = reconcile_finished(lake)
     log.info("stream stopped: %s; lake reconciles: %s", stats.summary(), rec.balanced)
     return stats
 
