@@ -203,27 +203,30 @@ def _column(value: object, n: int) -> pa.Array:
     return value if isinstance(value, pa.Array) else pa.repeat(value, n)
 
 
-def decode_lines(lines: pa.Array | list[bytes]) -> tuple[pa.Array, pa.Array]:
+def decode_lines(lines: pa.Array | list[bytes]) -> tuple[pa.Array | pa.ChunkedArray, pa.Array]:
     """UTF-8 text of each line. Invalid bytes become U+FFFD and the row is flagged (quarantined).
 
-    Only lines holding a non-ASCII byte can be invalid, so only those are decoded one by one."""
+    Only lines holding a non-ASCII byte can be invalid, so only those are decoded one by one.
+    The text keeps the lines' buffer: slices of it between the replaced lines, as one chunked
+    array (replacing in place would copy every line of the batch to change a few)."""
     raw = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.binary())
     try:
         return raw.cast(pa.string()), pa.repeat(True, len(raw))
     except pa.ArrowInvalid:
         pass
     invalid = np.zeros(len(raw), dtype=bool)
-    replacements = []
+    text = pc.cast(raw, options=pc.CastOptions(pa.string(), allow_invalid_utf8=True))
+    pieces, start = [], 0
     for i in _non_ascii_rows(raw):
         line = raw[i].as_py()
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
             invalid[i] = True
-            replacements.append(line.decode("utf-8", errors="replace"))
-    text = pc.cast(raw, options=pc.CastOptions(pa.string(), allow_invalid_utf8=True))
-    mask = pa.array(invalid)
-    return pc.replace_with_mask(text, mask, pa.array(replacements, pa.string())), pc.invert(mask)
+            pieces += [text.slice(start, i - start), pa.array([line.decode("utf-8", errors="replace")], pa.string())]
+            start = i + 1
+    pieces.append(text.slice(start))
+    return pa.chunked_array(pieces, pa.string()), pc.invert(pa.array(invalid))
 
 
 def _non_ascii_rows(raw: pa.Array) -> np.ndarray:

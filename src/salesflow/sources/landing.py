@@ -47,11 +47,12 @@ class Segment:
 def line_array(data: bytes) -> pa.BinaryArray:
     """Lines of ``data`` without their newline (a trailing empty line is none) as an Arrow array:
     the newlines are dropped from one copy of the bytes and the offsets point at each line's
-    start, so a 50,000-line segment costs two numpy passes."""
+    start, so a 50,000-line segment costs one numpy pass and one copy. (``bytes.replace`` makes
+    that copy at memchr speed; ``np.delete`` took twice as long through a mask as big as the data.)"""
     raw = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(raw == 0x0A)
     ends = newlines - np.arange(len(newlines))  # where each line ends once the newlines are gone
-    body = np.delete(raw, newlines)
+    body = data.replace(b"\n", b"")
     if len(body) > (ends[-1] if len(ends) else 0):
         ends = np.append(ends, len(body))  # a last line without a newline is still a record
     if len(body) >= 2**31:  # Arrow's binary offsets are 32-bit
