@@ -23,7 +23,13 @@ class DuckDBEngine(EngineAdapter):
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None,
                  con: duckdb.DuckDBPyConnection | None = None) -> None:
-        self.con = con or duckdb.connect(":memory:")
+        if con is None:
+            con = duckdb.connect(":memory:")
+            # No caller reads a result's row order unless its SQL asks for one (ORDER BY); keeping
+            # the order of the input makes DuckDB hold parallel results back to emit them in turn.
+            # Four interleaved pairs of 2M streams: 14.8 -> 13.9 CPU-s, 8.9 -> 8.3 s.
+            con.execute("SET preserve_insertion_order = false")
+        self.con = con
         self.con.execute("SET TimeZone = 'UTC'")  # event_date is the UTC calendar day everywhere
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
