@@ -24,7 +24,7 @@ from tests.spark.conftest import engine_settings, same, table_rows
 
 SAMPLE_PARAMS: dict[str, object] = {
     "event_types": ("order_created",), "channels": ("web",), "payment_methods": ("card",),
-    "order_fields": ["event_id"], "browse_fields": ["event_id"],
+    "order_fields": ["event_id"], "view_fields": ["event_id"], "cart_fields": ["event_id"],
     "reporting_currency": "USD", "relation": "t", "name": "x", "panel_from": date(2026, 1, 1),
     "updated_at": datetime(2026, 1, 1, tzinfo=UTC), "ingested_at": datetime(2026, 1, 1, tzinfo=UTC),
     "watermark": None,

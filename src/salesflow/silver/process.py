@@ -199,7 +199,8 @@ class SilverProcessor:
             "contract_version": CONTRACT_VERSION,
             "reporting_currency": pipeline.reporting_currency,
             "order_fields": list(known_fields("order_created")),
-            "browse_fields": sorted(set(known_fields("product_viewed")) | set(known_fields("add_to_cart"))),
+            "view_fields": list(known_fields("product_viewed")),
+            "cart_fields": list(known_fields("add_to_cart")),
             "watermark": watermark["watermark"][0].as_py(),
             "allowed_lateness_seconds": pipeline.allowed_lateness_seconds,
         }
