@@ -29,7 +29,7 @@ from salesflow.contract.vocabulary import (
     known_fields,
 )
 from salesflow.engine.base import EngineAdapter
-from salesflow.errors import ReconciliationError
+from salesflow.errors import ModelError, ReconciliationError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
@@ -136,6 +136,8 @@ class SilverProcessor:
         if bronze is None:
             bronze = self.lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == batch_id)
         assert bronze is not None, "bronze.events must exist before silver runs"
+        if bronze.num_rows and pc.min_max(bronze["batch_id"]).as_py() != {"min": batch_id, "max": batch_id}:
+            raise ModelError(f"silver batch {batch_id} was handed rows of other batches")  # models key on record_seq
         clock = time.perf_counter()
         self.engine.register("bronze_batch", bronze)
         self._register_state(batch_id, pc.min(bronze["event_date"]).as_py(), keep=write == self._write)

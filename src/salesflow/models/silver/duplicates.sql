@@ -2,5 +2,5 @@
 SELECT batch_id, record_seq, source, source_position, event_type, event_id, order_id,
     duplicate_key, event_date, ingested_at
 FROM classified_events
-JOIN deduped_events USING (batch_id, record_seq)
+JOIN deduped_events USING (record_seq)
 WHERE duplicate_key IS NOT NULL

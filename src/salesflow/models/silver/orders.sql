@@ -3,5 +3,5 @@ SELECT event_id, order_id, customer_id, store_id, channel, currency, payment_met
     total_amount, CAST(line_count AS INTEGER) AS line_count, CAST(units AS BIGINT) AS units,
     event_time, event_date, late, source, source_position, batch_id, ingested_at
 FROM classified_events
-JOIN deduped_events USING (batch_id, record_seq)
+JOIN deduped_events USING (record_seq)
 WHERE event_type = 'order_created' AND duplicate_key IS NULL
