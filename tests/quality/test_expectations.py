@@ -66,6 +66,14 @@ def test_kind_finds_exactly_the_violations(gate: QualityGate, rule: dict, expect
     assert violations(gate, rule) == expected
 
 
+def test_referential_integrity_holds_when_the_reference_has_a_null_key(gate: QualityGate) -> None:
+    """A NULL among the reference keys must not hide the orphans (NOT IN's trap)."""
+    gate.engine.register("ref_products", pa.table({"product_id": ["P1", "P2", None]}))
+    gate.engine.register("with_null", ROWS.set_column(6, "product_id", pa.array(["P1", "P2", "P9", None, "P7"])))
+    rule = {"kind": "referential_integrity", "column": "product_id", "references": "ref_products.product_id"}
+    assert violations(gate, rule, "with_null") == 2
+
+
 def test_freshness(gate: QualityGate) -> None:
     assert violations(gate, {"kind": "freshness", "column": "event_time", "max_age_seconds": 3600}) == 1
     fresh = pa.table({"event_time": pa.array([datetime.now(UTC) - timedelta(minutes=5)], pa.timestamp("us", "UTC"))})
