@@ -18,7 +18,10 @@ from salesflow.lake.tables import (
     BRONZE_EVENTS,
     GOLD_CATEGORY_REVENUE,
     GOLD_DAILY_SALES,
+    GOLD_TABLES,
+    QUALITY_RESULTS,
     SILVER_ORDERS,
+    SILVER_TABLES,
 )
 from salesflow.pipeline import reconcile_lake, run_batch
 from salesflow.simulator import SimulationSpec
@@ -85,6 +88,24 @@ def test_stop_then_rerun(settings: Settings, reference: Settings, monkeypatch: p
     next(patch, None)
     run_batch(settings)
     assert Lake(settings.lake_root).read(BRONZE_EVENTS).num_rows == SPEC.events
+    assert_same_as_reference(settings, reference)
+
+
+def test_silver_writes_nothing_when_the_bronze_commit_of_its_rows_fails(
+        settings: Settings, reference: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Silver gets a batch's rows while their Bronze commit is still being written; when that
+    commit fails, no Silver or Gold table and no quality result may hold anything of them."""
+    land(settings, SPEC)
+    patch = stop_on_call(monkeypatch, Lake, "append", 0)  # the first append is the Bronze commit
+    next(patch)
+    with pytest.raises(Stop):
+        run_batch(settings)
+    next(patch, None)
+    lake = Lake(settings.lake_root)
+    assert lake.table(BRONZE_EVENTS) is None
+    assert all(lake.table(spec) is None for spec in (*SILVER_TABLES, *GOLD_TABLES, QUALITY_RESULTS))
+    assert SourceCheckpoint.load(settings.checkpoint_dir / "landing.json").pending is not None
+    run_batch(settings)
     assert_same_as_reference(settings, reference)
 
 

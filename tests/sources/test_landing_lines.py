@@ -52,9 +52,9 @@ def test_decode_flags_exactly_the_invalid_lines(seed: int) -> None:
 
 
 def test_next_batch_is_ingested_ahead_and_a_stop_waits_for_it(tmp_path: Path) -> None:
-    """While a batch goes downstream the next one is ingested on a worker thread: committed to
-    Bronze with its checkpoint, then handed over like any batch. A stop between the two waits for
-    the step in flight, so the checkpoint never lags a commit."""
+    """Batches are ingested on a worker thread, the next while one goes downstream: handed over
+    with their rows, committed to Bronze with the checkpoint behind them. A stop between the two
+    waits for the step in flight, so the checkpoint never lags a commit."""
     import pyarrow.dataset as ds
 
     from salesflow.config import load_settings
@@ -71,13 +71,16 @@ def test_next_batch_is_ingested_ahead_and_a_stop_waits_for_it(tmp_path: Path) ->
     bronze = Runner(settings, lake, DuckDBEngine(), lambda stage, n: None).bronze
     batches = bronze.batches()
     first = next(batches)
+    first.durable()  # its rows came before its commit: this waits for it
+    assert lake.txn_version(BRONZE_EVENTS, "salesflow.bronze.landing") == first.batch_id
     ahead = bronze._ahead  # type: ignore[attr-defined]
     assert ahead is not None
-    done = ahead.result(timeout=60)  # committed by the worker before the caller asks for it
+    done = ahead[0].result(timeout=60)  # committed by the worker before the caller asks for it
     assert done is not None and done.batch_id == first.batch_id + 1
     assert lake.txn_version(BRONZE_EVENTS, "salesflow.bronze.landing") == done.batch_id
     second = next(batches)
-    assert second is done and second.table is not None
+    second.durable()
+    assert second.batch_id == done.batch_id and second.table is not None
     in_bronze = lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == second.batch_id)
     assert in_bronze is not None and sorted(in_bronze["source_position"].to_pylist()) == \
         sorted(second.table["source_position"].to_pylist())

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +18,7 @@ import pyarrow.dataset as ds
 
 from salesflow.bronze.lock import bronze_lock
 from salesflow.engine.base import EngineAdapter
-from salesflow.errors import CheckpointError, ModelError
+from salesflow.errors import CheckpointError, LakeWriteError, ModelError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
 from salesflow.models import load_model
@@ -41,6 +42,18 @@ class BronzeBatch:
     table: pa.Table | None = None
     """The rows, for handing straight to Silver in the same process."""
     seconds: float = 0.0
+    commit: Future[BronzeBatch | None] | None = None
+    """Set when the rows were handed over while their Bronze commit was still being written: the
+    step that writes it. Nothing derived from the rows may be written before ``durable()``."""
+
+    def durable(self) -> None:
+        """Wait until these rows are committed to Bronze; raise if the commit failed (the batch
+        stays pending and the next step redoes it) or was not this step's to make."""
+        if self.commit is None:
+            return
+        done = self.commit.result()
+        if done is None or not done.written:
+            raise LakeWriteError(f"bronze batch {self.batch_id} was committed by another writer; it is read back")
 
 
 class BronzeIngestor:
@@ -50,34 +63,44 @@ class BronzeIngestor:
                  checkpoint: SourceCheckpoint, max_batch_bytes: int) -> None:
         self.lake, self.engine, self.landing = lake, engine, landing
         self.checkpoint, self.max_batch_bytes = checkpoint, max_batch_bytes
-        self._ahead: Future[BronzeBatch | None] | None = None
+        self._ahead: tuple[Future[BronzeBatch | None], Future[BronzeBatch]] | None = None
+        """The step in flight on the worker, and where it hands its rows over before committing."""
         self._worker: tuple[ThreadPoolExecutor, Lake, EngineAdapter] | None = None
+        self._last: Future[BronzeBatch | None] | None = None
+        """The step submitted last (it may still be committing the batch handed over before)."""
 
     def batches(self) -> Iterator[BronzeBatch]:
         """Ingest everything new: first a batch left pending by a crash, then new segments.
 
-        While a batch goes through Silver and Gold, the next one is ingested on a worker thread
-        (read, modelled and committed to Bronze with its checkpoint, as one step would on this
-        thread): Bronze is about a quarter of a batch's CPU, much of it single-threaded (reading,
-        Parquet encoding). Each step is the whole protocol under the Bronze lock, and steps never
-        overlap each other, so the commits and the checkpoint advance exactly as they do one at a
-        time. The worker lasts while batches keep coming: once a step finds nothing new it goes,
-        with the second engine connection and the rows it held."""
+        Steps run on a worker thread (read, modelled and committed to Bronze with its checkpoint),
+        so the next batch is ingested while one goes through Silver and Gold: Bronze is about a
+        quarter of a batch's CPU, much of it single-threaded (reading, Parquet encoding). Each
+        step is the whole protocol under the Bronze lock, and the one worker runs them in turn,
+        so the commits and the checkpoint advance exactly as they do one at a time. A batch is
+        handed over as soon as its rows exist, while its commit is written (``BronzeBatch.commit``):
+        the consumer computes on them and waits for ``durable()`` before writing anything. The
+        worker lasts while batches keep coming: once a step finds nothing new it goes, with the
+        second engine connection and the rows it held."""
         try:
             while True:
+                if self._ahead is None:
+                    self._ingest_ahead()
                 batch = self._collect() if self._ahead is not None else self._step(self.lake, self.engine)
                 if batch is None:
                     return
-                self._ingest_ahead()
+                self._ingest_ahead()  # queued behind the commit in flight
                 yield batch
         finally:
             self._settle()
 
-    def _step(self, lake: Lake, engine: EngineAdapter) -> BronzeBatch | None:
+    def _step(self, lake: Lake, engine: EngineAdapter, handover: Future[BronzeBatch] | None = None,
+              after: Future[BronzeBatch | None] | None = None) -> BronzeBatch | None:
+        if after is not None and after.exception() is not None:
+            return None  # the step before failed: its consumer stops, and the next run recovers
         with bronze_lock(self.checkpoint.path.parent):
             self._recover(lake)
             planned = self.checkpoint.pending or self._plan_next(lake)
-            return None if planned is None else self._ingest(planned, lake, engine)
+            return None if planned is None else self._ingest(planned, lake, engine, handover)
 
     def _ingest_ahead(self) -> None:
         if self._worker is None:
@@ -87,24 +110,32 @@ class BronzeIngestor:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-ahead")
             self._worker = (pool, self.lake.sibling(), engine)
         pool, lake, engine = self._worker
-        self._ahead = pool.submit(self._step, lake, engine)
+        handover: Future[BronzeBatch] = Future()
+        self._last = pool.submit(self._step, lake, engine, handover, self._last)
+        self._ahead = (self._last, handover)
 
     def _collect(self) -> BronzeBatch | None:
-        ahead, self._ahead = self._ahead, None
-        assert ahead is not None
-        return ahead.result()  # its failure (a transient outage, say) is this step's failure
+        """The next batch: its rows as soon as the step has them, else what the step returned."""
+        assert self._ahead is not None
+        (step, handover), self._ahead = self._ahead, None
+        futures: list[Future[Any]] = [step, handover]
+        wait(futures, return_when=FIRST_COMPLETED)
+        if handover.done():
+            return replace(handover.result(), commit=step)
+        return step.result()  # its failure (a transient outage, say) is this step's failure
 
     def _settle(self) -> None:
         """A stop (or a failure downstream) waits for the step in flight: it either commits whole
         or leaves its batch pending in the checkpoint, which the next run recovers."""
         if self._ahead is not None:
+            step, self._ahead = self._ahead[0], None
             try:
-                self._collect()
+                step.result()
             except Exception as exc:  # noqa: BLE001 - the batch stays pending; the next run redoes it
                 log.warning("bronze step ahead did not complete (%s); its batch stays pending", exc)
         if self._worker is not None:
             pool, _, engine = self._worker
-            self._worker = None
+            self._worker, self._last = None, None
             pool.shutdown()
             engine.close()
 
@@ -137,10 +168,14 @@ class BronzeIngestor:
             size += segment.path.stat().st_size
         return chosen
 
-    def _ingest(self, pending: PendingBatch, lake: Lake, engine: EngineAdapter) -> BronzeBatch:
+    def _ingest(self, pending: PendingBatch, lake: Lake, engine: EngineAdapter,
+                handover: Future[BronzeBatch] | None) -> BronzeBatch:
         clock = time.perf_counter()
-        rows, written = write_bronze(lake, engine, self._read(tuple(pending.segments), pending.batch_id), APP_ID,
-                                     pending.batch_id, {"salesflow.source": SOURCE})
+        rows = bronze_rows(engine, self._read(tuple(pending.segments), pending.batch_id))
+        if handover is not None:
+            handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, True, rows))
+        written = lake.append(BRONZE_EVENTS, rows, app_id=APP_ID, version=pending.batch_id,
+                              metadata=_commit_metadata({"salesflow.source": SOURCE}, pending.batch_id))
         self.checkpoint.commit()
         seconds = time.perf_counter() - clock
         log.info("bronze batch %d: %d records from %d segments in %.2f s (%.0f records/s)", pending.batch_id,
@@ -259,12 +294,21 @@ def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: s
                  metadata: dict[str, str], txn_version: int | None = None) -> tuple[pa.Table, bool]:
     """Step 2 of every source's protocol: the bronze.events model over the records, appended once
     per (app_id, txn_version); the version is the batch id unless the source counts its own."""
-    engine.register("landing_records", records)
-    rows = as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
+    rows = bronze_rows(engine, records)
     written = lake.append(BRONZE_EVENTS, rows, app_id=app_id,
                           version=batch_id if txn_version is None else txn_version,
-                          metadata={**metadata, "salesflow.batch_id": str(batch_id)})
+                          metadata=_commit_metadata(metadata, batch_id))
     return rows, written
+
+
+def bronze_rows(engine: EngineAdapter, records: pa.Table) -> pa.Table:
+    """The Bronze rows of a source's records: the bronze.events model beside the records as received."""
+    engine.register("landing_records", records)
+    return as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
+
+
+def _commit_metadata(metadata: dict[str, str], batch_id: int) -> dict[str, str]:
+    return {**metadata, "salesflow.batch_id": str(batch_id)}
 
 
 RECEIVED = pa.schema([

@@ -128,9 +128,12 @@ class Runner:
         With a ``handover``, only up to that batch: the next may already be in Bronze (it is
         ingested ahead) and comes with its own handover."""
         pending = self.silver.pending_batches()
-        for batch_id in pending if handover is None else [b for b in pending if b <= handover.batch_id]:
-            rows = handover.table if handover is not None and handover.batch_id == batch_id else None
-            silver = self.silver.process(batch_id, rows)
+        if handover is not None:  # its commit may still be on its way (BronzeBatch.commit)
+            pending = sorted({b for b in pending if b < handover.batch_id} | {handover.batch_id})
+        for batch_id in pending:
+            handed = handover if handover is not None and handover.batch_id == batch_id else None
+            silver = self.silver.process(batch_id, handed.table if handed else None,
+                                         durable=handed.durable if handed else None)
             result.silver.append(silver)
             self.progress("silver", silver.bronze_rows)
             log.info("silver batch %d: bronze=%d silver=%d quarantined=%d duplicates=%d late=%d in %.2f s",

@@ -107,9 +107,12 @@ class SilverProcessor:
         # Pruned by the log's batch_id statistics: only the newest files are read, however long the stream.
         return self.lake.distinct((BRONZE_EVENTS,), "batch_id", ds.field("batch_id") > done, prune=f"batch_id > {done}")
 
-    def process(self, batch_id: int, bronze: pa.Table | None = None) -> SilverBatch:
-        """Process one Bronze batch; ``bronze`` may hand over the rows just written (saves a read)."""
-        return self._run(batch_id, bronze, self._write)
+    def process(self, batch_id: int, bronze: pa.Table | None = None,
+                durable: Callable[[], None] | None = None) -> SilverBatch:
+        """Process one Bronze batch; ``bronze`` may hand over its rows (saves a read), and with them
+        ``durable``, which waits until they are committed to Bronze: the batch is computed
+        meanwhile, and nothing is checked or written before it returns."""
+        return self._run(batch_id, bronze, self._write, durable)
 
     def rebuild(self, batch_id: int, first: date | None = None, last: date | None = None) -> SilverBatch:
         """Recompute one Bronze batch exactly as ``process`` did and replace its rows: all of them
@@ -132,7 +135,7 @@ class SilverProcessor:
         return self._run(batch_id, None, replace)
 
     def _run(self, batch_id: int, bronze: pa.Table | None,
-             write: Callable[[TableSpec, pa.Table, int], None]) -> SilverBatch:
+             write: Callable[[TableSpec, pa.Table, int], None], durable: Callable[[], None] | None = None) -> SilverBatch:
         if bronze is None:
             bronze = self.lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == batch_id)
         assert bronze is not None, "bronze.events must exist before silver runs"
@@ -145,6 +148,8 @@ class SilverProcessor:
         for name in STAGING:
             self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS, **params)
         outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
+        if durable is not None:
+            durable()
         try:
             if self.gate is not None:  # Gates first: a blocking rule stops the batch before any write
                 from salesflow.silver.gates import SilverGates
