@@ -35,6 +35,17 @@ def test_replace_where_swaps_only_the_partition(tmp_path: Path) -> None:
         {"day": "d2", "v": 2}, {"day": "d1", "v": 7}, {"day": "d1", "v": 8}]
 
 
+def test_a_snapshot_is_read_again_only_when_another_writer_changes_the_table(tmp_path: Path) -> None:
+    lake, writer = Lake(str(tmp_path)), Lake(str(tmp_path))
+    assert lake.snapshot(SPEC) is None
+    writer.overwrite(SPEC, rows(1, 2), metadata={})
+    first = lake.snapshot(SPEC)
+    assert first is not None and sorted(first["v"].to_pylist()) == [1, 2]
+    assert lake.snapshot(SPEC) is first  # unchanged: kept
+    writer.overwrite(SPEC, rows(5), metadata={})  # another process replaces the reference data
+    assert lake.snapshot(SPEC)["v"].to_pylist() == [5]  # type: ignore[index]
+
+
 def test_schema_mismatch_is_terminal(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
     lake.append(SPEC, rows(1), app_id="a", version=0)

@@ -169,8 +169,9 @@ class GoldBuilder:
         return rows
 
     def _register_products(self) -> None:
-        products = self.lake.read(REF_PRODUCTS, columns=["product_id", "category"])
-        self.engine.register("ref_products", products if products is not None else _EMPTY_PRODUCTS.empty_table())
+        products = self.lake.snapshot(REF_PRODUCTS)
+        self.engine.register("ref_products", products.select(_EMPTY_PRODUCTS.names) if products is not None
+                             else _EMPTY_PRODUCTS.empty_table())
 
     def _register_input(self, spec: TableSpec, table: pa.Table | None) -> pa.Table:
         assert table is not None, f"{spec.qualified} must exist before gold runs"

@@ -50,7 +50,7 @@ class SilverGates:
         for spec in self.CHECKED:
             self.p.engine.register(f"check_{spec.name}", outputs[spec])
         for name, spec in REFERENCE_TABLES.items():
-            table = self.p.lake.read(spec)
+            table = self.p.lake.snapshot(spec)
             self.p.engine.register(f"ref_{name}", table if table is not None else _EMPTY_REFERENCE[name].empty_table())
 
     def _history(self, spec: TableSpec, outputs: dict[TableSpec, pa.Table]) -> str | None:

@@ -104,7 +104,14 @@ class SilverProcessor:
 
     def pending_batches(self) -> list[int]:
         done = self.committed()
-        # Pruned by the log's batch_id statistics: only the newest files are read, however long the stream.
+        files = self.lake.file_stats(BRONZE_EVENTS, "batch_id")
+        if files is not None and files.num_rows == 0:
+            return []
+        if files is not None:  # a Bronze commit writes one file per batch: the log's statistics name them
+            newer = files.filter(pc.greater(files["max.batch_id"], done))
+            if pc.all(pc.equal(newer["min.batch_id"], newer["max.batch_id"])).as_py() in (True, None):
+                return sorted(set(newer["min.batch_id"].to_pylist()))
+        # A compacted file spans batches: read its ids (pruned to the newest files by the same statistics).
         return self.lake.distinct((BRONZE_EVENTS,), "batch_id", ds.field("batch_id") > done, prune=f"batch_id > {done}")
 
     def process(self, batch_id: int, bronze: pa.Table | None = None,
