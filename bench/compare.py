@@ -8,9 +8,11 @@ with the simulator's default duplicates, late and malformed events):
   pandas job doing the same Silver/Gold work (bench/peers/);
 then the stream's freshness at fixed input rates (bench/stream_bench.py, Kafka via tansu).
 Peak memory is the run's own cgroup peak (the JVM included). Agreement compares each run's Silver
-counts and order-line revenue with salesflow batch.
+counts and order-line revenue with salesflow batch. With ``--repeat N`` every run is made N times,
+in turns (salesflow, then each peer, then again), and each reports its median: a shared host's
+speed drifts by 10% and more over minutes, and taking turns lets each side see the same drift.
 
-    python bench/compare.py [--events N] [--rates 1000,10000,50000] [--skip spark-engine]
+    python bench/compare.py [--events N] [--rates 1000,10000,50000] [--skip spark-engine] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -102,6 +104,18 @@ def agreement(run: dict[str, Any], reference: dict[str, Any]) -> str:
     return "same" if not off else ", ".join(off)
 
 
+def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time, with every run's seconds beside it."""
+    ordered = sorted(results, key=lambda r: r["seconds"])
+    mid = len(ordered) // 2
+    run = dict(ordered[mid])
+    if len(ordered) % 2 == 0:  # an even count: the mean of the middle two
+        run = dict(ordered[mid - 1], seconds=(ordered[mid - 1]["seconds"] + ordered[mid]["seconds"]) / 2)
+    run["events_per_second"] = round(run["records"] / run["seconds"])
+    run["all_seconds"] = [round(r["seconds"], 2) for r in results]
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=2_000_000)
@@ -109,6 +123,7 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,10000,50000")
     parser.add_argument("--rate-seconds", type=int, default=20)
     parser.add_argument("--skip", default="", help="comma list of runs to leave out (spark-engine, freshness ...)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each, in turns; each reports its median")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     workload = generate(args.events, args.seed)
@@ -122,15 +137,16 @@ def main() -> None:
         ("pyspark structured streaming", lambda: peer(workload, "pyspark-streaming", "spark_job.py", "stream")),
         ("pandas", lambda: peer(workload, "pandas", "pandas_job.py")),
     ]
-    runs = []
-    for name, job in plan:
-        if name in skip:
-            continue
-        result = job()
-        result["run"] = name
-        result["events_per_second"] = round(result["records"] / result["seconds"])
-        runs.append(result)
-        print(json.dumps(result), flush=True)
+    made: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.repeat):
+        for name, job in plan:
+            if name in skip:
+                continue
+            result = job()
+            result["run"] = name
+            made.setdefault(name, []).append(result)
+            print(json.dumps(result), flush=True)
+    runs = [_median(results) for results in made.values()]
     reference = runs[0]
     for run in runs:
         run["salesflow_speedup"] = round(reference["events_per_second"] / run["events_per_second"], 2)
@@ -140,14 +156,20 @@ def main() -> None:
         subprocess.run([sys.executable, str(ROOT / "stream_bench.py"), "--events", "200000", "--rates", args.rates,
                         "--seconds", str(args.rate_seconds)], check=True, stdout=subprocess.DEVNULL)
         freshness = json.loads((OUT / "stream.json").read_text())
-    report = {"events": args.events, "runs": runs, "freshness": freshness,
+    report = {"events": args.events, "repeat": args.repeat, "runs": runs, "freshness": freshness,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
     (OUT / "compare.json").write_text(json.dumps(report, indent=2))
-    print("\n| run | wall s | events/s | peak RSS MiB | salesflow batch is | agreement with salesflow batch |")
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    print("\n| run | wall s | events/s | peak RSS MiB | salesflow batch is | agreement with salesflow batch | every run s |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
     for run in runs:
         print(f"| {run['run']} | {run['seconds']:.1f} | {run['events_per_second']:,} | {run['peak_mib']:,} | "
-              f"{run['salesflow_speedup']}x | {run['agreement']} |")
+              f"{run['salesflow_speedup']}x | {run['agreement']} | {', '.join(map(str, run['all_seconds']))} |")
+    by_name = {run["run"]: run for run in runs}
+    if {"salesflow stream", "pyspark structured streaming"} <= by_name.keys():
+        ratio = by_name["salesflow stream"]["events_per_second"] / by_name["pyspark structured streaming"]["events_per_second"]
+        report["stream_vs_structured_streaming"] = round(ratio, 2)
+        (OUT / "compare.json").write_text(json.dumps(report, indent=2))
+        print(f"\nsalesflow stream: {ratio:.1f}x Spark Structured Streaming's events/s")
     if freshness:
         print("\n| input events/s | p50 ms | p99 ms |\n| ---: | ---: | ---: |")
         for rate in freshness["fixed_rate"]:
