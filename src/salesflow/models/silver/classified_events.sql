@@ -1,5 +1,8 @@
 -- silver.classified_events: every Bronze record with its final verdict. An order takes the first
 -- problem among its lines, and a total that disagrees with its lines by more than a cent.
+-- Only orders' verdicts change here. deduped_events holds just the records this verdict accepts,
+-- so models that need no more than that and parsed_events' columns join those two and skip this
+-- view's join (product_views, cart_adds, order_lines, duplicates, schema_drift).
 WITH line_checks AS (
     SELECT record_seq,
         arg_min(problem, line_number) FILTER (WHERE problem IS NOT NULL) AS line_problem,
