@@ -174,8 +174,7 @@ class BronzeIngestor:
         rows = bronze_rows(engine, self._read(tuple(pending.segments), pending.batch_id))
         if handover is not None:
             handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, True, rows))
-        written = lake.append(BRONZE_EVENTS, rows, app_id=APP_ID, version=pending.batch_id,
-                              metadata=_commit_metadata({"salesflow.source": SOURCE}, pending.batch_id))
+        written = append_bronze(lake, rows, APP_ID, pending.batch_id, {"salesflow.source": SOURCE})
         self.checkpoint.commit()
         seconds = time.perf_counter() - clock
         log.info("bronze batch %d: %d records from %d segments in %.2f s (%.0f records/s)", pending.batch_id,
@@ -295,10 +294,7 @@ def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: s
     """Step 2 of every source's protocol: the bronze.events model over the records, appended once
     per (app_id, txn_version); the version is the batch id unless the source counts its own."""
     rows = bronze_rows(engine, records)
-    written = lake.append(BRONZE_EVENTS, rows, app_id=app_id,
-                          version=batch_id if txn_version is None else txn_version,
-                          metadata=_commit_metadata(metadata, batch_id))
-    return rows, written
+    return rows, append_bronze(lake, rows, app_id, batch_id, metadata, txn_version)
 
 
 def bronze_rows(engine: EngineAdapter, records: pa.Table) -> pa.Table:
@@ -307,8 +303,11 @@ def bronze_rows(engine: EngineAdapter, records: pa.Table) -> pa.Table:
     return as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
 
 
-def _commit_metadata(metadata: dict[str, str], batch_id: int) -> dict[str, str]:
-    return {**metadata, "salesflow.batch_id": str(batch_id)}
+def append_bronze(lake: Lake, rows: pa.Table, app_id: str, batch_id: int, metadata: dict[str, str],
+                  txn_version: int | None = None) -> bool:
+    """Append Bronze rows once per (app_id, txn_version); False when that commit already exists."""
+    return lake.append(BRONZE_EVENTS, rows, app_id=app_id, version=batch_id if txn_version is None else txn_version,
+                       metadata={**metadata, "salesflow.batch_id": str(batch_id)})
 
 
 RECEIVED = pa.schema([

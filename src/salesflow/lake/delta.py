@@ -155,9 +155,8 @@ class Lake:
             return self.read(spec)
         cached = self._snapshots.get(spec.qualified)
         if cached is None or cached[0] != table.version():
-            rows = self.read(spec)
-            assert rows is not None
-            cached = (table.version(), rows)
+            with self._storage():  # the handle just refreshed: the rows are of the version kept
+                cached = (table.version(), table.to_pyarrow_dataset().to_table())
             self._snapshots[spec.qualified] = cached
         return cached[1]
 
