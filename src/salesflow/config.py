@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from salesflow.errors import ConfigError
+from salesflow.redact import REDACTOR, is_secret_key, redact
 from salesflow.sources.specs import ApiSourceSpec, CollectorConfig, FileSourceSpec
 
 ENV_PREFIX = "SALESFLOW__"
@@ -310,8 +311,13 @@ _config_override: Path | None = None
 
 
 def _config_file_path() -> Path | None:
-    if _config_override is not None:
-        return _config_override
+    return config_file_in_use(_config_override)
+
+
+def config_file_in_use(explicit: Path | None = None) -> Path | None:
+    """The YAML file settings are read from: ``--config``, ``$SALESFLOW_CONFIG``, ``./salesflow.yaml``."""
+    if explicit is not None:
+        return explicit
     if os.environ.get(CONFIG_ENV):
         return Path(os.environ[CONFIG_ENV])
     default = Path(DEFAULT_CONFIG_FILE)
@@ -326,7 +332,7 @@ def _read_config_file(path: Path | None) -> dict[str, Any]:
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections")
     _reject_secrets_in_file(values, path)
@@ -344,6 +350,13 @@ def _secret_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
     return keys
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, never the offending text (it may hold a value that must not print)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
 def _reject_secrets_in_file(values: dict[str, Any], path: Path) -> None:
     for key in sorted(_secret_keys(Settings)):
         section, _, name = key.rpartition(".")
@@ -351,6 +364,47 @@ def _reject_secrets_in_file(values: dict[str, Any], path: Path) -> None:
         if isinstance(holder, dict) and holder.get(name) is not None:
             env = ENV_PREFIX + key.replace(".", "__").upper()
             raise ConfigError(f"{key} is a secret: set it in ${env}, not in {path}")
+    for where, mapping in _free_form_maps(values):
+        for name in mapping if isinstance(mapping, dict) else ():
+            if is_secret_key(str(name)):
+                env = ENV_PREFIX + where.replace(".", "__").upper()
+                raise ConfigError(f"{where}[{str(name)!r}] looks like a secret: it may not be in {path}; give "
+                                  f"{where} in ${env} as a JSON object (secrets come from the environment only)")
+
+
+FREE_FORM_MAPS = ("kafka.extra", "lake.options", "spark.conf")
+"""Maps passed through to a client as they are; ``apis.<name>.headers`` and ``.params`` too."""
+
+
+def _free_form_maps(values: dict[str, Any]) -> list[tuple[str, Any]]:
+    found = []
+    for dotted in FREE_FORM_MAPS:
+        section, _, name = dotted.partition(".")
+        holder = values.get(section)
+        if isinstance(holder, dict) and name in holder:
+            found.append((dotted, holder[name]))
+    apis = values.get("apis")
+    for api, spec in (apis.items() if isinstance(apis, dict) else ()):
+        for name in ("headers", "params"):
+            if isinstance(spec, dict) and name in spec:
+                found.append((f"apis.{api}.{name}", spec[name]))
+    return found
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Every secret this process may hold, for the redaction layer (``salesflow.redact``)."""
+    secrets: list[str | None] = []
+    for section in Settings.model_fields:
+        value = getattr(settings, section)
+        if isinstance(value, BaseModel):
+            secrets += [v.get_secret_value() for v in vars(value).values() if isinstance(v, SecretStr)]
+    maps: list[dict[str, str]] = [settings.kafka.extra, settings.lake.options, settings.spark.conf]
+    for api in settings.apis.values():
+        maps += [api.headers, api.params]
+        secrets.append(os.environ.get(api.token_env) if api.token_env else None)
+    secrets += [value for mapping in maps for key, value in mapping.items() if is_secret_key(key)]
+    REDACTOR.add(*secrets)
+    REDACTOR.add_environment()
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -358,17 +412,18 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     global _config_override
     _config_override = config_file
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
     finally:
         _config_override = None
+    _register_secrets(settings)
+    return settings
 
 
 def _describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
+    """Key, rule and where to set it; never the value given (it may be a secret in the wrong place)."""
+    first = exc.errors(include_input=False, include_url=False)[0]
     key = ".".join(str(part) for part in first["loc"]) or "config"
     env = ENV_PREFIX + key.replace(".", "__").upper()
-    given = first.get("input")
-    shown = "" if isinstance(given, dict) else f" = {given!r}"
-    return f"config error: {key}{shown}: {first['msg']} (set {key} in the config file or ${env})"
+    return redact(f"config error: {key}: {first['msg']} (set {key} in the config file or ${env})")

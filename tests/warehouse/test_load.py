@@ -20,7 +20,8 @@ from salesflow.simulator import SimulationSpec, build_catalog
 from salesflow.sources.landing import LandingLog
 from salesflow.warehouse.run import load_warehouse
 from salesflow.warehouse.targets import connect
-from salesflow.warehouse.targets.postgres import PostgresTarget, redact
+from salesflow.redact import redact
+from salesflow.warehouse.targets.postgres import PostgresTarget
 from tests.conftest import land
 from tests.pg import new_database
 

@@ -25,7 +25,8 @@ from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ConfigError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
-from salesflow.sources.files import FileRejected, file_sha256, read_partner_file
+from salesflow.sources.file_access import FileRejected, drop_entries, read_confined
+from salesflow.sources.files import content_sha256, parse_partner_file
 from salesflow.sources.specs import FileSourceSpec
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class FileIngestor:
 
     def batches(self) -> Iterator[BronzeBatch]:
         loaded = self._hashes_in_bronze()
-        for path in expand(self.paths):
+        for path in drop_entries(self.paths):
             clock = time.perf_counter()
             outcome, batch = self._one(path, loaded)
             self.outcomes.append(outcome)
@@ -72,12 +73,13 @@ class FileIngestor:
                                   time.perf_counter() - clock)
 
     def _one(self, path: Path, loaded: set[str]) -> tuple[FileOutcome, ExternalWrite | None]:
-        sha = file_sha256(path) if path.is_file() else ""
-        if sha in loaded:
-            log.info("%s: already ingested (sha256 %s), skipped", path, sha[:12])
-            return FileOutcome(path, "skipped", message=f"same content already in Bronze (sha256 {sha[:12]})"), None
         try:
-            partner = read_partner_file(path, self.spec, sha)
+            data = read_confined(path, self.spec.follow_symlinks)
+            sha = content_sha256(data)
+            if sha in loaded:
+                log.info("%s: already ingested (sha256 %s), skipped", path, sha[:12])
+                return FileOutcome(path, "skipped", message=f"same content already in Bronze (sha256 {sha[:12]})"), None
+            partner = parse_partner_file(path, data, self.spec)
         except FileRejected as exc:
             log.error("%s", exc)
             return FileOutcome(path, "rejected", message=str(exc)), None
@@ -99,14 +101,3 @@ class FileIngestor:
     def _hashes_in_bronze(self) -> set[str]:
         names = self.lake.distinct((BRONZE_EVENTS,), "source_file", ds.field("source") == self.source)
         return {name.rpartition("#sha256=")[2] for name in names}
-
-
-def expand(paths: list[Path]) -> list[Path]:
-    """Files as given; a directory stands for its files in name order (hidden files skipped)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith("."))
-        else:
-            found.append(path)
-    return found

@@ -23,6 +23,7 @@ from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.config import Settings, load_settings
 from salesflow.errors import ConfigError, SalesflowError
 from salesflow.lake.storage import open_lake
+from salesflow.redact import format_exception, install_process_guards, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
@@ -39,10 +40,10 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            click.secho(f"salesflow: {exc}", err=True, fg="red")  # one line, never wrapped
+            click.secho(redact(f"salesflow: {exc}"), err=True, fg="red")  # one line, never wrapped
             sys.exit(exc.exit_code)
         except SalesflowError as exc:
-            click.secho(f"salesflow: {type(exc).__name__}: {exc}", err=True, fg="red")
+            click.secho(redact(f"salesflow: {type(exc).__name__}: {exc}"), err=True, fg="red")
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
@@ -69,7 +70,23 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None, eng
     if engine:
         settings = settings.model_copy(update={"engine": settings.engine.model_copy(update={"name": engine})})
     setup_logging(settings.log_format, verbose)
-    ctx.obj = {"settings": settings}
+    ctx.obj = {"settings": settings, "config_file": config_file}
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The effective configuration."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+@click.pass_context
+@handle_errors
+def config_show(ctx: click.Context, as_json: bool) -> None:
+    """Settings in force, the file and environment variables they came from; secrets masked."""
+    from salesflow.cli.config_cmd import show_config
+
+    show_config(settings_of(ctx), ctx.obj["config_file"], as_json)
 
 
 @cli.command()
@@ -628,12 +645,16 @@ def main(argv: list[str] | None = None) -> None:
     from salesflow.ops.memory import small_pages_only
 
     small_pages_only()
+    install_process_guards()  # stdout, stderr and tracebacks pass the redaction layer from here on
     try:
         cli.main(args=argv, prog_name="salesflow")
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
+    except Exception as exc:  # a bug, not a project error: the traceback, redacted, and exit 1
+        sys.stderr.write(format_exception(exc))
+        code = 1
     else:
         code = 0
     # The work is committed and the output written: flush, and leave without the interpreter's

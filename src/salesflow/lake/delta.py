@@ -35,7 +35,7 @@ from deltalake.exceptions import (
     TableNotFoundError,
 )
 
-from salesflow.errors import LakeSchemaError, LakeWriteError
+from salesflow.errors import LakeSchemaError, LakeWriteError, ParameterError
 from salesflow.lake.tables import TableSpec
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Lake:
 
     def table(self, spec: TableSpec, version: int | None = None) -> DeltaTable | None:
         if version is not None:
-            return self._open(spec, version)
+            return self._open_version(spec, version)
         if self.as_of is not None:
             return self._open_as_of(spec, self.as_of)
         handle = self._handles.get(spec.qualified)
@@ -98,6 +98,17 @@ class Lake:
                 return DeltaTable(self.uri(spec), version=version, storage_options=self._options)
         except TableNotFoundError:
             return None
+
+    def _open_version(self, spec: TableSpec, version: int) -> DeltaTable | None:
+        """The table at ``version``; a version it never had is the caller's mistake, said in one line."""
+        table = self._open(spec, None)
+        if table is None:
+            return None
+        if not 0 <= version <= table.version():
+            raise ParameterError(f"{spec.qualified} has versions 0 to {table.version()}, not {version}")
+        with self._storage():
+            table.load_as_version(version)
+        return table
 
     def _open_as_of(self, spec: TableSpec, instant: datetime) -> DeltaTable | None:
         table = self._open(spec, None)

@@ -44,7 +44,7 @@ class Page:
 class ApiClient:
     def __init__(self, name: str, spec: ApiSourceSpec, sleep: Callable[[float], None] = time.sleep) -> None:
         self.name, self.spec, self.sleep = name, spec, sleep
-        self.client = httpx.Client(timeout=spec.timeout_seconds, headers=self._auth_headers(),
+        self.client = httpx.Client(timeout=spec.timeout_seconds, headers={**self.spec.headers, **self._auth_headers()},
                                    auth=self._basic_auth(), follow_redirects=True)
         self.retries = 0
         """Retries made so far (for logs and tests)."""

@@ -21,15 +21,13 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from salesflow.errors import ContractError
+from salesflow.sources.file_access import FileRejected
 from salesflow.sources.mapping import referenced_columns
 from salesflow.sources.specs import FileSourceSpec
 
-
-class FileRejected(ContractError):
-    """The whole file was refused (wrong header, undecodable text); nothing of it was loaded."""
-
-    exit_code = 2
+MAX_NAME_CHARS = 64
+MAX_NAMES_SHOWN = 50
+"""A rejected file's message quotes its header only when it reads as column names."""
 
 
 @dataclass(frozen=True)
@@ -40,28 +38,21 @@ class PartnerFile:
     """Partner columns as text, plus ``__line``, ``__error`` and ``__raw``."""
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def content_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
-def read_partner_file(path: Path, spec: FileSourceSpec, sha256: str | None = None) -> PartnerFile:
-    """``sha256``: the content hash when the caller already has it (saves reading the file again)."""
-    if not path.is_file():
-        raise FileRejected(f"{path}: no such file")
+def parse_partner_file(path: Path, data: bytes, spec: FileSourceSpec) -> PartnerFile:
+    """The records of a file's bytes (read with ``file_access.read_confined``)."""
     if spec.format == "parquet":
-        records = _read_parquet(path, spec)
+        records = _read_parquet(path, data, spec)
     else:
-        text = _decode(path, spec)
+        text = _decode(path, data, spec)
         records = _read_jsonl(text) if spec.format == "jsonl" else _read_csv(path, text, spec)
-    return PartnerFile(path, sha256 or file_sha256(path), records)
+    return PartnerFile(path, content_sha256(data), records)
 
 
-def _decode(path: Path, spec: FileSourceSpec) -> str:
-    data = path.read_bytes()
+def _decode(path: Path, data: bytes, spec: FileSourceSpec) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -76,8 +67,18 @@ def _check_header(path: Path, header: list[str], spec: FileSourceSpec) -> None:
     needed = referenced_columns(spec) | set(spec.columns or ())
     missing = sorted(needed - set(header))
     if missing:
-        raise FileRejected(f"{path}: header {header} lacks column(s) {missing}; "
+        raise FileRejected(f"{path}: header {_quoted_names(header)} lacks column(s) {missing}; "
                            f"nothing was loaded from this file")
+
+
+def _quoted_names(header: list[str]) -> str:
+    """The header as column names, never as raw bytes: a file that is not a table at all (a log, a
+    key file, the environment) must not be echoed. Names that do not read as names are counted."""
+    names = [h for h in header if len(h) <= MAX_NAME_CHARS and h.isprintable()]
+    if len(names) == len(header) and len(names) <= MAX_NAMES_SHOWN:
+        return str(names)
+    return f"of {len(header)} field(s) ({len(header) - len(names)} not readable as column names)"
+
 
 
 def _read_csv(path: Path, text: str, spec: FileSourceSpec) -> pa.Table:
@@ -90,7 +91,7 @@ def _read_csv(path: Path, text: str, spec: FileSourceSpec) -> pa.Table:
             raise FileRejected(f"{path}: empty file, expected a header") from None
         header = [h.strip() for h in header]
         if len(set(header)) != len(header):
-            raise FileRejected(f"{path}: header {header} repeats a column name")
+            raise FileRejected(f"{path}: header {_quoted_names(header)} repeats a column name")
         _check_header(path, header, spec)
     elif spec.columns:
         header = list(spec.columns)
@@ -213,11 +214,11 @@ def _text(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def _read_parquet(path: Path, spec: FileSourceSpec) -> pa.Table:
+def _read_parquet(path: Path, data: bytes, spec: FileSourceSpec) -> pa.Table:
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FileRejected(f"{path}: not a readable Parquet file: {exc}") from None
+        raise FileRejected(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
     _check_header(path, table.column_names, spec)
     n = table.num_rows
     return table.append_column("__line", pa.array(range(1, n + 1), pa.int64())) \

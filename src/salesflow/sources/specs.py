@@ -89,6 +89,9 @@ class FileSourceSpec(MappingSpec):
     encoding: str = "utf-8"
     """A UTF-8 byte-order mark is always accepted."""
     quote: str = '"'
+    follow_symlinks: bool = False
+    """Read symbolic links in a drop folder (to regular files only, never into /proc, /sys or /dev).
+    Off: a link is refused with its reason, like a FIFO or a device."""
 
 
 class PaginationSpec(Spec):
@@ -119,6 +122,9 @@ class ApiSourceSpec(MappingSpec):
     """Record field that only grows (updated_at, id): the next run asks for records after its max."""
     incremental_param: str = "since"
     params: dict[str, str] = {}
+    """Further query parameters (not for secrets: see ``auth`` and ``token_env``)."""
+    headers: dict[str, str] = {}
+    """Further request headers (not for secrets: see ``auth`` and ``token_env``)."""
     timeout_seconds: float = Field(10.0, gt=0)
     max_retries: int = Field(5, ge=0)
     backoff_seconds: float = Field(0.5, ge=0)

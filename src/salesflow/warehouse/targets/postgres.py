@@ -6,27 +6,18 @@ import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from salesflow.errors import ConfigError, TransientError
+from salesflow.redact import REDACTOR, redact
 from salesflow.warehouse.targets.base import WarehouseTarget
 
 _PG_TYPES = {
     pa.string(): "TEXT", pa.large_string(): "TEXT", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
     pa.float64(): "DOUBLE PRECISION", pa.bool_(): "BOOLEAN", pa.date32(): "DATE",
 }
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class PostgresTarget(WarehouseTarget):
@@ -39,11 +30,11 @@ class PostgresTarget(WarehouseTarget):
         except ImportError:  # pragma: no cover - psycopg is a dependency
             raise ConfigError("warehouse.url needs psycopg: pip install 'psycopg[binary]'") from None
         self.url = url
+        REDACTOR.add(url)  # also when the target is built without load_settings (tests, the API)
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as exc:
-            raise TransientError(f"cannot reach the PostgreSQL warehouse at {redact(url)}: "
-                                 f"{str(exc).replace(url, redact(url)).strip()}") from None
+            raise TransientError(redact(f"cannot reach the PostgreSQL warehouse at {url}: {str(exc).strip()}")) from None
         self.conn.execute("SET TIME ZONE 'UTC'")
 
     @property

@@ -1,0 +1,45 @@
+"""``salesflow config show``: the effective configuration, where it came from, secrets masked."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from pydantic import SecretStr
+
+from salesflow.config import CONFIG_ENV, ENV_PREFIX, Settings, config_file_in_use
+from salesflow.redact import MASK, is_secret_key, redact
+
+
+def effective_config(settings: Settings, explicit_file: Path | None) -> dict[str, Any]:
+    """Which file, which environment variables (names only), and every setting's value in force."""
+    path = config_file_in_use(explicit_file)
+    env = sorted(name for name in os.environ if name.startswith(ENV_PREFIX) or name == CONFIG_ENV)
+    return {"config_file": str(path.resolve()) if path else None, "environment": env,
+            "settings": _masked(settings.model_dump())}
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    """Secrets as the redaction layer shows them (a URL keeps its host, loses its password); values of
+    secret-like keys in free-form maps (given in the environment) masked whole."""
+    if isinstance(value, SecretStr):
+        return redact(value.get_secret_value())
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, key) for v in value]
+    if isinstance(value, str) and value and is_secret_key(key):
+        return MASK
+    return value
+
+
+def show_config(settings: Settings, explicit_file: Path | None, as_json: bool) -> None:
+    facts = effective_config(settings, explicit_file)
+    text = json.dumps(facts, indent=2) if as_json else yaml.safe_dump(facts, sort_keys=False)
+    click.echo(redact(text), nl=not text.endswith("\n"))
