@@ -115,7 +115,10 @@ def _embedded_secrets(value: str) -> list[str]:
     """The password of a URL's userinfo and of ``password=`` parameters inside a secret value."""
     parts = [m["secret"] for m in _URL_USERINFO.finditer(value)]
     parts += [m["secret"].strip("'\"") for m in _PARAM.finditer(value)]
-    return [p for p in parts if p]
+    # libpq splits an unencoded '@' or ':' in a password differently than a URL parser does, and
+    # quotes the pieces back in its errors ("failed to resolve host 'rest@db'"): mask each piece.
+    pieces = [piece for part in parts for piece in re.split(r"[@:]", part) if piece != part]
+    return [p for p in parts + pieces if p]
 
 
 REDACTOR = Redactor()

@@ -190,13 +190,15 @@ def poll(ctx: click.Context, name: str, bronze_only: bool, as_json: bool) -> Non
 @click.option("--host", help="Listen address (default: collector.host).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: collector.port).")
 @click.option("--sink", type=click.Choice(["landing", "kafka"]), help="Default: collector.sink.")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="Accept events without API keys on a non-loopback address (throwaway tests only).")
 @click.pass_context
 @handle_errors
-def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | None) -> None:
+def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | None, insecure_no_auth: bool) -> None:
     """Serve the HTTP collector: POST /v1/events, /healthz, /metrics, /docs."""
     from salesflow.cli.sources_cmd import serve_collector
 
-    serve_collector(console, settings_of(ctx), host, port, sink)
+    serve_collector(console, settings_of(ctx), host, port, sink, insecure_no_auth)
 
 
 @cli.command()

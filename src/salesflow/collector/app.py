@@ -18,6 +18,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from salesflow.collector.limits import KeyRing, RateLimiter
 from salesflow.collector.metrics import CollectorMetrics
@@ -25,6 +26,7 @@ from salesflow.collector.sinks import GroupCommitter, Sink, SinkUnavailable
 from salesflow.config import Settings
 from salesflow.contract.events import CONTRACT_VERSION, EVENT_ADAPTER
 from salesflow.contract.schema import event_json_schema
+from salesflow.redact import redact
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/ndjson")
 
@@ -51,7 +53,7 @@ def create_app(settings: Settings, sink: Sink) -> FastAPI:
 
     def error(status: int, code: str, detail: str, started: float, headers: dict[str, str] | None = None) -> Response:
         metrics.observe(status, time.perf_counter() - started)
-        return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+        return JSONResponse({"error": code, "detail": redact(detail)}, status_code=status, headers=headers)
 
     body_schema = {"oneOf": [{"$ref": "#/components/schemas/Event"},
                              {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}]}
@@ -81,6 +83,8 @@ def create_app(settings: Settings, sink: Sink) -> FastAPI:
                          f"retry after {retry} s", started, {"Retry-After": str(retry)})
         try:
             body = await _read_limited(request, config.max_request_bytes)
+        except ClientDisconnect:  # gone, or cut by the body deadline (collector.guard): nothing stored
+            return error(400, "client_disconnected", "the request body did not arrive", started)
         except BodyTooLarge:
             return error(413, "request_too_large", f"requests are limited to {config.max_request_bytes} bytes",
                          started)

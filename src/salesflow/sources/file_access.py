@@ -35,12 +35,16 @@ def read_confined(path: Path, follow_symlinks: bool) -> bytes:
         fd = os.open(path, flags)
     except OSError as exc:
         raise FileRejected(_open_refusal(path, exc)) from None
-    with os.fdopen(fd, "rb") as handle:
+    try:
         kind = _kind(os.fstat(fd).st_mode)
         if kind != "regular file":
             raise FileRejected(f"{path}: a {kind}, not a regular file; not read")
         if _special(path):
             raise FileRejected(f"{path}: resolves into {', '.join(SPECIAL_ROOTS)}; partner files are never read there")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
         return handle.read()
 
 

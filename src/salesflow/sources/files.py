@@ -67,13 +67,14 @@ def _check_header(path: Path, header: list[str], spec: FileSourceSpec) -> None:
     needed = referenced_columns(spec) | set(spec.columns or ())
     missing = sorted(needed - set(header))
     if missing:
-        raise FileRejected(f"{path}: header {_quoted_names(header)} lacks column(s) {missing}; "
-                           f"nothing was loaded from this file")
+        shown = _quoted_names(header) if needed & set(header) else f"of {len(header)} field(s), none mapped,"
+        raise FileRejected(f"{path}: header {shown} lacks column(s) {missing}; nothing was loaded from this file")
 
 
 def _quoted_names(header: list[str]) -> str:
-    """The header as column names, never as raw bytes: a file that is not a table at all (a log, a
-    key file, the environment) must not be echoed. Names that do not read as names are counted."""
+    """The header as column names, never as raw bytes. A file none of whose fields the mapping
+    names is not this source's table at all (a log, a key file, an environment dump): its first
+    line is not quoted (see ``_check_header``), and fields that do not read as names are counted."""
     names = [h for h in header if len(h) <= MAX_NAME_CHARS and h.isprintable()]
     if len(names) == len(header) and len(names) <= MAX_NAMES_SHOWN:
         return str(names)

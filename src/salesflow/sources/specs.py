@@ -136,9 +136,23 @@ class ApiSourceSpec(MappingSpec):
 
 class CollectorConfig(Spec):
     host: str = "127.0.0.1"
+    """Listen address. A non-loopback address needs ``api_keys`` (or ``--insecure-no-auth``)."""
     port: int = Field(8088, ge=0, le=65535)
     api_keys: dict[str, str] = {}
-    """Key name -> SHA-256 hex of the key. Empty: authentication off (loopback demos only)."""
+    """Key name -> SHA-256 hex of the key (``salesflow.collector.limits.hash_key``). Empty: authentication
+    off, which the collector allows on a loopback address only."""
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    """A request's headers must arrive within this long (slow-header clients are cut: 408)."""
+    body_timeout_seconds: float = Field(30.0, gt=0)
+    """A request's body must arrive within this long after its headers (408)."""
+    max_connections: int = Field(1024, ge=1)
+    """Open connections at most; beyond it requests get 503."""
+    max_connections_per_client: int = Field(64, ge=1)
+    """Open connections one client address may hold; beyond it a connection is refused with 503."""
+    ssl_certfile: str | None = None
+    """Serve HTTPS with this PEM certificate (chain) ...; or terminate TLS at a reverse proxy."""
+    ssl_keyfile: str | None = None
+    """... and this PEM private key (a path, readable by the collector's user only)."""
     max_request_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     rate_per_second: float = Field(200.0, gt=0)
     """Requests per second per key (token bucket)."""

@@ -20,6 +20,14 @@ _PG_TYPES = {
 }
 
 
+def _check_url(url: str) -> None:
+    """A ``postgresql://`` URL or a libpq ``key=value`` DSN; any other scheme is refused by name only."""
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme.lower() not in ("postgresql", "postgres"):
+        raise ConfigError(f"warehouse.url: scheme {scheme!r} is not supported; give a postgresql:// URL or a "
+                          f"libpq DSN (host=... dbname=...)")
+
+
 class PostgresTarget(WarehouseTarget):
     DIALECT: ClassVar[str] = "postgres"
     SUPPORTS_FOREIGN_KEYS: ClassVar[bool] = True
@@ -31,10 +39,13 @@ class PostgresTarget(WarehouseTarget):
             raise ConfigError("warehouse.url needs psycopg: pip install 'psycopg[binary]'") from None
         self.url = url
         REDACTOR.add(url)  # also when the target is built without load_settings (tests, the API)
+        _check_url(url)
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as exc:
             raise TransientError(redact(f"cannot reach the PostgreSQL warehouse at {url}: {str(exc).strip()}")) from None
+        except psycopg.Error as exc:  # a malformed URL or DSN: libpq quotes it back, so it is redacted
+            raise ConfigError(redact(f"warehouse.url is not a usable PostgreSQL URL: {str(exc).strip()}")) from None
         self.conn.execute("SET TIME ZONE 'UTC'")
 
     @property
