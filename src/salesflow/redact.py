@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TextIO
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
@@ -45,11 +45,15 @@ NON_SECRET_KEYS = frozenset({
 collector's map of key names to SHA-256 hashes)."""
 
 _URL_USERINFO = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"<>]*:)(?P<secret>[^\s'\"<>/]*)(?P<tail>@[^\s@/'\"<>]*)")
-_PARAM = re.compile(
-    r"(?P<head>\b[\w.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key)"
-    r"[\w.\-]*\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;,'\")]+)",
-    re.IGNORECASE)
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"<>]*:)(?P<secret>[^\s'\"<>/]*)(?P<tail>@[^\s@/'\"<>]*)",
+    re.ASCII)  # ASCII blanks end a URL; any other character may be part of a password
+_PARAM_KEY = (r"(?P<head>\b[\w.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|"
+              r"private[_\-]?key)[\w.\-]*\s*=\s*)")
+_QUOTED = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
+_PARAM = re.compile(_PARAM_KEY + r"(?P<secret>" + _QUOTED + r"|[^\s&;,'\")]+)", re.IGNORECASE | re.ASCII)
+"""In text: a value ends where a URL query, a list or a sentence would end it."""
+_DSN_PARAM = re.compile(_PARAM_KEY + r"(?P<secret>" + _QUOTED + r"|\S+)", re.IGNORECASE | re.ASCII)
+"""In a libpq DSN given as a secret: a value runs to the next blank."""
 _PARAM_HINT = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
 
 
@@ -77,9 +81,9 @@ class Redactor:
                 continue
             # A URL or DSN with credentials in it: the credentials are the secret, and its host and
             # database stay readable in messages. Anything else (a token, a webhook URL) is whole.
-            for part in _embedded_secrets(value) or [value]:
-                if len(part) >= MIN_SECRET_LENGTH:
-                    found |= {part, quote(part, safe=""), quote_plus(part)}
+            parts = [p for p in _embedded_secrets(value) if len(p) >= MIN_SECRET_LENGTH] or [value]
+            for part in parts:
+                found |= {part, quote(part, safe=""), quote_plus(part)}
         with self._lock:
             if found - self._values:
                 self._values |= found
@@ -114,7 +118,14 @@ class Redactor:
 def _embedded_secrets(value: str) -> list[str]:
     """The password of a URL's userinfo and of ``password=`` parameters inside a secret value."""
     parts = [m["secret"] for m in _URL_USERINFO.finditer(value)]
-    parts += [m["secret"].strip("'\"") for m in _PARAM.finditer(value)]
+    try:
+        url = urlsplit(value)
+        parts.append(url.password or "")
+        parts += [v for k, v in parse_qsl(url.query) if is_secret_key(k)]
+    except ValueError:  # not a URL at all
+        pass
+    params = _PARAM if "://" in value else _DSN_PARAM
+    parts += [m["secret"].strip("'\"") for m in params.finditer(value)]
     # libpq splits an unencoded '@' or ':' in a password differently than a URL parser does, and
     # quotes the pieces back in its errors ("failed to resolve host 'rest@db'"): mask each piece.
     pieces = [piece for part in parts for piece in re.split(r"[@:]", part) if piece != part]

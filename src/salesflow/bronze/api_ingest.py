@@ -150,7 +150,7 @@ class ApiPoller:
                                source=self.source, source_file=self.spec.url,
                                position_prefix=None, mapped=mapped,
                                position=state.as_dict())
-        assert write is not None  # no already_in check: the cursor itself prevents re-reads
+        assert write is not None  # no already_in check: the cursor itself prevents re-reads  # noqa: S101 - type narrowing
         self.records += write.rows
         self._save(write.batch_id, state)
         return write

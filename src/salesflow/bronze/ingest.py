@@ -116,7 +116,7 @@ class BronzeIngestor:
 
     def _collect(self) -> BronzeBatch | None:
         """The next batch: its rows as soon as the step has them, else what the step returned."""
-        assert self._ahead is not None
+        assert self._ahead is not None  # noqa: S101 - type narrowing
         (step, handover), self._ahead = self._ahead, None
         futures: list[Future[Any]] = [step, handover]
         wait(futures, return_when=FIRST_COMPLETED)

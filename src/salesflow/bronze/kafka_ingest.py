@@ -57,7 +57,7 @@ class OffsetCheckpoint:
         self.save()
 
     def commit(self) -> None:
-        assert self.pending is not None
+        assert self.pending is not None  # noqa: S101 - type narrowing
         self.batch_id = int(self.pending["batch_id"])  # type: ignore[call-overload]
         self.offsets.update({int(p): int(o) for p, o in self.pending["end"].items()})  # type: ignore[attr-defined]
         self.pending = None
@@ -123,7 +123,7 @@ class KafkaBronzeIngestor:
 
     def _pending_range(self) -> tuple[dict[int, int], dict[int, int]]:
         pending = self.checkpoint.pending
-        assert pending is not None
+        assert pending is not None  # noqa: S101 - type narrowing
         start = {int(p): int(o) for p, o in pending["start"].items()}  # type: ignore[attr-defined]
         end = {int(p): int(o) for p, o in pending["end"].items()}  # type: ignore[attr-defined]
         return start, end
@@ -131,7 +131,7 @@ class KafkaBronzeIngestor:
     def _ingest(self, messages: list[Message]) -> BronzeBatch:
         clock = time.perf_counter()
         pending = self.checkpoint.pending
-        assert pending is not None
+        assert pending is not None  # noqa: S101 - type narrowing
         batch_id = int(pending["batch_id"])  # type: ignore[call-overload]
         end = self._pending_range()[1]
         rows, written = write_bronze(self.lake, self.engine, _records(messages, self.reader.config.topic, batch_id),

@@ -418,7 +418,7 @@ def dashboard(ctx: click.Context, host: str, port: int) -> None:
     console.print(f"dashboard on http://{host}:{port}", highlight=False)
     sys.stdout.flush()
     # Become Streamlit (exec, not a child): a signal to this process then reaches the server itself.
-    os.execve(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+    os.execve(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",  # noqa: S606 - fixed argv of our own executable, no shell
                                "--server.address", host, "--server.port", str(port),
                                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"], env)
 

@@ -116,7 +116,7 @@ def create_app(settings: Settings, sink: Sink) -> FastAPI:
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(redact(metrics.render()), media_type="text/plain; version=0.0.4")
 
     original_openapi = app.openapi
 

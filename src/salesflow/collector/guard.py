@@ -53,7 +53,7 @@ class GuardedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         host = self.client[0] if self.client else None
-        same = sum(1 for c in self.connections if getattr(c, "client", None) and c.client[0] == host)  # type: ignore[attr-defined]
+        same = sum(1 for c in self.connections if _client_host(c) == host)
         if host is not None and same > self.limits.per_client:
             log.warning("collector: %s holds %d connections (limit %d); refused", host, same - 1, self.limits.per_client)
             transport.write(_503)
@@ -99,3 +99,8 @@ class GuardedH11Protocol(H11Protocol):
         if self.cycle is not None:
             self.cycle.keep_alive = False
         self.transport.close()
+
+
+def _client_host(connection: object) -> str | None:
+    client = getattr(connection, "client", None)
+    return client[0] if client else None

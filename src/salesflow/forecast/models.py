@@ -83,11 +83,11 @@ class RidgeForecaster(Forecaster):
         self.coef = np.linalg.solve(x.T @ x + penalty, x.T @ y)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        assert self.coef is not None, "fit or load first"
+        assert self.coef is not None, "fit or load first"  # noqa: S101 - type narrowing
         return np.clip(self._design(frame) @ self.coef, 0.0, None)
 
     def save(self, directory: Path) -> None:
-        assert self.coef is not None and self.mean is not None and self.scale is not None
+        assert self.coef is not None and self.mean is not None and self.scale is not None  # noqa: S101 - type narrowing
         (directory / "ridge.json").write_text(json.dumps(
             {"coef": self.coef.tolist(), "mean": self.mean.tolist(), "scale": self.scale.tolist()}))
 
@@ -125,7 +125,7 @@ class GbmForecaster(Forecaster):
                 "deterministic": True, "force_row_wise": True}
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        assert self.booster is not None, "fit or load first"
+        assert self.booster is not None, "fit or load first"  # noqa: S101 - type narrowing
         return np.clip(self.booster.predict(frame[FEATURES].to_numpy(dtype=np.float32)), 0.0, None)
 
     def save(self, directory: Path) -> None:

@@ -174,7 +174,7 @@ class GoldBuilder:
                              else _EMPTY_PRODUCTS.empty_table())
 
     def _register_input(self, spec: TableSpec, table: pa.Table | None) -> pa.Table:
-        assert table is not None, f"{spec.qualified} must exist before gold runs"
+        assert table is not None, f"{spec.qualified} must exist before gold runs"  # noqa: S101 - type narrowing
         self.engine.register(f"silver_{spec.name}", table)
         return table
 

@@ -27,6 +27,7 @@ from salesflow.lake.tables import (
     SILVER_EVENT_TABLES,
 )
 from salesflow.ops.prometheus import MetricsText
+from salesflow.redact import redact
 from salesflow.pipeline.inspect import table_status
 from salesflow.pipeline.reconcile import reconcile_finished
 from salesflow.pipeline.stream import StreamStats
@@ -105,7 +106,7 @@ def metrics_server(host: str, port: int, metrics: CachedMetrics) -> Iterator[int
             if self.path.split("?")[0] != "/metrics":
                 self.send_error(404)
                 return
-            body = metrics.render().encode()
+            body = redact(metrics.render()).encode()  # labels may carry step details and errors
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))

@@ -190,7 +190,7 @@ def _dashboard(settings: Settings) -> Iterator[None]:
     from salesflow.ops.processes import stop_process
 
     port = settings.run.dashboard_port
-    child = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "dashboard",
+    child = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "dashboard",  # noqa: S603 - fixed argv of our own executables, no shell
                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log.info("dashboard on http://127.0.0.1:%d", port)
     print(f"dashboard on http://127.0.0.1:{port}", flush=True)  # noqa: T201 - the one line a person needs

@@ -150,7 +150,7 @@ class Runner:
 
 def _run_record(result: BatchRun, started: datetime, engine: str) -> RunRecord:
     rec = result.reconciliation
-    assert rec is not None
+    assert rec is not None  # noqa: S101 - type narrowing
     return RunRecord(
         run_id=result.run_id, command="batch", engine=engine, started_at=started,
         finished_at=datetime.now(UTC), first_batch=min(result.batches), last_batch=max(result.batches),

@@ -116,7 +116,7 @@ class _Job:
             clock = time.perf_counter()
             rows = frame.toArrow()
             batch_id = self._bronze_landing(rows) if self.source == "landing" else self._bronze_kafka(rows, epoch_id)
-            assert self.result.run is not None
+            assert self.result.run is not None  # noqa: S101 - type narrowing
             self.runner.downstream(self.result.run)
             self.result.epochs += 1
             if batch_id is not None:

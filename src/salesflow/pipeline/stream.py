@@ -136,7 +136,7 @@ class _Backoff:
         self.failing_since = self.failing_since or now
         if now - self.failing_since > self.cap:
             raise exc
-        delay = random.uniform(0, min(30.0, self.first * 2 ** self.attempt))
+        delay = random.uniform(0, min(30.0, self.first * 2 ** self.attempt))  # noqa: S311 - not for security: jitter and simulated data
         self.attempt += 1
         log.warning("micro-batch failed (%s); retry %d in %.1f s", exc, self.attempt, delay)
         stop.wait(delay)

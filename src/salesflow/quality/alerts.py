@@ -8,6 +8,10 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from salesflow.errors import ConfigError
+from salesflow.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +25,16 @@ class WebhookAlerter:
     sent: int = 0
     failed: int = 0
 
+    def __post_init__(self) -> None:
+        # urllib would also open file:// and ftp:// URLs: an alert must never read the host's files.
+        if self.url and urlsplit(self.url).scheme.lower() not in ("http", "https"):
+            raise ConfigError("alerts.webhook_url must be an http:// or https:// URL")
+
     def send(self, title: str, lines: list[str]) -> bool:
         """Post ``{"text": ...}`` (Slack's incoming-webhook shape). Returns whether it arrived."""
         if not self.url:
             return False
-        body = json.dumps({"text": f"*salesflow: {title}*\n" + "\n".join(lines),
+        body = json.dumps({"text": redact(f"*salesflow: {title}*\n" + "\n".join(lines)),
                            "username": "salesflow"}).encode()
         for attempt in range(1, self.retries + 2):
             if self._post(body, attempt):
@@ -38,10 +47,10 @@ class WebhookAlerter:
         return False
 
     def _post(self, body: bytes, attempt: int) -> bool:
-        request = urllib.request.Request(self.url or "", data=body, method="POST",
+        request = urllib.request.Request(self.url or "", data=body, method="POST",  # noqa: S310 - http(s) only
                                          headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310 - http(s)
                 return 200 <= response.status < 300
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             log.warning("alert webhook attempt %d failed: %s", attempt, exc)

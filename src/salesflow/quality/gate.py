@@ -41,7 +41,7 @@ class QualityGate:
         if not rules:
             return []
         clock = time.perf_counter()
-        counts = self.engine.query(" UNION ALL ".join(f"SELECT {i} AS rule_index, count(*) AS violations FROM ({sql}) AS v"
+        counts = self.engine.query(" UNION ALL ".join(f"SELECT {i} AS rule_index, count(*) AS violations FROM ({sql}) AS v"  # noqa: S608 - composes the rules' own generated SQL
                                                       for i, (_, sql) in enumerate(rules)), f"quality.{table}")
         found = dict(zip(counts["rule_index"].to_pylist(), counts["violations"].to_pylist(), strict=True))
         share = (time.perf_counter() - clock) * 1000 / len(rules)
@@ -53,19 +53,19 @@ class QualityGate:
         sample: list[dict[str, Any]] = []
         if count and self.sample_rows:
             clock = time.perf_counter()
-            sample = self.engine.query(f"SELECT * FROM ({sql}) AS v LIMIT {self.sample_rows}").to_pylist()
+            sample = self.engine.query(f"SELECT * FROM ({sql}) AS v LIMIT {self.sample_rows}").to_pylist()  # noqa: S608 - composes the rules' own generated SQL
             millis += (time.perf_counter() - clock) * 1000
         return CheckResult(self.run_id, self.layer, table, partition, rule.name, rule.kind, rule.action,
                            count == 0, count, sample, millis)
 
     def quarantined_events(self, table: str, relation: str) -> pa.Table:
         """event_id and rule of rows violating this table's quarantine rules (first rule wins)."""
-        parts = [f"SELECT DISTINCT event_id, {sql_literal(rule.name)} AS rule, {i} AS priority "
+        parts = [f"SELECT DISTINCT event_id, {sql_literal(rule.name)} AS rule, {i} AS priority "  # noqa: S608 - composes the rules' own generated SQL
                  f"FROM ({rule.violations(relation)})"
                  for i, rule in enumerate(self.suite.get(table, [])) if rule.action == "quarantine"]
         if not parts:
             return pa.table({"event_id": pa.array([], pa.string()), "rule": pa.array([], pa.string())})
-        return self.engine.query(f"SELECT event_id, arg_min(rule, priority) AS rule FROM ({' UNION ALL '.join(parts)}) "
+        return self.engine.query(f"SELECT event_id, arg_min(rule, priority) AS rule FROM ({' UNION ALL '.join(parts)}) "  # noqa: S608 - composes the rules' own generated SQL
                                  f"GROUP BY event_id")
 
     def record(self, table: str, partition: str, rule: str, kind: str, action: str, violating: int,

@@ -33,7 +33,7 @@ class SilverGates:
     CHECKED = (SILVER_ORDERS, SILVER_ORDER_LINES, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS)
 
     def __init__(self, processor: SilverProcessor, batch_id: int) -> None:
-        assert processor.gate is not None
+        assert processor.gate is not None  # noqa: S101 - type narrowing
         self.p, self.gate, self.batch_id = processor, processor.gate, batch_id
         self.partition = f"batch {batch_id}"
 

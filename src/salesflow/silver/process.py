@@ -145,7 +145,7 @@ class SilverProcessor:
              write: Callable[[TableSpec, pa.Table, int], None], durable: Callable[[], None] | None = None) -> SilverBatch:
         if bronze is None:
             bronze = self.lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == batch_id)
-        assert bronze is not None, "bronze.events must exist before silver runs"
+        assert bronze is not None, "bronze.events must exist before silver runs"  # noqa: S101 - type narrowing
         if bronze.num_rows and pc.min_max(bronze["batch_id"]).as_py() != {"min": batch_id, "max": batch_id}:
             raise ModelError(f"silver batch {batch_id} was handed rows of other batches")  # models key on record_seq
         clock = time.perf_counter()

@@ -54,7 +54,7 @@ def build_catalog(
     seed: int, *, products: int = 400, customers: int = 20_000, stores: int = 24,
     as_of: date = date(2026, 1, 1),
 ) -> Catalog:
-    rng = random.Random(f"catalog-{seed}")
+    rng = random.Random(f"catalog-{seed}")  # noqa: S311 - not for security: jitter and simulated data
     return Catalog(
         products=tuple(_product(rng, i) for i in range(products)),
         customers=tuple(_customer(rng, i, as_of) for i in range(customers)),

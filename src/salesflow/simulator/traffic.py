@@ -53,7 +53,7 @@ class SimulationSpec:
 
 def promotions(seed: int, start: date, days: int) -> list[Promotion]:
     """One promotion a week on a random category, 3 to 5 days long, 10% to 30% off."""
-    rng = random.Random(f"promotions-{seed}")
+    rng = random.Random(f"promotions-{seed}")  # noqa: S311 - not for security: jitter and simulated data
     promos = []
     for week_start in range(0, days, 7):
         first = start + timedelta(days=week_start + rng.randint(0, 3))
@@ -76,8 +76,8 @@ def day_weights(start: date, days: int, promos: list[Promotion]) -> list[float]:
 
 def simulate(spec: SimulationSpec, catalog: Catalog) -> Iterator[SimRecord]:
     """Yield exactly ``spec.events`` records, defects and duplicate copies included."""
-    rng = random.Random(spec.seed)
-    injector = DefectInjector(spec.defects, random.Random(f"defects-{spec.seed}"))
+    rng = random.Random(spec.seed)  # noqa: S311 - not for security: jitter and simulated data
+    injector = DefectInjector(spec.defects, random.Random(f"defects-{spec.seed}"))  # noqa: S311 - not for security: jitter and simulated data
     shop = _Shop(catalog, promotions(spec.seed, spec.start, spec.days), rng)
     return itertools.islice(_records(spec, shop, injector), spec.events)
 

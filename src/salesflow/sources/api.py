@@ -76,7 +76,7 @@ class ApiClient:
         delay = _retry_after(response) if response is not None and response.status_code == 429 else None
         if delay is None:
             cap = min(self.spec.max_backoff_seconds, self.spec.backoff_seconds * 2 ** attempt)
-            delay = random.uniform(0, cap)
+            delay = random.uniform(0, cap)  # noqa: S311 - not for security: jitter and simulated data
         delay = min(delay, self.spec.max_backoff_seconds)
         self.retries += 1
         log.warning("api %s: %s, retry %d in %.2f s", self.name, what, attempt + 1, delay)

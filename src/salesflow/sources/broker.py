@@ -28,7 +28,7 @@ def embedded_broker(port: int | None = None, ready_timeout: float = 20.0) -> Ite
     """Start tansu with in-memory storage on 127.0.0.1; yield ``host:port``; stop it on exit."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - fixed argv of our own executables, no shell
         [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
          "--storage-engine", "memory://tansu/"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -51,7 +51,7 @@ class SourceCheckpoint:
         return self.pending
 
     def commit(self) -> None:
-        assert self.pending is not None, "commit without a planned batch"
+        assert self.pending is not None, "commit without a planned batch"  # noqa: S101 - type narrowing
         self.batch_id = self.pending.batch_id
         self.segments |= set(self.pending.segments)
         self.pending = None
