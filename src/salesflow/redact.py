@@ -94,7 +94,10 @@ class Redactor:
     def add_environment(self, environ: dict[str, str] | os._Environ[str] | None = None) -> None:
         """Values of environment variables whose names are secret-like (PGPASSWORD, *_SECRET_*)."""
         env = os.environ if environ is None else environ
-        self.add(*(value for name, value in env.items() if is_secret_key(name.rsplit("__", 1)[-1])))
+        # Only values that could be a credential: a variable named *_KEY may just as well hold "1" or
+        # "production", and masking every "production" in the output would garble it.
+        self.add(*(value for name, value in env.items()
+                   if is_secret_key(name.rsplit("__", 1)[-1]) and _could_be_credential(value)))
 
     def clear(self) -> None:
         with self._lock:
@@ -113,6 +116,10 @@ class Redactor:
         if "=" in text and _PARAM_HINT.search(text):
             text = _PARAM.sub(lambda m: m["head"] + MASK, text)
         return text
+
+
+def _could_be_credential(value: str) -> bool:
+    return len(value) >= 8 and not value.isalpha() and not value.isdigit() and not value.startswith("/")
 
 
 def _embedded_secrets(value: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import inspect
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -155,3 +156,66 @@ def test_non_loopback_hosts_are_refused_without_keys(host: str) -> None:
         _refuse_open_collector(host, has_keys=False, insecure_no_auth=False)
     _refuse_open_collector(host, has_keys=True, insecure_no_auth=False)
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.9.9.9", "::1", "[::1]", "localhost"))
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    return cert_file, key_file
+
+
+def test_the_collector_serves_https_with_its_own_certificate(tmp_path: Path, settings: Settings) -> None:
+    import yaml
+
+    from salesflow.collector.limits import hash_key
+
+    cert, key = _self_signed(tmp_path)
+    trust = ssl.create_default_context(cafile=str(cert))
+    port = free_port()
+    config = tmp_path / "tls.yaml"
+    config.write_text(yaml.safe_dump({"collector": {"port": port, "api_keys": {"shop": hash_key(KEY)},
+                                                    "ssl_certfile": str(cert), "ssl_keyfile": str(key)}}))
+    log = tmp_path / "tls.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "salesflow", "--config", str(config), "--data-dir",
+                                 str(settings.data_dir), "collect"], stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+        try:
+            url = f"https://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", verify=trust, timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+                time.sleep(0.1)
+            event = clean_events(1)[0]
+            answer = httpx.post(f"{url}/v1/events", json=event, verify=trust,
+                                headers={"Authorization": f"Bearer {KEY}"})
+            assert answer.status_code == 200 and answer.json()["accepted"] == 1
+            with pytest.raises(httpx.TransportError):  # plain HTTP on the TLS port gets nowhere
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).raise_for_status()
+        finally:
+            proc.kill()
+            proc.wait()

@@ -20,6 +20,7 @@ from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
 from salesflow.errors import ConfigError, ModelError
+from salesflow.redact import is_secret_key
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -74,9 +75,19 @@ def spark_session(config: SparkConfig, lake: LakeConfig | None = None) -> SparkS
         }
         if config.packages:
             settings["spark.jars.packages"] = ",".join(config.packages)
+    # Secrets never go on the builder: it hands its settings to spark-submit as --conf arguments,
+    # which any local user can read in the process list. They are set in the running session.
+    secrets = {k: v for k, v in settings.items() if is_secret_key(k)}
     for key, value in settings.items():
-        builder = builder.config(key, value)
+        if key not in secrets:
+            builder = builder.config(key, value)
     session = builder.getOrCreate()
+    hadoop = session.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    for key, value in secrets.items():
+        if key.startswith("spark.hadoop."):
+            hadoop.set(key.removeprefix("spark.hadoop."), value)
+        else:
+            session.conf.set(key, value)
     session.sparkContext.setLogLevel(config.log_level)
     return session
 

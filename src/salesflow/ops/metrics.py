@@ -27,10 +27,10 @@ from salesflow.lake.tables import (
     SILVER_EVENT_TABLES,
 )
 from salesflow.ops.prometheus import MetricsText
-from salesflow.redact import redact
 from salesflow.pipeline.inspect import table_status
 from salesflow.pipeline.reconcile import reconcile_finished
 from salesflow.pipeline.stream import StreamStats
+from salesflow.redact import redact
 
 CACHE_SECONDS = 10.0
 
