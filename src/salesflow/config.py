@@ -9,11 +9,12 @@ Secrets are typed ``SecretStr`` and are only accepted from the environment, neve
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -21,6 +22,13 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from salesflow.contract.bounds import (
+    EARLIEST_EVENT_TIME,
+    MAX_AMOUNT,
+    MAX_FUTURE_SECONDS,
+    MAX_QUANTITY,
+    Bounds,
+)
 from salesflow.errors import ConfigError
 from salesflow.redact import REDACTOR, is_secret_key, redact
 from salesflow.sources.specs import ApiSourceSpec, CollectorConfig, FileSourceSpec
@@ -120,6 +128,19 @@ class PipelineConfig(Section):
     """How far back (by event time) a repeated event_id/order_id is still caught as a duplicate."""
     reporting_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     """Orders in another currency are quarantined as ``unsupported_currency``."""
+    earliest_event_time: AwareDatetime = EARLIEST_EVENT_TIME
+    """Events before this are quarantined as ``implausible_time`` (and refused by the collector)."""
+    max_future_seconds: int = Field(MAX_FUTURE_SECONDS, ge=0)
+    """Events more than this after their arrival are ``implausible_time``."""
+    max_quantity: int = Field(MAX_QUANTITY, ge=1, le=10**9)
+    """Units of one order line or cart event at most (``implausible_quantity``)."""
+    max_amount: Decimal = Field(MAX_AMOUNT, gt=0, le=Decimal(10**12))
+    """A unit price or an order's total at most (``implausible_amount``). With the quantity bound it
+    keeps every line, order and Gold day inside the lake's DECIMAL(18, 2) columns."""
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(self.earliest_event_time, self.max_future_seconds, self.max_quantity, self.max_amount)
 
 
 class KafkaConfig(Section):

@@ -79,8 +79,10 @@ def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
         second = land(settings, SimulationSpec(events=4_000, seed=2, days=3), per_segment=500)  # more, while running
         metrics = scrape(tmp_path / "run.log")
         assert re.search(r'^salesflow_events\{layer="bronze"\} [1-9]', metrics, re.M)
-        assert 'salesflow_step_runs_total{step="flaky",status="ok"} 1' in metrics
-        assert 'salesflow_step_last_attempts{step="flaky"} 2' in metrics
+        # The steps run every 1.5 s: by the scrape, a busy machine may have run them again (the
+        # flaky step then succeeds at once), so the retry itself is read from the log above.
+        assert re.search(r'^salesflow_step_runs_total\{step="flaky",status="ok"\} [1-9]', metrics, re.M)
+        assert re.search(r'^salesflow_step_last_attempts\{step="flaky"\} [12]$', metrics, re.M)
         assert 'salesflow_lake_balanced 1' in metrics and "salesflow_quarantined{reason=" in metrics
         assert re.search(r'^salesflow_watermark_seconds\{source="landing"\} \d', metrics, re.M)
         assert re.search(r"^salesflow_stream_records_total [1-9]", metrics, re.M)
@@ -144,3 +146,30 @@ def test_second_run_on_the_same_data_dir_is_refused(tmp_path: Path, settings: Se
         if first.poll() is None:
             first.kill()
     assert reconcile_lake(Lake(settings.lake_root)).balanced
+
+
+def test_the_dashboard_child_dies_with_a_killed_main_job(tmp_path: Path, settings: Settings) -> None:
+    """SIGKILL leaves no clean-up to the job: Linux ends its dashboard (PR_SET_PDEATHSIG), so the
+    port is free for the next start."""
+    port = free_port()
+    write_config(tmp_path, stream=False, steps=[], dashboard=True, dashboard_port=port, interval_seconds=3600)
+    proc = salesflow(tmp_path, settings.data_dir, "run")
+    try:
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/_stcore/health"), 120, "the dashboard")
+        children = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline(pid).count("streamlit")
+                    and f"{port}" in _cmdline(pid)]
+        assert children, "no dashboard process found"
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and "streamlit" in _cmdline(pid) for pid in children),
+             60, "the dashboard to exit")
+    wait_for(lambda: not answers(f"http://127.0.0.1:{port}/_stcore/health"), 30, "the port to be free")
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

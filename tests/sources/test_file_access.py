@@ -91,3 +91,44 @@ def test_read_confined_refuses_without_blocking_and_reads_regular_files(tmp_path
     plain = tmp_path / "plain.csv"
     plain.write_bytes(b"a,b\n1,2\n")
     assert read_confined(plain, follow_symlinks=False) == b"a,b\n1,2\n"
+
+
+def test_a_file_still_being_written_waits_and_then_loads_whole(settings: Settings, tmp_path: Path) -> None:
+    """The loss that used to reconcile: an order cut after its first line was accepted with one line,
+    and the whole file later dropped as its duplicate (60.00 of revenue gone, reconcile balanced)."""
+    from decimal import Decimal
+
+    from salesflow.lake.delta import Lake
+    from salesflow.lake.tables import BRONZE_EVENTS
+    from salesflow.pipeline.reconcile import reconcile_lake
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    head = "Bestellung;Kunde;Datum;Artikel;Menge;Preis\nW1;K1;01.09.2026 10:15;Tisch;1;40,00\n"
+    growing = drop / "orders.csv"
+    growing.write_text(head)  # the partner's upload is half done
+    result, _ = ingest(settings, tmp_path, [drop], settle_seconds=30)
+    assert result.returncode == 0 and "waiting" in result.stdout, result.stdout + result.stderr
+    assert Lake(settings.lake_root).read(BRONZE_EVENTS) is None  # nothing of it was taken
+
+    growing.write_text(head + "W1;K1;01.09.2026 10:15;Stuhl;2;10,00\n")  # the upload completes
+    past = growing.stat().st_mtime - 60
+    os.utime(growing, (past, past))  # ... and stays unchanged for longer than settle_seconds
+    result, _ = ingest(settings, tmp_path, [drop], settle_seconds=30)
+    assert result.returncode == 0, result.stderr
+    (order,) = rows(settings, SILVER_ORDERS)
+    assert order["order_id"] == "W1" and order["total_amount"] == Decimal("60.00")
+    assert reconcile_lake(Lake(settings.lake_root)).balanced
+
+
+def test_a_folder_is_read_once_its_completion_marker_is_there(settings: Settings, tmp_path: Path) -> None:
+    drop = tmp_path / "2026-09-01"
+    drop.mkdir()
+    (drop / "a.csv").write_text(GOOD)
+    result, _ = ingest(settings, tmp_path, [drop], complete_marker="_SUCCESS")
+    assert result.returncode == 0 and "no _SUCCESS in its folder yet" in result.stdout
+    assert rows(settings, SILVER_ORDERS) == []
+    (drop / "_SUCCESS").write_text("")
+    result, _ = ingest(settings, tmp_path, [drop], complete_marker="_SUCCESS")
+    assert result.returncode == 0, result.stderr
+    assert [r["order_id"] for r in rows(settings, SILVER_ORDERS)] == ["G1"]

@@ -25,7 +25,13 @@ from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ConfigError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
-from salesflow.sources.file_access import FileRejected, drop_entries, read_confined
+from salesflow.sources.file_access import (
+    FileNotSettled,
+    FileRejected,
+    drop_entries,
+    incomplete_folder,
+    read_confined,
+)
 from salesflow.sources.files import content_sha256, parse_partner_file
 from salesflow.sources.specs import FileSourceSpec
 
@@ -36,7 +42,8 @@ log = logging.getLogger(__name__)
 class FileOutcome:
     path: Path
     status: str
-    """``ingested``, ``skipped`` (already in Bronze) or ``rejected``."""
+    """``ingested``, ``skipped`` (already in Bronze), ``waiting`` (not complete yet: a later run
+    takes it) or ``rejected``."""
     rows: int = 0
     batch_id: int | None = None
     message: str = ""
@@ -73,8 +80,12 @@ class FileIngestor:
                                   time.perf_counter() - clock)
 
     def _one(self, path: Path, loaded: set[str]) -> tuple[FileOutcome, ExternalWrite | None]:
+        if path.name == self.spec.complete_marker:
+            return FileOutcome(path, "skipped", message="completion marker"), None
+        if incomplete_folder(path, self.spec.complete_marker):
+            return FileOutcome(path, "waiting", message=f"no {self.spec.complete_marker} in its folder yet"), None
         try:
-            data = read_confined(path, self.spec.follow_symlinks)
+            data = read_confined(path, self.spec.follow_symlinks, self.spec.settle_seconds)
             sha = content_sha256(data)
             if sha in loaded:
                 log.info("%s: already ingested (sha256 %s), skipped", path, sha[:12])
@@ -83,6 +94,9 @@ class FileIngestor:
         except FileRejected as exc:
             log.error("%s", exc)
             return FileOutcome(path, "rejected", message=str(exc)), None
+        except FileNotSettled as exc:
+            log.info("%s", exc)
+            return FileOutcome(path, "waiting", message=str(exc)), None
         mapped = map_records(self.engine, self.spec, self.source, self.settings.pipeline.reporting_currency,
                              partner.records)
         write = write_external(self.lake, self.engine, self.settings.checkpoint_dir, app_id=self.app_id,

@@ -65,7 +65,7 @@ def _print_outcomes(console: Console, outcomes: list[FileOutcome]) -> None:
     table = Table(title="Partner files")
     for column in ("file", "status", "records", "bronze batch", "note"):
         table.add_column(column)
-    styles = {"ingested": "green", "skipped": "yellow", "rejected": "red"}
+    styles = {"ingested": "green", "skipped": "yellow", "waiting": "cyan", "rejected": "red"}
     for o in outcomes:
         table.add_row(str(o.path), f"[{styles[o.status]}]{o.status}[/]", f"{o.rows:,}",
                       "-" if o.batch_id is None else str(o.batch_id), o.message)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -24,7 +25,9 @@ from salesflow.collector.limits import KeyRing, RateLimiter
 from salesflow.collector.metrics import CollectorMetrics
 from salesflow.collector.sinks import GroupCommitter, Sink, SinkUnavailable
 from salesflow.config import Settings
-from salesflow.contract.events import CONTRACT_VERSION, EVENT_ADAPTER
+from salesflow.contract.bounds import Bounds
+from salesflow.contract.duplicate_keys import DuplicateKeyError, marked, repeated_in
+from salesflow.contract.events import CONTRACT_VERSION, parse_event
 from salesflow.contract.schema import event_json_schema
 from salesflow.redact import redact
 
@@ -93,7 +96,7 @@ def create_app(settings: Settings, sink: Sink) -> FastAPI:
             documents = _documents(body, ndjson)
         except ValueError as exc:
             return error(422, "malformed_body", str(exc), started)
-        results, accepted = _validate(documents, settings.pipeline.max_payload_bytes)
+        results, accepted = _validate(documents, settings.pipeline.max_payload_bytes, settings.pipeline.bounds)
         for r in results:
             if r["status"] == "rejected":
                 metrics.rejected[r["reason"]] += 1
@@ -152,7 +155,7 @@ def _documents(body: bytes, ndjson: bool) -> list[bytes | Any]:
     if ndjson:
         return [line for line in body.split(b"\n") if line.strip()]
     try:
-        parsed = orjson.loads(body)
+        parsed = marked(body, orjson.loads(body))  # objects repeating a key stay recognisable
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"body is not valid JSON: {exc}") from None
     if isinstance(parsed, dict):
@@ -162,12 +165,18 @@ def _documents(body: bytes, ndjson: bool) -> list[bytes | Any]:
     raise ValueError("body must be an event object or a non-empty array of events")
 
 
-def _validate(documents: list[bytes | Any], max_event_bytes: int) -> tuple[list[dict[str, Any]], list[bytes]]:
+def _validate(documents: list[bytes | Any], max_event_bytes: int,
+              bounds: Bounds) -> tuple[list[dict[str, Any]], list[bytes]]:
     results: list[dict[str, Any]] = []
     accepted: list[bytes] = []
+    context = {"bounds": bounds, "received": datetime.now(UTC)}
     for index, doc in enumerate(documents):
+        if not isinstance(doc, bytes) and repeated_in(doc) is not None:  # dumping it would drop the repeat
+            results.append({"index": index, "status": "rejected", "reason": "malformed_json",
+                            "detail": f"a key is repeated in the {repeated_in(doc)}"})
+            continue
         raw = doc if isinstance(doc, bytes) else orjson.dumps(doc)
-        reason, detail = _check(raw, max_event_bytes)
+        reason, detail = _check(raw, max_event_bytes, context)
         if reason is None:
             accepted.append(raw)
             event_id = orjson.loads(raw).get("event_id")
@@ -177,11 +186,13 @@ def _validate(documents: list[bytes | Any], max_event_bytes: int) -> tuple[list[
     return results, accepted
 
 
-def _check(raw: bytes, max_event_bytes: int) -> tuple[str | None, str]:
+def _check(raw: bytes, max_event_bytes: int, context: dict[str, Any]) -> tuple[str | None, str]:
     if len(raw) > max_event_bytes:
         return "payload_too_large", f"event is {len(raw)} bytes, the limit is {max_event_bytes}"
     try:
-        EVENT_ADAPTER.validate_json(raw)
+        parse_event(raw, context["bounds"], context["received"])
+    except DuplicateKeyError as exc:
+        return "malformed_json", str(exc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -8,6 +8,8 @@ reported, not rejected).
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
@@ -19,16 +21,32 @@ from pydantic import (
     StrictInt,
     StrictStr,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from salesflow.contract.bounds import CONTROL_CHARACTERS, DEFAULT_BOUNDS, UTC_OFFSET, Bounds
+from salesflow.contract.duplicate_keys import refuse_duplicate_keys
 from salesflow.contract.vocabulary import CHANNELS, PAYMENT_METHODS
 
 CONTRACT_VERSION = 1
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+# No control characters: a NUL in a key breaks PostgreSQL, and none belongs in an id.
+Id = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=f"^[^{CONTROL_CHARACTERS[1:-1]}]+$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+
+
+def bounds_of(info: ValidationInfo) -> Bounds:
+    """The plausibility bounds given as validation context (``{"bounds": ...}``), else the defaults."""
+    context = info.context if isinstance(info.context, dict) else {}
+    return context.get("bounds", DEFAULT_BOUNDS)  # type: ignore[no-any-return]
+
+
+def received_at(info: ValidationInfo) -> datetime:
+    """When the record arrived (validation context ``received``), else now."""
+    context = info.context if isinstance(info.context, dict) else {}
+    return context.get("received") or datetime.now(UTC)  # type: ignore[no-any-return]
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 PaymentMethod = Literal[PAYMENT_METHODS]  # type: ignore[valid-type]
 
@@ -46,6 +64,33 @@ class _Event(BaseModel):
     schema_version: Literal[1] = 1  # CONTRACT_VERSION
     event_id: Id
     event_time: AwareDatetime
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        # Literal[1] alone lets 1.0 and true through; Silver (and JSON Schema) want the integer.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("schema_version must be the integer 1")
+        return value
+
+    @field_validator("event_time", mode="before")
+    @classmethod
+    def _offset_spelling(cls, value: Any) -> Any:
+        # An ISO 8601 string, as Silver reads it: no epoch number, and ending in Z or a real UTC
+        # offset (UTC_OFFSET); the parser here alone would also take a lowercase z.
+        if not isinstance(value, str):
+            raise ValueError("event_time must be an ISO 8601 string")
+        if not (value.endswith("Z") or re.search(UTC_OFFSET, value)):
+            raise ValueError("event_time must end in Z or a UTC offset such as +02:00")
+        return value
+
+    @field_validator("event_time")
+    @classmethod
+    def _plausible_time(cls, value: datetime, info: ValidationInfo) -> datetime:
+        problem = bounds_of(info).time_problem(value, received_at(info))
+        if problem is not None:
+            raise ValueError(f"implausible event time: {problem}")
+        return value
 
     @property
     def extra_fields(self) -> list[str]:
@@ -69,7 +114,12 @@ class OrderLine(BaseModel):
         return self.quantity * self.unit_price - self.discount
 
     @model_validator(mode="after")
-    def _discount_within_line(self) -> OrderLine:
+    def _discount_within_line(self, info: ValidationInfo) -> OrderLine:
+        bounds = bounds_of(info)
+        if self.quantity > bounds.max_quantity:
+            raise ValueError(f"implausible quantity: more than {bounds.max_quantity}")
+        if self.unit_price > bounds.max_amount:
+            raise ValueError(f"implausible unit price: more than {bounds.max_amount}")
         if self.discount > self.quantity * self.unit_price:
             raise ValueError("discount exceeds line amount")
         return self
@@ -89,7 +139,9 @@ class OrderCreated(_Event):
     _numbers = field_validator("total_amount", mode="before")(_json_number)
 
     @model_validator(mode="after")
-    def _total_matches_lines(self) -> OrderCreated:
+    def _total_matches_lines(self, info: ValidationInfo) -> OrderCreated:
+        if self.total_amount > bounds_of(info).max_amount:
+            raise ValueError(f"implausible total amount: more than {bounds_of(info).max_amount}")
         if abs(sum(line.revenue for line in self.lines) - self.total_amount) > Decimal("0.01"):
             raise ValueError("total_amount does not match the sum of the lines")
         return self
@@ -113,12 +165,22 @@ class AddToCart(_Event):
     channel: Channel
     quantity: Annotated[StrictInt, Field(gt=0)]
 
+    @model_validator(mode="after")
+    def _plausible_quantity(self, info: ValidationInfo) -> AddToCart:
+        if self.quantity > bounds_of(info).max_quantity:
+            raise ValueError(f"implausible quantity: more than {bounds_of(info).max_quantity}")
+        return self
+
 
 Event = Annotated[Union[OrderCreated, ProductViewed, AddToCart], Field(discriminator="event_type")]
 EVENT_ADAPTER: TypeAdapter[OrderCreated | ProductViewed | AddToCart] = TypeAdapter(Event)
 
 
-def parse_event(raw: str | bytes) -> OrderCreated | ProductViewed | AddToCart:
-    """Validate one JSON document against the contract (raises pydantic.ValidationError)."""
-    return EVENT_ADAPTER.validate_json(raw)
+def parse_event(raw: str | bytes, bounds: Bounds = DEFAULT_BOUNDS,
+                received: datetime | None = None) -> OrderCreated | ProductViewed | AddToCart:
+    """Validate one JSON document against the contract (raises pydantic.ValidationError, or
+    DuplicateKeyError for a repeated key). ``received``: when it arrived (default now), the
+    reference of the event time's upper bound."""
+    refuse_duplicate_keys(raw)
+    return EVENT_ADAPTER.validate_json(raw, context={"bounds": bounds, "received": received})
 

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import subprocess
 import time
 
 from salesflow.errors import TransientError
+
+
+PR_SET_PDEATHSIG = 1
+_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # looked up before any fork
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of a child that must not outlive this process, even when it is SIGKILLed:
+    Linux sends the child SIGTERM then (prctl PR_SET_PDEATHSIG, kept across exec). Start such
+    children from the main thread: the signal follows the thread that forked, not the process."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def free_port() -> int:

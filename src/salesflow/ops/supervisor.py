@@ -187,11 +187,12 @@ def _dashboard(settings: Settings) -> Iterator[None]:
     """The dashboard as a child process for the job's lifetime (Streamlit wants its own main thread)."""
     import sys
 
-    from salesflow.ops.processes import stop_process
+    from salesflow.ops.processes import die_with_parent, stop_process
 
     port = settings.run.dashboard_port
     child = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "dashboard",  # noqa: S603 - fixed argv of our own executables, no shell
-                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             preexec_fn=die_with_parent)  # noqa: PLW1509 - one prctl call, nothing that locks
     log.info("dashboard on http://127.0.0.1:%d", port)
     print(f"dashboard on http://127.0.0.1:{port}", flush=True)  # noqa: T201 - the one line a person needs
     try:

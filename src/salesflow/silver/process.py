@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.config import Settings
+from salesflow.contract.bounds import CONTROL_CHARACTERS, UTC_OFFSET
 from salesflow.contract.events import CONTRACT_VERSION
 from salesflow.contract.vocabulary import (
     CHANNELS,
@@ -150,7 +151,7 @@ class SilverProcessor:
             raise ModelError(f"silver batch {batch_id} was handed rows of other batches")  # models key on record_seq
         clock = time.perf_counter()
         self.engine.register("bronze_batch", bronze)
-        self._register_state(batch_id, pc.min(bronze["event_date"]).as_py(), keep=write == self._write)
+        self._register_state(batch_id, self._oldest_plausible(bronze), keep=write == self._write)
         params = self._params()
         for name in STAGING:
             self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS, **params)
@@ -189,6 +190,14 @@ class SilverProcessor:
                 f"silver batch {result.batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
                 expected=result.bronze_rows, actual=accounted)
 
+    def _oldest_plausible(self, bronze: pa.Table) -> date | None:
+        """The batch's oldest event day that can be accepted: a record dated in year 1 is quarantined
+        as implausible_time, and must not send the dedupe state back to before the calendar."""
+        earliest = self.settings.pipeline.earliest_event_time.date()
+        dates = bronze["event_date"]
+        oldest = pc.min(pc.filter(dates, pc.greater_equal(dates, pa.scalar(earliest, dates.type)))).as_py()
+        return oldest if oldest is not None else (earliest if pc.count(dates).as_py() else None)
+
     def _register_state(self, batch_id: int, oldest: date | None, keep: bool) -> None:
         """Expose Silver rows from batches before this one: the dedupe keys (silver.seen_keys cuts
         them to the batch's) and the watermark.
@@ -217,6 +226,12 @@ class SilverProcessor:
             "cart_fields": list(known_fields("add_to_cart")),
             "watermark": watermark["watermark"][0].as_py(),
             "allowed_lateness_seconds": pipeline.allowed_lateness_seconds,
+            "earliest_event_time": pipeline.earliest_event_time,
+            "max_future_seconds": pipeline.max_future_seconds,
+            "max_quantity": pipeline.max_quantity,
+            "max_amount": int(pipeline.max_amount) if pipeline.max_amount == int(pipeline.max_amount) else float(pipeline.max_amount),
+            "control_characters": CONTROL_CHARACTERS,
+            "utc_offset": UTC_OFFSET,
         }
 
     def _summarize(self, batch_id: int, bronze_rows: int, outputs: dict[TableSpec, pa.Table]) -> SilverBatch:

@@ -13,12 +13,18 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from pathlib import Path
 
 from salesflow.errors import ContractError
 
 SPECIAL_ROOTS = ("/proc", "/sys", "/dev")
 """Pseudo file systems: never partner data, and reading them can leak the host's secrets."""
+
+
+class FileNotSettled(Exception):
+    """The file may still be growing (or its folder lacks its completion marker): not read now; a
+    later run takes it whole. Not an error."""
 
 
 class FileRejected(ContractError):
@@ -28,24 +34,33 @@ class FileRejected(ContractError):
     exit_code = 2
 
 
-def read_confined(path: Path, follow_symlinks: bool) -> bytes:
-    """The bytes of a regular file at ``path``; FileRejected for anything else."""
+def read_confined(path: Path, follow_symlinks: bool, settle_seconds: float = 0.0) -> bytes:
+    """The bytes of a regular file at ``path``; FileRejected for anything else, FileNotSettled for a
+    file modified within ``settle_seconds`` or changed while it was read (a writer is still at it)."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
         raise FileRejected(_open_refusal(path, exc)) from None
     try:
-        kind = _kind(os.fstat(fd).st_mode)
+        before = os.fstat(fd)
+        kind = _kind(before.st_mode)
         if kind != "regular file":
             raise FileRejected(f"{path}: a {kind}, not a regular file; not read")
         if _special(path):
             raise FileRejected(f"{path}: resolves into {', '.join(SPECIAL_ROOTS)}; partner files are never read there")
+        age = time.time() - before.st_mtime
+        if age < settle_seconds:
+            raise FileNotSettled(f"{path}: modified {age:.0f} s ago; read once unchanged for {settle_seconds:g} s")
     except BaseException:
         os.close(fd)
         raise
     with os.fdopen(fd, "rb") as handle:
-        return handle.read()
+        data = handle.read()
+        after = os.fstat(handle.fileno())
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or len(data) != after.st_size:
+        raise FileNotSettled(f"{path}: changed while it was read; read on a later run")
+    return data
 
 
 def _open_refusal(path: Path, exc: OSError) -> str:
@@ -68,6 +83,11 @@ def _kind(mode: int) -> str:
         if test(mode):
             return name
     return "special file"
+
+
+def incomplete_folder(path: Path, marker: str | None) -> bool:
+    """True when the source waits for a completion marker (``_SUCCESS``) the file's folder lacks."""
+    return marker is not None and not (path.parent / marker).is_file()
 
 
 def drop_entries(paths: list[Path]) -> list[Path]:

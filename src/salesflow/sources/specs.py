@@ -89,6 +89,11 @@ class FileSourceSpec(MappingSpec):
     encoding: str = "utf-8"
     """A UTF-8 byte-order mark is always accepted."""
     quote: str = '"'
+    settle_seconds: float = Field(0.0, ge=0)
+    """Read a file only once it has been unchanged this long (size and modification time): a file
+    still being written is left for a later run instead of being cut. 0: read what is there."""
+    complete_marker: str | None = None
+    """Read a folder's files only once a marker file of this name is in it (``_SUCCESS``)."""
     follow_symlinks: bool = False
     """Read symbolic links in a drop folder (to regular files only, never into /proc, /sys or /dev).
     Off: a link is refused with its reason, like a FIFO or a device."""

@@ -58,7 +58,7 @@ fields AS (
         f.payment_method AS payment_method, CASE WHEN t IS NOT NULL THEN nullif(t[11], 'NULL') WHEN f.payment_method IS NOT NULL THEN 'VARCHAR' END AS payment_method_t,
         f.lines AS lines, nullif(json_type(f.lines), 'NULL') AS lines_t,
         TRY_CAST(CAST(f.total_amount AS VARCHAR) AS DECIMAL(18, 2)) AS total_amount,
-        TRY_CAST(CAST(f.total_amount AS VARCHAR) AS DECIMAL(38, 6)) AS total_amount_exact, nullif(json_type(f.total_amount), 'NULL') AS total_amount_t,
+        TRY_CAST(CAST(f.total_amount AS VARCHAR) AS DECIMAL(38, 18)) AS total_amount_exact, nullif(json_type(f.total_amount), 'NULL') AS total_amount_t,
         TRY_CAST(CAST(f.quantity AS VARCHAR) AS BIGINT) AS quantity, nullif(json_type(f.quantity), 'NULL') AS quantity_t
     FROM typed
 ),
@@ -80,8 +80,12 @@ flagged AS (
           + CASE WHEN product_id_t = 'VARCHAR' THEN strlen('"product_id":,""') + strlen(product_id) WHEN product_id_t IS NOT NULL THEN strlen('"product_id":,0') ELSE 0 END
           + CASE WHEN channel_t = 'VARCHAR' THEN strlen('"channel":,""') + strlen(channel) WHEN channel_t IS NOT NULL THEN strlen('"channel":,0') ELSE 0 END
           + CASE WHEN quantity_t IS NOT NULL AND event_type = 'add_to_cart' THEN strlen('"quantity":,0') ELSE 0 END AS browse_known_bytes,
-        TRY_CAST(CASE WHEN ends_with(event_time_raw, 'Z') OR regexp_matches(event_time_raw, '[+-][0-9]{2}:?[0-9]{2}$')
+        TRY_CAST(CASE WHEN ends_with(event_time_raw, 'Z') OR regexp_matches(event_time_raw, {{ utc_offset }})
                       THEN event_time_raw END AS TIMESTAMPTZ) AS event_time,
+        -- One pattern over every id at once (a NUL breaks PostgreSQL; no control character belongs
+        -- in a key); which id holds it is looked up only for the rare row that has one.
+        regexp_matches(concat_ws('', event_id, order_id, customer_id, session_id, store_id, product_id),
+                       {{ control_characters }}) AS has_control,
         CASE
             WHEN event_id_t IS NULL THEN 'event_id'
             WHEN event_time_t IS NULL THEN 'event_time'
@@ -128,32 +132,49 @@ flagged AS (
                 WHEN NOT regexp_full_match(currency, '[A-Z]{3}') THEN 'currency'
                 WHEN payment_method NOT IN {{ payment_methods }} THEN 'payment_method'
                 WHEN CAST(lines AS VARCHAR) = '[]' THEN 'lines'
-                WHEN total_amount IS NULL OR total_amount_exact <> total_amount THEN 'total_amount' END
+                WHEN total_amount IS NULL OR total_amount_exact IS NULL OR total_amount_exact <> total_amount
+                    THEN 'total_amount' END
             ELSE CASE
                 WHEN session_id = '' THEN 'session_id'
                 WHEN product_id = '' THEN 'product_id' END
-        END AS bad_value
+        END AS bad_value,
+        CASE WHEN total_amount_exact > {{ max_amount }} THEN 'implausible_amount:total_amount'
+             WHEN event_type = 'add_to_cart' AND (quantity IS NULL OR quantity > {{ max_quantity }})
+                 THEN 'implausible_quantity:quantity'
+        END AS implausible
     FROM fields
+),
+bounded AS (
+    SELECT *, event_time NOT BETWEEN {{ earliest_event_time }}
+                                 AND ingested_at + to_seconds({{ max_future_seconds }}) AS implausible_time,
+        -- The event's keys, for drift and for the repeated-key rule (salesflow.contract.duplicate_keys).
+        -- Reading them parses the payload again, a fifth of this model, so a view or cart event
+        -- too short to hold one more member (,"":0 is 5 bytes) beside the known fields found has
+        -- neither an unknown nor a repeated key. Orders' lines have no such bound (their JSON
+        -- text, written anew, can be longer than the payload's) and always pay.
+        CASE WHEN is_order OR (is_browse AND payload_bytes >= browse_known_bytes + 5)
+             THEN json_keys(payload) END AS keys
+    FROM flagged
 )
 SELECT
     batch_id, record_seq, source, source_position, ingested_at,
-    event_type, event_id, event_time, CAST(event_time AS DATE) AS event_date,
+    -- A time outside the bounds is not passed on: year 10000 or 1 BC fits no calendar downstream.
+    event_type, event_id, CASE WHEN NOT implausible_time THEN event_time END AS event_time,
+    CASE WHEN NOT implausible_time THEN CAST(event_time AS DATE) END AS event_date,
     order_id, customer_id, session_id, store_id, product_id, channel, currency, payment_method,
     lines, total_amount, quantity,
-    -- Fields the contract does not know (schema drift). Reading the keys parses the payload again,
-    -- a fifth of this model, so a view or cart event too short to hold one more member (,"":0 is
-    -- 5 bytes) beside the known fields found is known to have none. Orders' lines have no such
-    -- bound (their JSON text, written anew, can be longer than the payload's) and always pay.
-    CASE WHEN is_order THEN list_filter(json_keys(payload), lambda k: NOT list_contains({{ order_fields }}, k))
-         WHEN is_browse AND payload_bytes < browse_known_bytes + 5 THEN CAST([] AS VARCHAR[])
-         WHEN event_type = 'product_viewed' THEN list_filter(json_keys(payload), lambda k: NOT list_contains({{ view_fields }}, k))
-         WHEN event_type = 'add_to_cart' THEN list_filter(json_keys(payload), lambda k: NOT list_contains({{ cart_fields }}, k))
+    -- Fields the contract does not know (schema drift).
+    CASE WHEN is_order THEN list_filter(keys, lambda k: NOT list_contains({{ order_fields }}, k))
+         WHEN is_browse AND keys IS NULL THEN CAST([] AS VARCHAR[])
+         WHEN event_type = 'product_viewed' THEN list_filter(keys, lambda k: NOT list_contains({{ view_fields }}, k))
+         WHEN event_type = 'add_to_cart' THEN list_filter(keys, lambda k: NOT list_contains({{ cart_fields }}, k))
     END AS extra_fields,
     CASE
         WHEN ingest_error IS NOT NULL THEN ingest_error
         WHEN NOT valid_utf8 THEN 'invalid_encoding'
         WHEN payload_bytes > {{ max_payload_bytes }} THEN 'payload_too_large'
         WHEN NOT is_object THEN 'malformed_json'
+        WHEN array_length(keys) <> array_length(list_distinct(keys)) THEN 'malformed_json:duplicate_key'
         WHEN event_type_t IS NULL THEN 'missing_field:event_type'
         WHEN event_type_t <> 'VARCHAR' THEN 'invalid_type:event_type'
         WHEN event_type NOT IN {{ event_types }} THEN 'unknown_event_type'
@@ -163,9 +184,18 @@ SELECT
         WHEN missing IS NOT NULL THEN 'missing_field:' || missing
         WHEN wrong_type IS NOT NULL THEN 'invalid_type:' || wrong_type
         WHEN event_time IS NULL THEN 'invalid_timestamp:event_time'
+        WHEN implausible_time THEN 'implausible_time:event_time'
         WHEN bad_value IS NOT NULL THEN 'invalid_value:' || bad_value
+        WHEN has_control THEN 'invalid_value:' || CASE
+            WHEN regexp_matches(event_id, {{ control_characters }}) THEN 'event_id'
+            WHEN regexp_matches(store_id, {{ control_characters }}) THEN 'store_id'
+            WHEN regexp_matches(customer_id, {{ control_characters }}) THEN 'customer_id'
+            WHEN regexp_matches(order_id, {{ control_characters }}) THEN 'order_id'
+            WHEN regexp_matches(session_id, {{ control_characters }}) THEN 'session_id'
+            ELSE 'product_id' END
+        WHEN implausible IS NOT NULL THEN implausible
         WHEN is_order AND currency <> {{ reporting_currency }} THEN 'unsupported_currency:currency'
         WHEN event_type = 'add_to_cart' AND quantity <= 0 THEN 'non_positive_quantity:quantity'
         WHEN is_order AND total_amount < 0 THEN 'negative_amount:total_amount'
     END AS problem
-FROM flagged
+FROM bounded

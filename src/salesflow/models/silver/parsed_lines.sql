@@ -11,24 +11,35 @@ exploded AS (
 ),
 fields AS (
     SELECT batch_id, record_seq, line_number, json_type(item) AS item_t,
+        -- A line naming a key twice is ambiguous (salesflow.contract.duplicate_keys).
+        CASE WHEN json_type(item) = 'OBJECT'
+             THEN array_length(json_keys(CAST(item AS VARCHAR))) <> array_length(list_distinct(json_keys(CAST(item AS VARCHAR)))) END
+            AS repeated_key,
         json_transform(item, '{"product_id":"JSON","quantity":"JSON","unit_price":"JSON","discount":"JSON"}') AS l
     FROM exploded
 ),
 typed AS (
-    SELECT batch_id, record_seq, line_number, item_t,
+    SELECT batch_id, record_seq, line_number, item_t, repeated_key,
         json_extract_string(l.product_id, '$') AS product_id, json_type(l.product_id) AS product_id_t,
         TRY_CAST(l.quantity AS BIGINT) AS quantity, json_type(l.quantity) AS quantity_t,
         TRY_CAST(l.unit_price AS DECIMAL(18, 2)) AS unit_price,
-        TRY_CAST(l.unit_price AS DECIMAL(38, 6)) AS unit_price_exact, json_type(l.unit_price) AS unit_price_t,
-        COALESCE(TRY_CAST(l.discount AS DECIMAL(18, 2)), 0) AS discount,
-        COALESCE(TRY_CAST(l.discount AS DECIMAL(38, 6)), 0) AS discount_exact, json_type(l.discount) AS discount_t
+        -- 18 places: a price with a third decimal however far out (15.2900001) is not exact, as in
+        -- the contract; a discount absent or null is 0, one that does not fit is not.
+        TRY_CAST(l.unit_price AS DECIMAL(38, 18)) AS unit_price_exact, json_type(l.unit_price) AS unit_price_t,
+        CASE WHEN coalesce(json_type(l.discount), 'NULL') = 'NULL' THEN 0
+             ELSE TRY_CAST(l.discount AS DECIMAL(18, 2)) END AS discount,
+        CASE WHEN coalesce(json_type(l.discount), 'NULL') = 'NULL' THEN 0
+             ELSE TRY_CAST(l.discount AS DECIMAL(38, 18)) END AS discount_exact, json_type(l.discount) AS discount_t
     FROM fields
 )
 SELECT
     batch_id, record_seq, line_number, product_id, quantity, unit_price, discount,
-    CAST(quantity * unit_price - discount AS DECIMAL(18, 2)) AS revenue,
+    -- Only within the bounds: beyond them the product may not fit (the line is quarantined anyway).
+    CASE WHEN quantity <= {{ max_quantity }} AND unit_price <= {{ max_amount }}
+         THEN CAST(quantity * unit_price - discount AS DECIMAL(18, 2)) END AS revenue,
     CASE
         WHEN item_t <> 'OBJECT' THEN 'invalid_type:lines'
+        WHEN repeated_key THEN 'malformed_json:lines'
         WHEN product_id_t IS NULL THEN 'missing_field:lines.product_id'
         WHEN quantity_t IS NULL THEN 'missing_field:lines.quantity'
         WHEN unit_price_t IS NULL THEN 'missing_field:lines.unit_price'
@@ -36,12 +47,14 @@ SELECT
         WHEN quantity_t NOT IN ('UBIGINT', 'BIGINT') THEN 'invalid_type:lines.quantity'
         WHEN unit_price_t NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'invalid_type:lines.unit_price'
         WHEN discount_t NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE', 'NULL') THEN 'invalid_type:lines.discount'
-        WHEN product_id = '' THEN 'invalid_value:lines.product_id'
-        WHEN unit_price IS NULL OR unit_price_exact <> unit_price THEN 'invalid_value:lines.unit_price'
-        WHEN discount_exact <> discount THEN 'invalid_value:lines.discount'
+        WHEN product_id = '' OR regexp_matches(product_id, {{ control_characters }}) THEN 'invalid_value:lines.product_id'
+        WHEN unit_price IS NULL OR unit_price_exact IS NULL OR unit_price_exact <> unit_price THEN 'invalid_value:lines.unit_price'
+        WHEN discount IS NULL OR discount_exact IS NULL OR discount_exact <> discount THEN 'invalid_value:lines.discount'
         WHEN quantity <= 0 THEN 'non_positive_quantity:lines.quantity'
         WHEN unit_price < 0 THEN 'negative_amount:lines.unit_price'
         WHEN discount < 0 THEN 'negative_amount:lines.discount'
+        WHEN quantity IS NULL OR quantity > {{ max_quantity }} THEN 'implausible_quantity:lines.quantity'
+        WHEN unit_price > {{ max_amount }} THEN 'implausible_amount:lines.unit_price'
         WHEN discount > quantity * unit_price THEN 'invalid_value:lines.discount'
     END AS problem
 FROM typed
