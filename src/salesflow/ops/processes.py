@@ -10,7 +10,6 @@ import time
 
 from salesflow.errors import TransientError
 
-
 PR_SET_PDEATHSIG = 1
 _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # looked up before any fork
 
