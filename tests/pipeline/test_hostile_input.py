@@ -75,7 +75,7 @@ CASES: list[tuple[bytes, str | None]] = [
     (order(30, lines=line(quantity=1, unit_price=9e15, discount=0), total_amount=9e15), "implausible_amount"),
     (order(31, lines=line(quantity=1, unit_price=2e9, discount=0), total_amount=20.0), "implausible_amount"),
     (order(32, customer_id="C\u0007"), "invalid_value"),
-    (order(33, lines=line(product_id="P\u007f")), "invalid_value"),
+    (order(33, lines=line(product_id="P\u001f")), "invalid_value"),
     (json.dumps({**VIEW, "event_id": "V3", "event_type": "add_to_cart", "quantity": 10**7}).encode(),
      "implausible_quantity"),
     # Where the collector's contract and Silver once disagreed: now one verdict each.

@@ -11,15 +11,28 @@ exploded AS (
 ),
 fields AS (
     SELECT batch_id, record_seq, line_number, json_type(item) AS item_t,
-        -- A line naming a key twice is ambiguous (salesflow.contract.duplicate_keys).
-        CASE WHEN json_type(item) = 'OBJECT'
-             THEN array_length(json_keys(CAST(item AS VARCHAR))) <> array_length(list_distinct(json_keys(CAST(item AS VARCHAR)))) END
-            AS repeated_key,
+        CAST(item AS VARCHAR) AS item_text,
         json_transform(item, '{"product_id":"JSON","quantity":"JSON","unit_price":"JSON","discount":"JSON"}') AS l
     FROM exploded
 ),
+-- A line naming a key twice is ambiguous (salesflow.contract.duplicate_keys). The line's text is
+-- written anew from the same values as its fields, so a line exactly as long as its known members
+-- has no other key, repeated or not; only the others pay for reading their keys (0.7 us a line).
+measured AS (
+    SELECT *,
+        item_t = 'OBJECT' AND strlen(item_text) <> 1
+            + CASE WHEN l.product_id IS NULL THEN 0 ELSE strlen('"product_id":,') + strlen(CAST(l.product_id AS VARCHAR)) END
+            + CASE WHEN l.quantity IS NULL THEN 0 ELSE strlen('"quantity":,') + strlen(CAST(l.quantity AS VARCHAR)) END
+            + CASE WHEN l.unit_price IS NULL THEN 0 ELSE strlen('"unit_price":,') + strlen(CAST(l.unit_price AS VARCHAR)) END
+            + CASE WHEN l.discount IS NULL THEN 0 ELSE strlen('"discount":,') + strlen(CAST(l.discount AS VARCHAR)) END
+            AS other_members
+    FROM fields
+),
 typed AS (
-    SELECT batch_id, record_seq, line_number, item_t, repeated_key,
+    SELECT batch_id, record_seq, line_number, item_t,
+        -- (A CASE, not AND: DuckDB evaluates both sides of an AND in a projection.)
+        CASE WHEN other_members THEN array_length(json_keys(item_text)) <> array_length(list_distinct(json_keys(item_text)))
+             ELSE FALSE END AS repeated_key,
         json_extract_string(l.product_id, '$') AS product_id, json_type(l.product_id) AS product_id_t,
         TRY_CAST(l.quantity AS BIGINT) AS quantity, json_type(l.quantity) AS quantity_t,
         TRY_CAST(l.unit_price AS DECIMAL(18, 2)) AS unit_price,
@@ -30,7 +43,7 @@ typed AS (
              ELSE TRY_CAST(l.discount AS DECIMAL(18, 2)) END AS discount,
         CASE WHEN coalesce(json_type(l.discount), 'NULL') = 'NULL' THEN 0
              ELSE TRY_CAST(l.discount AS DECIMAL(38, 18)) END AS discount_exact, json_type(l.discount) AS discount_t
-    FROM fields
+    FROM measured
 )
 SELECT
     batch_id, record_seq, line_number, product_id, quantity, unit_price, discount,
