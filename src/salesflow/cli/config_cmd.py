@@ -20,23 +20,22 @@ def effective_config(settings: Settings, explicit_file: Path | None) -> dict[str
     path = config_file_in_use(explicit_file)
     env = sorted(name for name in os.environ if name.startswith(ENV_PREFIX) or name == CONFIG_ENV)
     return {"config_file": str(path.resolve()) if path else None, "environment": env,
-            "settings": _masked(settings.model_dump())}
+            "settings": _masked(settings.model_dump(mode="json"), settings.model_dump())}
 
 
-def _masked(value: Any, key: str = "") -> Any:
-    """Secrets as the redaction layer shows them (a URL keeps its host, loses its password); values of
-    secret-like keys in free-form maps (given in the environment) masked whole."""
+def _masked(shown: Any, value: Any, key: str = "") -> Any:
+    """``shown`` (the JSON dump) with secrets as the redaction layer shows them (a URL keeps its
+    host, loses its password) and values of secret-like keys in free-form maps (given in the
+    environment) masked whole. ``value`` is the same setting as Python objects, to find the secrets."""
     if isinstance(value, SecretStr):
         return redact(value.get_secret_value())
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _masked(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v, key) for v in value]
-    if isinstance(value, str) and value and is_secret_key(key):
+    if isinstance(shown, dict) and isinstance(value, dict):
+        return {k: _masked(v, value.get(k), str(k)) for k, v in shown.items()}
+    if isinstance(shown, list) and isinstance(value, list):
+        return [_masked(s, v, key) for s, v in zip(shown, value, strict=True)]
+    if isinstance(shown, str) and shown and is_secret_key(key):
         return MASK
-    return value
+    return shown
 
 
 def show_config(settings: Settings, explicit_file: Path | None, as_json: bool) -> None:
