@@ -419,10 +419,9 @@ def _register_secrets(settings: Settings) -> None:
         value = getattr(settings, section)
         if isinstance(value, BaseModel):
             secrets += [v.get_secret_value() for v in vars(value).values() if isinstance(v, SecretStr)]
-    maps: list[dict[str, str]] = [settings.kafka.extra, settings.lake.options, settings.spark.conf]
     for api in settings.apis.values():
-        maps += [api.headers, api.params]
         secrets.append(os.environ.get(api.token_env) if api.token_env else None)
+    maps = [mapping for _, mapping in _free_form_maps(settings.model_dump())]
     secrets += [value for mapping in maps for key, value in mapping.items() if is_secret_key(key)]
     REDACTOR.add(*secrets)
     REDACTOR.add_environment()

@@ -171,9 +171,10 @@ def _validate(documents: list[bytes | Any], max_event_bytes: int,
     accepted: list[bytes] = []
     context = {"bounds": bounds, "received": datetime.now(UTC)}
     for index, doc in enumerate(documents):
-        if not isinstance(doc, bytes) and repeated_in(doc) is not None:  # dumping it would drop the repeat
+        repeated = None if isinstance(doc, bytes) else repeated_in(doc)
+        if repeated is not None:  # dumping it would drop the repeat
             results.append({"index": index, "status": "rejected", "reason": "malformed_json",
-                            "detail": f"a key is repeated in the {repeated_in(doc)}"})
+                            "detail": f"a key is repeated in the {repeated}"})
             continue
         raw = doc if isinstance(doc, bytes) else orjson.dumps(doc)
         reason, detail = _check(raw, max_event_bytes, context)
