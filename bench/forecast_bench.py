@@ -31,7 +31,7 @@ from salesflow.engine.duckdb import DuckDBEngine  # noqa: E402
 from salesflow.forecast.backtest import run_backtest  # noqa: E402
 from salesflow.forecast.features import HORIZONS, build_features, encode  # noqa: E402
 from salesflow.forecast.models import make  # noqa: E402
-from salesflow.forecast.run import predict, train  # noqa: E402
+from salesflow.jobs.forecast import predict, train  # noqa: E402
 from salesflow.lake.delta import Lake  # noqa: E402
 from salesflow.lake.tables import GOLD_DAILY_SALES  # noqa: E402
 

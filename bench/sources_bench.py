@@ -30,7 +30,7 @@ OUT = ROOT / "out"
 sys.path.insert(0, str(ROOT.parent / "src"))
 
 from salesflow.collector.limits import hash_key  # noqa: E402
-from salesflow.ops.processes import free_port  # noqa: E402
+from salesflow.common.processes import free_port  # noqa: E402
 from salesflow.simulator import DefectRates, SimulationSpec, build_catalog, simulate  # noqa: E402
 
 KEY = "bench-key"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from salesflow.ops.processes import free_port
+from salesflow.common.processes import free_port
 
 
 def _bindir() -> Path:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salesflow.ops.processes import free_port, stop_process, wait_listening
+from salesflow.common.processes import free_port, stop_process, wait_listening
 
 MOTO = Path(sys.executable).parent / "moto_server"
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import yaml
 
+from salesflow.common.processes import free_port
 from salesflow.config import Settings
-from salesflow.ops.processes import free_port
 from tests.http import wait_healthy
 
 
@@ -154,7 +154,7 @@ def test_collector_answers_and_logs_hold_no_secret(tmp_path: Path, settings: Set
 
 
 def test_time_travel_to_a_version_that_never_was_is_one_line(tmp_path: Path, settings: Settings) -> None:
-    from salesflow.pipeline import run_batch
+    from salesflow.jobs import run_batch
     from salesflow.simulator import DefectRates, SimulationSpec
     from tests.conftest import land
 

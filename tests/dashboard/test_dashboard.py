@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
+from salesflow.common.processes import free_port
 from salesflow.config import Settings, load_settings
 from salesflow.dashboard.data import DashboardData
-from salesflow.forecast.run import predict, train
-from salesflow.ops.processes import free_port
-from salesflow.pipeline import run_batch
+from salesflow.jobs import run_batch
+from salesflow.jobs.forecast import predict, train
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.simulator import SimulationSpec
-from salesflow.warehouse.run import load_warehouse
 from tests.conftest import land
 from tests.http import wait_healthy
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from salesflow.common.processes import free_port
 from salesflow.config import load_settings
 from salesflow.dashboard.data import DashboardData
 from salesflow.errors import TransientError
 from salesflow.gold.live_sink import RedisLiveSink
+from salesflow.jobs.stream import run_stream
 from salesflow.lake.delta import Lake
-from salesflow.ops.processes import free_port
-from salesflow.pipeline.stream import run_stream
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land
 

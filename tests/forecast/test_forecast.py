@@ -17,12 +17,12 @@ from salesflow.config import Settings, load_settings
 from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.forecast.features import FEATURES, HORIZONS, NUMERIC, build_features
 from salesflow.forecast.registry import Registry
-from salesflow.forecast.run import predict, train
+from salesflow.jobs import run_batch
+from salesflow.jobs.forecast import predict, train
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
-from salesflow.pipeline import run_batch
 from salesflow.simulator import SimulationSpec
-from salesflow.warehouse.run import load_warehouse
 from tests.conftest import land
 
 

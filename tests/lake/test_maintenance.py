@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from salesflow.config import load_settings
+from salesflow.jobs import reconcile_lake, run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
 from salesflow.lake.tables import BRONZE_EVENTS, SILVER_ORDERS, SILVER_TABLES
-from salesflow.pipeline import reconcile_lake, run_batch
 from salesflow.silver import SILVER_APP
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land

@@ -241,7 +241,7 @@ def test_spark_engine_reads_and_writes_the_same_bucket(s3: S3, landed: Path, bat
 
 def test_dashboard_reads_the_bucket(s3: S3, batch_runs: dict[str, Path], tmp_path: Path) -> None:
     """The Streamlit dashboard, configured with the s3:// lake, in a real browser."""
-    from salesflow.ops.processes import free_port
+    from salesflow.common.processes import free_port
     from tests.dashboard.test_dashboard import CHROMIUM, browser, open_page
     from tests.http import wait_healthy
 

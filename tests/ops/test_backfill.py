@@ -12,12 +12,12 @@ from typing import Any
 import duckdb
 
 from salesflow.config import Settings, load_settings
+from salesflow.jobs import run_batch
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, GOLD_TABLES, SILVER_TABLES, TableSpec
-from salesflow.pipeline import run_batch
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.simulator import SimulationSpec
-from salesflow.warehouse.run import load_warehouse
 from tests.conftest import land, noisy
 
 FIRST, LAST = date(2026, 9, 8), date(2026, 9, 12)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from salesflow.common.processes import free_port
 from salesflow.config import Settings
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
-from salesflow.ops.processes import free_port
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land

@@ -11,12 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from salesflow.config import load_settings
+from salesflow.jobs import run_batch
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
 from salesflow.lake.tables import BRONZE_EVENTS, SILVER_ORDER_LINES
-from salesflow.pipeline import run_batch
 from salesflow.simulator import SimulationSpec
-from salesflow.warehouse.run import load_warehouse
 from tests.conftest import land
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from salesflow.config import Settings, load_settings
+from salesflow.jobs import BatchRun, reconcile_lake, run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
@@ -23,7 +24,6 @@ from salesflow.lake.tables import (
     SILVER_ORDERS,
     SILVER_PRODUCT_VIEWS,
 )
-from salesflow.pipeline import BatchRun, reconcile_lake, run_batch
 from salesflow.simulator import SimRecord, SimulationSpec, build_catalog
 from salesflow.sources.landing import LandingLog
 from tests.conftest import land, noisy
@@ -216,7 +216,7 @@ def test_a_batch_another_writer_lands_after_silver_is_in_flight_not_lost(tmp_pat
     flight, where the whole lake would call it a loss until the next run takes it."""
     import pyarrow as pa
 
-    from salesflow.bronze.ingest import bronze_input, next_bronze_batch, write_bronze
+    from salesflow.bronze.rows import bronze_input, next_bronze_batch, write_bronze
     from salesflow.engine.duckdb import DuckDBEngine
     from salesflow.pipeline.reconcile import reconcile_finished
 

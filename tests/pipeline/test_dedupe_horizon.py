@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from salesflow.config import load_settings
+from salesflow.jobs import run_batch
 from salesflow.lake.tables import DUPLICATES, SILVER_ORDERS
-from salesflow.pipeline import run_batch
 from salesflow.sources.landing import LandingLog
 from tests.pipeline.lakeview import rows
 
@@ -41,18 +41,20 @@ def test_state_kept_between_batches_equals_a_read_of_silver(tmp_path: Path) -> N
     back to the read."""
     from datetime import timedelta
 
+    from salesflow.context import RunContext
     from salesflow.engine.duckdb import DuckDBEngine
     from salesflow.lake.delta import Lake
     from salesflow.lake.maintenance import maintain
-    from salesflow.pipeline.batch import Runner
+    from salesflow.pipeline.runner import Runner, landing_source
     from salesflow.silver.state import SeenState
     from salesflow.simulator import SimulationSpec
     from tests.conftest import land, noisy
 
     settings = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": 40_000})
     land(settings, SimulationSpec(events=3_000, seed=11, days=2, defects=noisy()), per_segment=200)
-    lake = Lake(settings.lake_root)
-    runner = Runner(settings, lake, DuckDBEngine(), lambda stage, n: None)
+    ctx = RunContext(settings)
+    lake, engine = ctx.lake, DuckDBEngine()
+    runner = Runner(ctx, engine, landing_source(settings, lake, engine))
     result = runner.run()
     assert len(result.silver) >= 5 and result.total("duplicates") > 0 and result.reconciliation.balanced
     state = runner.silver.state

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from salesflow.config import Settings
 from salesflow.contract import parse_event
+from salesflow.jobs import run_batch
 from salesflow.lake.tables import QUARANTINE, SILVER_ORDERS, SILVER_PRODUCT_VIEWS
-from salesflow.pipeline import run_batch
 from salesflow.sources.landing import LandingLog
 from tests.pipeline.lakeview import rows
 

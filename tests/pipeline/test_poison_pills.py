@@ -16,13 +16,13 @@ import pyarrow.compute as pc
 import pytest
 
 from salesflow.config import Settings, load_settings
+from salesflow.jobs import run_batch
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_DAILY_SALES, QUARANTINE, SILVER_ORDERS
-from salesflow.pipeline import run_batch
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.simulator import DefectRates, SimulationSpec
 from salesflow.sources.landing import LandingLog
-from salesflow.warehouse.run import load_warehouse
 from tests.conftest import land
 from tests.pg import new_database
 from tests.pipeline.lakeview import rows

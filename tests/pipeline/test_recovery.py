@@ -13,6 +13,7 @@ import pytest
 
 from salesflow.config import Settings, load_settings
 from salesflow.errors import ReconciliationError
+from salesflow.jobs import reconcile_lake, run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
@@ -23,7 +24,6 @@ from salesflow.lake.tables import (
     SILVER_ORDERS,
     SILVER_TABLES,
 )
-from salesflow.pipeline import reconcile_lake, run_batch
 from salesflow.simulator import SimulationSpec
 from salesflow.sources.checkpoint import SourceCheckpoint
 from tests.conftest import land, noisy

@@ -13,6 +13,8 @@ import pytest
 
 from salesflow.config import Settings, load_settings
 from salesflow.errors import ConfigError, QualityGateError
+from salesflow.jobs import reconcile_lake, run_batch
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
@@ -21,10 +23,8 @@ from salesflow.lake.tables import (
     SILVER_ORDER_LINES,
     SILVER_ORDERS,
 )
-from salesflow.pipeline import reconcile_lake, run_batch
 from salesflow.quality.results import latest_run
 from salesflow.simulator import SimulationSpec
-from salesflow.warehouse.run import load_warehouse
 from salesflow.warehouse.targets import connect
 from tests.conftest import land, noisy
 from tests.pipeline.lakeview import fingerprint, rows

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from salesflow.bronze.api_ingest import ApiPoller
+from salesflow.bronze.api_ingest import ApiIngestor
 from salesflow.config import Settings, load_settings
+from salesflow.jobs import run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, SILVER_ORDERS
-from salesflow.pipeline import run_batch
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.sources.api import ApiClient, SourceRefused, SourceUnavailable
 from tests.pipeline.lakeview import rows
@@ -44,12 +44,12 @@ class Sleeps(list[float]):
         time.sleep(seconds)
 
 
-def poll(settings: Settings, sleeps: Sleeps | None = None) -> ApiPoller:
-    made: list[ApiPoller] = []
+def poll(settings: Settings, sleeps: Sleeps | None = None) -> ApiIngestor:
+    made: list[ApiIngestor] = []
 
-    def build(lake: Lake, engine: Any) -> ApiPoller:
+    def build(lake: Lake, engine: Any) -> ApiIngestor:
         client = ApiClient("shop", settings.apis["shop"], sleep=sleeps if sleeps is not None else Sleeps())
-        made.append(ApiPoller(lake, engine, settings, "shop", client=client))
+        made.append(ApiIngestor(lake, engine, settings, "shop", client=client))
         return made[-1]
 
     run_batch(settings, bronze=build)

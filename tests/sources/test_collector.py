@@ -19,11 +19,11 @@ import httpx
 import yaml
 
 from salesflow.collector.limits import hash_key
+from salesflow.common.processes import free_port
 from salesflow.config import Settings, load_settings
+from salesflow.jobs import run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, SILVER_EVENT_TABLES
-from salesflow.ops.processes import free_port
-from salesflow.pipeline import run_batch
 from salesflow.simulator import DefectRates, SimulationSpec, build_catalog, simulate
 from tests.http import wait_healthy
 from tests.pipeline.lakeview import rows

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from salesflow.collector import limits
+from salesflow.common.processes import free_port
 from salesflow.config import Settings
-from salesflow.ops.processes import free_port
 from tests.sources.test_collector import KEY, clean_events, collector
 
 ATTACKER = "127.0.0.2"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from salesflow.bronze.ingest import decode_lines
+from salesflow.bronze.rows import decode_lines
 from salesflow.sources.landing import line_array
 
 
@@ -61,14 +61,14 @@ def test_next_batch_is_ingested_ahead_and_a_stop_waits_for_it(tmp_path: Path) ->
     from salesflow.engine.duckdb import DuckDBEngine
     from salesflow.lake.delta import Lake
     from salesflow.lake.tables import BRONZE_EVENTS
-    from salesflow.pipeline.batch import Runner
+    from salesflow.pipeline.runner import landing_source
     from salesflow.simulator import SimulationSpec
     from tests.conftest import land
 
     settings = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": 20_000})
     land(settings, SimulationSpec(events=600, seed=2), per_segment=100)
     lake = Lake(settings.lake_root)
-    bronze = Runner(settings, lake, DuckDBEngine(), lambda stage, n: None).bronze
+    bronze = landing_source(settings, lake, DuckDBEngine())
     batches = bronze.batches()
     first = next(batches)
     first.durable()  # its rows came before its commit: this waits for it
@@ -114,7 +114,7 @@ def test_bronze_keeps_each_payload_as_received_and_reads_its_date(tmp_path: Path
 
     import pyarrow as pa
 
-    from salesflow.bronze.ingest import RECEIVED, as_received, bronze_input, write_bronze
+    from salesflow.bronze.rows import RECEIVED, as_received, bronze_input, write_bronze
     from salesflow.engine.duckdb import DuckDBEngine
     from salesflow.errors import ModelError
     from salesflow.lake.delta import Lake

@@ -18,9 +18,9 @@ import yaml
 
 from salesflow.bronze.file_ingest import FileIngestor
 from salesflow.config import Settings, load_settings
+from salesflow.jobs import run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, QUARANTINE, SILVER_ORDER_LINES, SILVER_ORDERS
-from salesflow.pipeline import run_batch
 from salesflow.pipeline.reconcile import reconcile_lake
 from tests.pipeline.lakeview import rows
 
@@ -220,8 +220,8 @@ def test_real_public_sales_file_cdnow(settings: Settings, tmp_path: Path) -> Non
 def test_concurrent_writers_share_bronze_without_colliding(settings: Settings, tmp_path: Path) -> None:
     """A landing batch and three partner-file loads at once: every Bronze batch id has one source,
     the lake reconciles, and the warehouse splits revenue by source."""
+    from salesflow.jobs.warehouse import load_warehouse
     from salesflow.simulator import SimulationSpec
-    from salesflow.warehouse.run import load_warehouse
     from tests.conftest import land
 
     land(settings, SimulationSpec(events=12_000, seed=5), per_segment=1_500)

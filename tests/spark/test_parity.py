@@ -14,10 +14,10 @@ from pydantic import SecretStr
 from salesflow.config import Settings
 from salesflow.engine.spark import SparkEngine
 from salesflow.errors import ModelError
+from salesflow.jobs.batch import run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_TABLES, QUARANTINE, SILVER_TABLES, TableSpec
 from salesflow.models import Model, load_model
-from salesflow.pipeline.batch import run_batch
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land, noisy
 from tests.spark.conftest import engine_settings, same, table_rows
@@ -150,7 +150,7 @@ def test_every_shipped_model_translates(spark_session: object, tmp_path: Path) -
 def test_warehouse_load_on_spark_into_postgres(both: dict[str, Settings], postgres_admin_url: str) -> None:
     """The warehouse load with the Spark engine (staging models in Spark SQL) into a real PostgreSQL
     holds the same star as the DuckDB engine's load of the DuckDB lake."""
-    from salesflow.warehouse.run import load_warehouse
+    from salesflow.jobs.warehouse import load_warehouse
     from tests.pg import new_database
     from tests.warehouse.test_load import snapshot
 

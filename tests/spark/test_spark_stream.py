@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from salesflow.config import Settings
+from salesflow.jobs.batch import run_batch
+from salesflow.jobs.spark_stream import run_spark_stream
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, GOLD_TABLES, SILVER_TABLES, TableSpec
-from salesflow.pipeline.batch import run_batch
-from salesflow.pipeline.spark_stream import run_spark_stream
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land, noisy
 from tests.spark.conftest import engine_settings, same, table_rows

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from salesflow.config import Settings, load_settings
+from salesflow.jobs import reconcile_lake
+from salesflow.jobs.stream import run_stream
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, GOLD_CATEGORY_REVENUE, QUARANTINE
-from salesflow.pipeline import reconcile_lake
-from salesflow.pipeline.stream import run_stream
 from salesflow.simulator import SimRecord, SimulationSpec, build_catalog, simulate
 from salesflow.simulator.output import write_reference
 from salesflow.sources.kafka import ensure_topic, produce

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from salesflow.config import Settings, load_settings
-from salesflow.pipeline import run_batch
+from salesflow.jobs import run_batch
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land, noisy
 from tests.pg import new_database

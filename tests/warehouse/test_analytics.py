@@ -15,9 +15,9 @@ import pytest
 from salesflow.analytics import list_queries, load_query, run_query
 from salesflow.config import Settings
 from salesflow.errors import ParameterError
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import REF_PRODUCTS, SILVER_ORDER_LINES
-from salesflow.warehouse.run import load_warehouse
 from salesflow.warehouse.targets import connect
 
 QUERIES = [q.name for q in list_queries()]

@@ -11,15 +11,15 @@ import pyarrow as pa
 import pytest
 
 from salesflow.config import Settings, load_settings
+from salesflow.contract.reference import reference_lines
 from salesflow.errors import TransientError
+from salesflow.jobs import run_batch
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import SILVER_ORDER_LINES
-from salesflow.pipeline import run_batch
 from salesflow.redact import redact
-from salesflow.silver.reference import reference_lines
 from salesflow.simulator import SimulationSpec, build_catalog
 from salesflow.sources.landing import LandingLog
-from salesflow.warehouse.run import load_warehouse
 from salesflow.warehouse.targets import connect
 from salesflow.warehouse.targets.postgres import PostgresTarget
 from tests.conftest import land

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib import resources
 
 import pyarrow as pa
 
 from salesflow.errors import ParameterError
+from salesflow.models import sql_resources
 from salesflow.warehouse.targets.base import WarehouseTarget
 
 _PARAM = re.compile(r"^--\s*param\s+(\w+)\s+(DATE|INTEGER|TEXT|DOUBLE)\s*=\s*(.*?)\s*$", re.MULTILINE)
@@ -63,9 +63,7 @@ def _parse(name: str, text: str) -> Query:
 
 @cache
 def list_queries() -> tuple[Query, ...]:
-    folder = resources.files(__package__).joinpath("queries")
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
-    return tuple(_parse(f.name.removesuffix(".sql"), f.read_text()) for f in files)
+    return tuple(_parse(name, text) for name, text in sql_resources(__package__, "queries"))
 
 
 def load_query(name: str) -> Query:

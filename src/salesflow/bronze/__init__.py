@@ -1,5 +1,11 @@
-"""Bronze: raw records with ingestion metadata, append-only, exactly once per source position."""
+"""Bronze: raw records with ingestion metadata, append-only, exactly once per source position.
 
-from salesflow.bronze.ingest import BronzeBatch, BronzeIngestor
+``rows`` holds what every source shares (the Bronze model, the exactly-once append, batch ids);
+each source has one ingestor module: ``landing_ingest``, ``kafka_ingest``, ``api_ingest``,
+``file_ingest``.
+"""
 
-__all__ = ["BronzeBatch", "BronzeIngestor"]
+from salesflow.bronze.landing_ingest import LandingIngestor
+from salesflow.bronze.rows import BronzeBatch
+
+__all__ = ["BronzeBatch", "LandingIngestor"]

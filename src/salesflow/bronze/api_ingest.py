@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from salesflow.bronze.external import committed_position, map_records, write_external
-from salesflow.bronze.ingest import BronzeBatch
+from salesflow.bronze.rows import BronzeBatch
+from salesflow.common.files import atomic_write
 from salesflow.config import Settings
+from salesflow.config.sources import ApiSourceSpec
 from salesflow.engine.base import EngineAdapter
 from salesflow.errors import CheckpointError, ConfigError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
 from salesflow.sources.api import ApiClient, Page, dig
 from salesflow.sources.files import records_table
-from salesflow.sources.landing import atomic_write
-from salesflow.sources.specs import ApiSourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class PollState:
 
 
 @dataclass
-class ApiPoller:
+class ApiIngestor:
     """A Bronze source for the batch runner: one batch per ``pages_per_batch`` pages."""
 
     lake: Lake

@@ -19,13 +19,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesflow.bronze.ingest import bronze_input, next_bronze_batch, write_bronze
 from salesflow.bronze.lock import bronze_lock
+from salesflow.bronze.rows import bronze_input, next_bronze_batch, write_bronze
+from salesflow.config.sources import MappingSpec
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
+from salesflow.lake.log import commits
 from salesflow.lake.tables import BRONZE_EVENTS
 from salesflow.sources.mapping import mapping_model
-from salesflow.sources.specs import MappingSpec
 
 log = logging.getLogger(__name__)
 POSITION_KEY = "salesflow.position"
@@ -81,8 +82,7 @@ def write_external(lake: Lake, engine: EngineAdapter, checkpoint_dir: Path, *, a
 
 def committed_position(lake: Lake, app_id: str, batch_id: int) -> dict[str, Any] | None:
     """The position committed with ``(app_id, batch_id)``, read from the Delta log's commit info."""
-    table = lake.table(BRONZE_EVENTS)
-    for commit in [] if table is None else table.history():
+    for commit in commits(lake, BRONZE_EVENTS):
         if commit.get(APP_KEY) == app_id and commit.get("salesflow.batch_id") == str(batch_id):
             return dict(json.loads(commit[POSITION_KEY]))
     return None

@@ -19,8 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.bronze.external import ExternalWrite, map_records, write_external
-from salesflow.bronze.ingest import BronzeBatch
+from salesflow.bronze.rows import BronzeBatch
 from salesflow.config import Settings
+from salesflow.config.sources import FileSourceSpec
 from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ConfigError
 from salesflow.lake.delta import Lake
@@ -33,7 +34,6 @@ from salesflow.sources.file_access import (
     read_confined,
 )
 from salesflow.sources.files import content_sha256, parse_partner_file
-from salesflow.sources.specs import FileSourceSpec
 
 log = logging.getLogger(__name__)
 

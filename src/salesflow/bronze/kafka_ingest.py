@@ -21,13 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from salesflow.bronze.ingest import BronzeBatch, bronze_input, write_bronze
 from salesflow.bronze.lock import bronze_lock
+from salesflow.bronze.rows import BronzeBatch, bronze_input, write_bronze
+from salesflow.common.files import atomic_write
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
 from salesflow.sources.kafka import KafkaReader, Message
-from salesflow.sources.landing import atomic_write
 
 log = logging.getLogger(__name__)
 SOURCE = "kafka"
@@ -68,7 +68,7 @@ class OffsetCheckpoint:
         atomic_write(self.path, json.dumps(state, indent=1).encode())
 
 
-class KafkaBronzeIngestor:
+class KafkaIngestor:
     def __init__(self, lake: Lake, engine: EngineAdapter, reader: KafkaReader, checkpoint: OffsetCheckpoint,
                  max_records: int, next_batch_id: Callable[[], int]) -> None:
         self.lake, self.engine, self.reader, self.checkpoint = lake, engine, reader, checkpoint

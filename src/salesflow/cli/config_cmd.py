@@ -11,6 +11,8 @@ import click
 import yaml
 from pydantic import SecretStr
 
+from salesflow.cli.output import handle_errors
+from salesflow.cli.params import run_context
 from salesflow.config import CONFIG_ENV, ENV_PREFIX, Settings, config_file_in_use
 from salesflow.redact import MASK, is_secret_key, redact
 
@@ -36,6 +38,21 @@ def _masked(shown: Any, value: Any, key: str = "") -> Any:
     if isinstance(shown, str) and shown and is_secret_key(key):
         return MASK
     return shown
+
+
+@click.group("config")
+def config_group() -> None:
+    """The effective configuration."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+@click.pass_context
+@handle_errors
+def config_show(ctx: click.Context, as_json: bool) -> None:
+    """Settings in force, the file and environment variables they came from; secrets masked."""
+    job = run_context(ctx)
+    show_config(job.settings, job.config_file, as_json)
 
 
 def show_config(settings: Settings, explicit_file: Path | None, as_json: bool) -> None:

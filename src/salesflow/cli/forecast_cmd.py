@@ -7,12 +7,78 @@ import math
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from salesflow.config import Settings
+from salesflow.cli.output import console, handle_errors
+from salesflow.cli.params import run_context
 from salesflow.forecast.backtest import Backtest
 from salesflow.forecast.models import KINDS
+from salesflow.forecast.registry import Registry
+from salesflow.forecast.training import plot_backtest
+from salesflow.jobs.forecast import PredictResult, TrainResult, evaluate, predict, train
+
+_MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seasonal_naive, ridge, lightgbm.")
+
+
+@click.group()
+def forecast() -> None:
+    """Demand forecasts: backtest, train and register models, predict into gold and the warehouse."""
+
+
+@forecast.command("evaluate")
+@_MODELS_OPTION
+@click.option("--plot", type=click.Path(path_type=Path), help="Write actual vs predicted per category (PNG).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None, as_json: bool) -> None:
+    """Rolling-origin backtest: MAE, RMSE, WAPE, MASE, R2 per model and horizon."""
+    kinds = parse_kinds(models)
+    backtest = evaluate(run_context(ctx), kinds)
+    if plot is not None:
+        plot_backtest(backtest, min(kinds, key=lambda k: backtest.wape(k)), plot)
+    print_evaluation(backtest, plot, as_json)
+
+
+@forecast.command("train")
+@_MODELS_OPTION
+@click.option("--promote", "promote", default="best", show_default=True,
+              help="'best' (lowest WAPE), a model kind, or 'none' to register without promoting.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def forecast_train(ctx: click.Context, models: str | None, promote: str, as_json: bool) -> None:
+    """Backtest, fit on all data, register each model, promote the best."""
+    print_training(train(run_context(ctx), parse_kinds(models), None if promote == "none" else promote), as_json)
+
+
+@forecast.command("predict")
+@click.option("--version", help="A registered version (default: the promoted one).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def forecast_predict(ctx: click.Context, version: str | None, as_json: bool) -> None:
+    """Next-day and next-7-day demand per product, with intervals, into gold.demand_predictions."""
+    print_prediction(predict(run_context(ctx), version), as_json)
+
+
+@forecast.command("models")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handle_errors
+def forecast_models(ctx: click.Context, as_json: bool) -> None:
+    """The model registry: versions, data ranges, backtest WAPE, which one is promoted."""
+    print_models(Registry(run_context(ctx).settings.registry_dir), as_json)
+
+
+@forecast.command("promote")
+@click.argument("version")
+@click.pass_context
+@handle_errors
+def forecast_promote(ctx: click.Context, version: str) -> None:
+    """Make VERSION the model `forecast predict` uses."""
+    Registry(run_context(ctx).settings.registry_dir).promote(version)
+    console.print(f"promoted {version}")
 
 
 def parse_kinds(models: str | None) -> tuple[str, ...]:
@@ -45,14 +111,7 @@ def backtest_facts(backtest: Backtest) -> dict[str, object]:
             "metrics": backtest.metrics.to_dict(orient="records")}
 
 
-def do_evaluate(console: Console, settings: Settings, models: str | None, plot: Path | None, as_json: bool) -> None:
-    from salesflow.forecast.run import evaluate, plot_backtest
-
-    kinds = parse_kinds(models)
-    backtest = evaluate(settings, kinds)
-    if plot is not None:
-        best = min(kinds, key=lambda k: backtest.wape(k))
-        plot_backtest(backtest, best, plot)
+def print_evaluation(backtest: Backtest, plot: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(backtest_facts(backtest), indent=2, default=str))
         return
@@ -62,10 +121,7 @@ def do_evaluate(console: Console, settings: Settings, models: str | None, plot: 
         console.print(f"plot: {plot}")
 
 
-def do_train(console: Console, settings: Settings, models: str | None, promote: str | None, as_json: bool) -> None:
-    from salesflow.forecast.run import train
-
-    result = train(settings, parse_kinds(models), promote)
+def print_training(result: TrainResult, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"versions": result.versions, "promoted": result.promoted,
                                "seconds": result.seconds, **backtest_facts(result.backtest)}, indent=2, default=str))
@@ -78,10 +134,7 @@ def do_train(console: Console, settings: Settings, models: str | None, promote: 
                   f"final fit {result.seconds['fit']:.1f} s")
 
 
-def do_predict(console: Console, settings: Settings, version: str | None, as_json: bool) -> None:
-    from salesflow.forecast.run import predict
-
-    result = predict(settings, version)
+def print_prediction(result: PredictResult, as_json: bool) -> None:
     table = result.table.to_pandas()
     by_day = table.groupby("target_date")[["predicted_units", "lower_units", "upper_units"]].sum()
     if as_json:
@@ -100,16 +153,14 @@ def do_predict(console: Console, settings: Settings, version: str | None, as_jso
     console.print(f"{result.rows:,} product-day rows written; `salesflow warehouse load` publishes them")
 
 
-def do_models(console: Console, settings: Settings, as_json: bool) -> None:
-    from salesflow.forecast.registry import Registry
-
-    manifests = Registry(settings.registry_dir).manifests()
+def print_models(registry: Registry, as_json: bool) -> None:
+    manifests = registry.manifests()
     if as_json:
         keep = ("version", "kind", "trained_at", "data_from", "data_to", "data_fingerprint", "params", "metrics",
                 "promoted")
         click.echo(json.dumps([{k: m.get(k) for k in keep} for m in manifests], indent=2, default=str))
         return
-    table = Table(title=f"Models in {settings.registry_dir}")
+    table = Table(title=f"Models in {registry.root.parent}")
     for column in ("version", "kind", "data", "WAPE 1d", "WAPE 7d", "promoted"):
         table.add_column(column)
     for m in manifests:

@@ -1,56 +1,43 @@
-"""``salesflow`` command line. Each command calls one pipeline function; errors become exit codes."""
+"""``salesflow`` command line: click declarations only. The group callback builds the one
+``RunContext``; each command calls one job (``salesflow.jobs``) and hands the result to an output
+helper (``cli.output`` or its ``*_cmd`` module). Project errors become exit codes in one wrapper."""
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from salesflow import __version__
+from salesflow.cli.config_cmd import config_group
+from salesflow.cli.forecast_cmd import forecast
 from salesflow.cli.logs import setup_logging
+from salesflow.cli.output import (
+    StagedProgress,
+    console,
+    handle_errors,
+    print_facts,
+    print_head,
+    print_line,
+    print_reconciliation,
+    print_status,
+    progress_bars,
+    status_title,
+)
+from salesflow.cli.params import parse_as_of, run_context
+from salesflow.cli.quality_cmd import quality
+from salesflow.cli.sources_cmd import collect, ingest_files_cmd, poll
+from salesflow.cli.stream_cmd import run_cmd, spark, stream
 from salesflow.cli.summary import batch_facts, print_batch
-from salesflow.config import Settings, load_settings
-from salesflow.errors import ConfigError, SalesflowError
-from salesflow.lake.storage import open_lake
-from salesflow.redact import format_exception, install_process_guards, redact
-
-F = TypeVar("F", bound=Callable[..., Any])
-console = Console()
-if not console.is_terminal:  # piped or captured: tables are not squeezed into 80 columns
-    console = Console(width=160)
-err_console = Console(stderr=True)
-
-
-def handle_errors(func: F) -> F:
-    """Project errors become one red line on stderr and the error's exit code; no traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            click.secho(redact(f"salesflow: {exc}"), err=True, fg="red")  # one line, never wrapped
-            sys.exit(exc.exit_code)
-        except SalesflowError as exc:
-            click.secho(redact(f"salesflow: {type(exc).__name__}: {exc}"), err=True, fg="red")
-            sys.exit(exc.exit_code)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    return ctx.obj["settings"]  # type: ignore[no-any-return]
+from salesflow.cli.warehouse_cmd import print_load, query, warehouse
+from salesflow.context import RunContext
+from salesflow.redact import format_exception, install_process_guards
 
 
 @click.group()
@@ -66,27 +53,15 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None, eng
         verbose: bool) -> None:
     """salesflow: sales events to a Bronze/Silver/Gold lakehouse and business answers."""
     overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
-    settings = load_settings(config_file, **overrides)
     if engine:
-        settings = settings.model_copy(update={"engine": settings.engine.model_copy(update={"name": engine})})
-    setup_logging(settings.log_format, verbose)
-    ctx.obj = {"settings": settings, "config_file": config_file}
+        overrides["engine"] = {"name": engine}
+    ctx.obj = RunContext.load(config_file, **overrides)
+    setup_logging(ctx.obj.settings.log_format, verbose)
 
 
-@cli.group("config")
-def config_group() -> None:
-    """The effective configuration."""
-
-
-@config_group.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
-@click.pass_context
-@handle_errors
-def config_show(ctx: click.Context, as_json: bool) -> None:
-    """Settings in force, the file and environment variables they came from; secrets masked."""
-    from salesflow.cli.config_cmd import show_config
-
-    show_config(settings_of(ctx), ctx.obj["config_file"], as_json)
+for command in (config_group, forecast, quality, warehouse, query, stream, spark, run_cmd, ingest_files_cmd, poll,
+                collect):
+    cli.add_command(command)
 
 
 @cli.command()
@@ -123,7 +98,7 @@ def simulate(ctx: click.Context, events: int | None, rate: float | None, duratio
     """Generate realistic, deterministic shop traffic into the landing log."""
     from salesflow.cli.simulate_cmd import run_simulation
 
-    run_simulation(console, settings_of(ctx), events=events, rate=rate, duration=duration, seed=seed,
+    run_simulation(console, run_context(ctx).settings, events=events, rate=rate, duration=duration, seed=seed,
                    start=start.date(), days=days, defects=defects, clean=clean, target=target)
 
 
@@ -133,7 +108,7 @@ def simulate(ctx: click.Context, events: int | None, rate: float | None, duratio
 @handle_errors
 def batch(ctx: click.Context, as_json: bool) -> None:
     """Process everything new in the landing log through Bronze, Silver and Gold."""
-    _batch(settings_of(ctx), as_json)
+    _batch(run_context(ctx), as_json)
 
 
 @cli.command()
@@ -146,59 +121,16 @@ def batch(ctx: click.Context, as_json: bool) -> None:
 def demo(ctx: click.Context, events: int, seed: int, reset: bool) -> None:
     """Simulate eight weeks of a shop (enough history to forecast), run the batch pipeline, load the warehouse."""
     from salesflow.cli.simulate_cmd import run_simulation
+    from salesflow.jobs.warehouse import load_warehouse
 
-    settings = settings_of(ctx)
-    if reset and settings.data_dir.exists():
-        shutil.rmtree(settings.data_dir)
-    run_simulation(console, settings, events=events, rate=None, duration=None, seed=seed,
+    job = run_context(ctx)
+    if reset and job.settings.data_dir.exists():
+        shutil.rmtree(job.settings.data_dir)
+    run_simulation(console, job.settings, events=events, rate=None, duration=None, seed=seed,
                    start=date(2026, 9, 1), days=56, defects=(), clean=False, target="landing")
-    _batch(settings, as_json=False)
-    from salesflow.cli.warehouse_cmd import do_load
-
-    do_load(console, settings, full=False, date_from=None, date_to=None, as_json=False)
+    _batch(job, as_json=False)
+    print_load(load_warehouse(job), as_json=False)
     console.print("Try: salesflow query --list; salesflow query top_categories --param top_n=5")
-
-
-@cli.command("ingest-files")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--source", required=True, help="Name of the file source in the config (files.NAME).")
-@click.option("--bronze-only", is_flag=True, help="Land the files in Bronze; leave Silver/Gold to the next batch.")
-@click.option("--json", "as_json", is_flag=True, help="Print per-file outcomes and the run summary as JSON.")
-@click.pass_context
-@handle_errors
-def ingest_files(ctx: click.Context, paths: tuple[Path, ...], source: str, bronze_only: bool, as_json: bool) -> None:
-    """Ingest partner files (CSV, JSON Lines, Parquet) through the source's column mapping, each once."""
-    from salesflow.cli.sources_cmd import ingest_files as run
-
-    sys.exit(run(console, settings_of(ctx), list(paths), source, bronze_only, as_json))
-
-
-@cli.command()
-@click.argument("name")
-@click.option("--bronze-only", is_flag=True, help="Land the records in Bronze; leave Silver/Gold to the next batch.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-@click.pass_context
-@handle_errors
-def poll(ctx: click.Context, name: str, bronze_only: bool, as_json: bool) -> None:
-    """Pull new orders from the partner API ``apis.NAME`` (resumes from its committed cursor)."""
-    from salesflow.cli.sources_cmd import poll_api
-
-    poll_api(console, settings_of(ctx), name, bronze_only, as_json)
-
-
-@cli.command()
-@click.option("--host", help="Listen address (default: collector.host).")
-@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: collector.port).")
-@click.option("--sink", type=click.Choice(["landing", "kafka"]), help="Default: collector.sink.")
-@click.option("--insecure-no-auth", is_flag=True,
-              help="Accept events without API keys on a non-loopback address (throwaway tests only).")
-@click.pass_context
-@handle_errors
-def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | None, insecure_no_auth: bool) -> None:
-    """Serve the HTTP collector: POST /v1/events, /healthz, /metrics, /docs."""
-    from salesflow.cli.sources_cmd import serve_collector
-
-    serve_collector(console, settings_of(ctx), host, port, sink, insecure_no_auth)
 
 
 @cli.command()
@@ -206,23 +138,9 @@ def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | 
 @handle_errors
 def reconcile(ctx: click.Context) -> None:
     """Check that every Bronze record is in exactly one of silver, quarantine, duplicates."""
-    from salesflow.pipeline import reconcile_lake
+    from salesflow.jobs.lake import reconcile as run_reconcile
 
-    rec = reconcile_lake(open_lake(settings_of(ctx)))
-    console.print_json(data={**vars(rec), "balanced": rec.balanced})
-    sys.exit(0 if rec.balanced else 1)
-
-
-def parse_as_of(value: str | None) -> datetime | None:
-    """An ISO instant (UTC when no offset is given) for ``--as-of``."""
-    if value is None:
-        return None
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date or timestamp (2026-11-22T10:00:00Z)",
-                                 param_hint="--as-of") from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    sys.exit(print_reconciliation(run_reconcile(run_context(ctx))))
 
 
 @cli.command()
@@ -232,25 +150,11 @@ def parse_as_of(value: str | None) -> datetime | None:
 @handle_errors
 def status(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     """Every table's Delta version, rows, files, last update and lag (Bronze batches not yet in it)."""
-    from rich.table import Table
-
-    from salesflow.pipeline.inspect import table_status
+    from salesflow.jobs.lake import lake_status
 
     instant = parse_as_of(as_of)
-    rows = table_status(open_lake(settings_of(ctx), as_of=instant))
-    if as_json:
-        click.echo(json.dumps([vars(r) for r in rows], default=str, indent=2))
-        return
-    title = f"Lake at {settings_of(ctx).lake_root}" + (f" as of {instant.isoformat()}" if instant else "")
-    table = Table(title=title)
-    for column in ("table", "version", "rows", "files", "last update (UTC)", "lag (batches)"):
-        table.add_column(column, justify="left" if column == "table" else "right")
-    for row in rows:
-        version = "-" if row.version is None else str(row.version)
-        updated = row.last_update.strftime("%Y-%m-%d %H:%M:%S") if row.last_update else "-"
-        lag = "" if row.lag_batches is None else str(row.lag_batches)
-        table.add_row(row.table, version, f"{row.rows:,}", str(row.files), updated, lag)
-    console.print(table)
+    job = run_context(ctx)
+    print_status(lake_status(job, instant), status_title(job.settings.lake_root, instant), as_json)
 
 
 @cli.command()
@@ -261,99 +165,12 @@ def status(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 @click.pass_context
 @handle_errors
 def show(ctx: click.Context, table_name: str, as_of: str | None, limit: int, fmt: str) -> None:
-    """Rows of a lake table, now or as of a version/time (time travel), with its version and row count."""
-    from salesflow.cli.warehouse_cmd import render
-    from salesflow.lake.tables import ALL_TABLES
+    """Rows of one lake table, now or at a past version/time (time travel)."""
+    from salesflow.jobs.lake import show_table
 
-    spec = next((t for t in ALL_TABLES if t.qualified == table_name), None)
-    if spec is None:
-        raise click.BadParameter(f"no table {table_name!r}; tables: {', '.join(t.qualified for t in ALL_TABLES)}",
-                                 param_hint="LAYER.TABLE")
-    root = settings_of(ctx).lake_root
-    if as_of is not None and as_of.isdigit():
-        delta = open_lake(settings_of(ctx)).table(spec, version=int(as_of))
-    else:
-        delta = open_lake(settings_of(ctx), as_of=parse_as_of(as_of)).table(spec)
-    if delta is None:
-        raise ConfigError(f"{table_name} does not exist" + (f" as of {as_of}" if as_of else "") + " in " + root)
-    data = delta.to_pyarrow_dataset()
-    rows = data.head(limit) if limit else data.to_table()
-    err_console.print(f"{table_name} version {delta.version()}: {data.count_rows():,} rows")
-    click.echo(render(rows, fmt, console))
-
-
-@cli.command()
-@click.option("--source", type=click.Choice(["landing", "kafka"]), default="landing", show_default=True)
-@click.option("--available-now", is_flag=True, help="Process what the source holds now, then stop.")
-@click.option("--broker", type=click.Choice(["config", "embedded"]), default="config", show_default=True,
-              help="embedded: start a local Kafka-protocol broker (tansu) for this run.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run's statistics as JSON at the end.")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus /metrics (0: any free port).")
-@click.pass_context
-@handle_errors
-def stream(ctx: click.Context, source: str, available_now: bool, broker: str, as_json: bool,
-           metrics_port: int | None) -> None:
-    """Run micro-batches continuously (SIGINT/SIGTERM finish the current one, then stop)."""
-    from salesflow.cli.stream_cmd import run
-
-    run(console, settings_of(ctx), source, available_now, broker == "embedded", as_json, metrics_port)
-
-
-@cli.group()
-def spark() -> None:
-    """The pipeline as Spark jobs (Structured Streaming); see also --engine spark."""
-
-
-@spark.command("stream")
-@click.option("--source", type=click.Choice(["landing", "kafka"]), default="landing", show_default=True)
-@click.option("--available-now/--continuous", default=True, show_default=True,
-              help="availableNow trigger (drain, then stop) or a processing-time trigger.")
-@click.option("--timeout", "timeout_seconds", type=click.FloatRange(min=1), help="Stop a continuous run after this long.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run's figures as JSON.")
-@click.pass_context
-@handle_errors
-def spark_stream(ctx: click.Context, source: str, available_now: bool, timeout_seconds: float | None,
-                 as_json: bool) -> None:
-    """Run Bronze -> Silver -> Gold as a Spark Structured Streaming job (foreachBatch)."""
-    from salesflow.pipeline.spark_stream import run_spark_stream
-
-    result = run_spark_stream(settings_of(ctx), source=source, available_now=available_now,
-                              timeout_seconds=timeout_seconds)
-    rec = result.reconciliation
-    facts = {"epochs": result.epochs, "bronze_batches": result.bronze_batches, "records": result.records,
-             "skipped_files": result.skipped_files, "seconds": round(result.seconds, 2),
-             "events_per_second": round(result.events_per_second),
-             "reconciles": bool(rec and rec.balanced)}
-    if as_json:
-        click.echo(json.dumps(facts))
-    else:
-        console.print(facts)
-    if rec is not None and not rec.balanced:
-        sys.exit(1)
-
-
-@cli.command("run")
-@click.option("--once", is_flag=True, help="Stream what is there, run the steps once, exit (for cron/Airflow).")
-@click.option("--no-stream", is_flag=True, help="Only the scheduled steps (run.stream: false).")
-@click.pass_context
-@handle_errors
-def run_cmd(ctx: click.Context, once: bool, no_stream: bool) -> None:
-    """The main job: stream runner + scheduled steps (warehouse, forecast ...), retried, alerting, one per data dir."""
-    from salesflow.cli.stream_cmd import graceful_stop
-    from salesflow.ops.supervisor import Supervisor
-
-    settings = settings_of(ctx)
-    if no_stream:
-        settings.run.stream = False
-    with graceful_stop() as stop:
-        supervisor = Supervisor(settings, stop)
-        code = supervisor.run(once=once)
-    for outcome in supervisor.outcomes:
-        console.print(f"{outcome.name}: {outcome.status} after {outcome.attempts} attempt(s), "
-                      f"{outcome.seconds:.1f} s {outcome.detail}", highlight=False)
-    if supervisor.failure is not None:
-        click.secho(f"salesflow: {supervisor.failure}", err=True, fg="red")
-    sys.exit(code)
+    version = int(as_of) if as_of is not None and as_of.isdigit() else None
+    instant = None if version is not None else parse_as_of(as_of)
+    print_head(table_name, show_table(run_context(ctx), table_name, limit, version, instant), fmt)
 
 
 @cli.command()
@@ -365,22 +182,12 @@ def run_cmd(ctx: click.Context, once: bool, no_stream: bool) -> None:
 @handle_errors
 def backfill(ctx: click.Context, date_from: datetime, date_to: datetime, layers: str, as_json: bool) -> None:
     """Rebuild a date range from Bronze, deterministically and resumably (silver, gold, warehouse)."""
-    from salesflow.pipeline.backfill import backfill as run_backfill
+    from salesflow.jobs.backfill import backfill as run_backfill
 
-    with _progress(disable=as_json) as progress:
-        tasks: dict[str, Any] = {}
-
-        def report(stage: str, n: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=n)
-
-        result = run_backfill(settings_of(ctx), date_from.date(), date_to.date(),
-                              tuple(x.strip() for x in layers.split(",") if x.strip()), report)
-    facts = {"from": str(result.first), "to": str(result.last), "layers": list(result.layers),
-             "silver_batches_rebuilt": result.silver_batches, "silver_batches_skipped": result.skipped_batches,
-             "gold_rows": result.gold_rows, "warehouse_rows": result.warehouse_rows, "seconds": round(result.seconds, 2)}
-    _print_facts(facts, as_json)
+    with progress_bars(disable=as_json) as progress:
+        result = run_backfill(run_context(ctx), date_from.date(), date_to.date(),
+                              tuple(x.strip() for x in layers.split(",") if x.strip()), StagedProgress(progress))
+    print_facts(result.facts(), as_json)
 
 
 @cli.command()
@@ -391,12 +198,9 @@ def backfill(ctx: click.Context, date_from: datetime, date_to: datetime, layers:
 @handle_errors
 def replay(ctx: click.Context, version: int, as_json: bool) -> None:
     """Recompute Silver, Gold and the warehouse for Bronze commits from a Delta version on."""
-    from salesflow.pipeline.backfill import replay as run_replay
+    from salesflow.jobs.backfill import replay as run_replay
 
-    result = run_replay(settings_of(ctx), version)
-    facts = {"silver_batches_rebuilt": result.silver_batches, "dates": [str(result.first), str(result.last)],
-             "gold_rows": result.gold_rows, "warehouse_rows": result.warehouse_rows, "seconds": round(result.seconds, 2)}
-    _print_facts(facts, as_json)
+    print_facts(run_replay(run_context(ctx), version).replay_facts(), as_json)
 
 
 @cli.command()
@@ -406,21 +210,10 @@ def replay(ctx: click.Context, version: int, as_json: bool) -> None:
 @handle_errors
 def dashboard(ctx: click.Context, host: str, port: int) -> None:
     """Serve the live dashboard (Streamlit): Live, Sales, Forecast, Data quality, Pipeline."""
-    import os
-    from importlib import resources
+    from salesflow.jobs.dashboard import serve_dashboard
 
-    settings = settings_of(ctx)
-    app = resources.files("salesflow.dashboard").joinpath("app.py")
-    env = {**os.environ, "SALESFLOW__DATA_DIR": str(settings.data_dir.resolve())}
-    config_file = ctx.parent.params.get("config_file") if ctx.parent else None
-    if config_file:
-        env["SALESFLOW_CONFIG"] = str(Path(config_file).resolve())
-    console.print(f"dashboard on http://{host}:{port}", highlight=False)
-    sys.stdout.flush()
-    # Become Streamlit (exec, not a child): a signal to this process then reaches the server itself.
-    os.execve(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",  # noqa: S606 - fixed argv of our own executable, no shell
-                               "--server.address", host, "--server.port", str(port),
-                               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"], env)
+    print_line(f"dashboard on http://{host}:{port}")
+    serve_dashboard(run_context(ctx), host, port)
 
 
 @cli.command()
@@ -431,8 +224,8 @@ def report(ctx: click.Context, out: Path) -> None:
     """Write the dashboard's charts and tables as one self-contained HTML file (e-mail, CI artifacts)."""
     from salesflow.dashboard.report import write_report
 
-    counts = write_report(settings_of(ctx), out)
-    console.print(f"report: {out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})", highlight=False)
+    counts = write_report(run_context(ctx).settings, out)
+    print_line(f"report: {out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
 
 
 @cli.command("airflow-dag")
@@ -449,11 +242,10 @@ def airflow_dag(ctx: click.Context, drop_dir: str, file_source: str, schedule: s
     """Print an Airflow DAG for the daily chain: salesflow airflow-dag > dags/salesflow.py"""
     from salesflow.ops.airflow import render_dag
 
-    settings = settings_of(ctx)
-    click.echo(render_dag(data_dir=str(settings.data_dir.resolve()), config=ctx.parent.params.get("config_file")
-                          and str(Path(ctx.parent.params["config_file"]).resolve()) if ctx.parent else None,
-                          drop_dir=drop_dir, file_source=file_source, schedule=schedule, start=start.date(),
-                          retries=retries), nl=False)
+    job = run_context(ctx)
+    config = str(Path(job.config_file).resolve()) if job.config_file else None
+    click.echo(render_dag(data_dir=str(job.settings.data_dir.resolve()), config=config, drop_dir=drop_dir,
+                          file_source=file_source, schedule=schedule, start=start.date(), retries=retries), nl=False)
 
 
 @cli.command()
@@ -462,185 +254,25 @@ def airflow_dag(ctx: click.Context, drop_dir: str, file_source: str, schedule: s
 @handle_errors
 def maintain(ctx: click.Context, retention_hours: float | None) -> None:
     """Compact small files, checkpoint the Delta logs and vacuum old files of every table."""
-    from salesflow.lake.maintenance import maintain as run_maintenance
+    from salesflow.jobs.lake import maintain_lake
 
-    settings = settings_of(ctx)
-    for row in run_maintenance(open_lake(settings), retention_hours or settings.stream.vacuum_retention_hours):
-        console.print(f"{row.table}: {row.files_before} -> {row.files_after} files, {row.vacuumed} vacuumed")
-
-
-@cli.group()
-def warehouse() -> None:
-    """Load and describe the star-schema warehouse (DuckDB file, or PostgreSQL via warehouse.url)."""
+    for row in maintain_lake(run_context(ctx), retention_hours):
+        print_line(f"{row.table}: {row.files_before} -> {row.files_after} files, {row.vacuumed} vacuumed")
 
 
-@warehouse.command("load")
-@click.option("--full", is_flag=True, help="Empty every warehouse table and rebuild from the lake.")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Reload from this event date.")
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Reload up to this event date.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.pass_context
-@handle_errors
-def warehouse_load(ctx: click.Context, full: bool, date_from: datetime | None, date_to: datetime | None,
-                   as_json: bool) -> None:
-    """Load new Silver/Gold data into the warehouse (incremental unless --full or a date range)."""
-    from salesflow.cli.warehouse_cmd import do_load
+def _batch(job: RunContext, as_json: bool) -> None:
+    from salesflow.jobs.batch import pending_records, run_batch
+    from salesflow.jobs.lake import sample_record
 
-    if full and (date_from or date_to):
-        raise click.UsageError("--full reloads everything; do not combine it with --from/--to")
-    do_load(console, settings_of(ctx), full, date_from, date_to, as_json)
-
-
-@warehouse.command("ddl")
-@click.option("--dialect", type=click.Choice(["duckdb", "postgres", "redshift", "bigquery"]), default="postgres",
-              show_default=True)
-@click.option("--location", help="s3:// or gs:// prefix of Parquet exports: also print the load statements.")
-@handle_errors
-def warehouse_ddl(dialect: str, location: str | None) -> None:
-    """Print the star schema (and bulk-load statements) for a warehouse dialect."""
-    from salesflow.cli.warehouse_cmd import print_ddl
-
-    print_ddl(dialect, location)
-
-
-@cli.command()
-@click.argument("name", required=False)
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Query parameter (repeatable).")
-@click.option("--list", "show_list", is_flag=True, help="List the analytics queries and their parameters.")
-@click.option("--as-of", "as_of", help="Answer from the lake as it was at this ISO timestamp (loads a scratch "
-                                       "DuckDB warehouse from the time-travelled tables).")
-@click.pass_context
-@handle_errors
-def query(ctx: click.Context, name: str | None, fmt: str, params: tuple[str, ...], show_list: bool,
-          as_of: str | None) -> None:
-    """Run an analytics query on the warehouse."""
-    from salesflow.cli.warehouse_cmd import do_query
-
-    do_query(console, settings_of(ctx), name, fmt, params, show_list, parse_as_of(as_of))
-
-
-@cli.group()
-def forecast() -> None:
-    """Demand forecasts: backtest, train and register models, predict into gold and the warehouse."""
-
-
-_MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seasonal_naive, ridge, lightgbm.")
-
-
-@forecast.command("evaluate")
-@_MODELS_OPTION
-@click.option("--plot", type=click.Path(path_type=Path), help="Write actual vs predicted per category (PNG).")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@handle_errors
-def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None, as_json: bool) -> None:
-    """Rolling-origin backtest: MAE, RMSE, WAPE, MASE, R2 per model and horizon."""
-    from salesflow.cli.forecast_cmd import do_evaluate
-
-    do_evaluate(console, settings_of(ctx), models, plot, as_json)
-
-
-@forecast.command("train")
-@_MODELS_OPTION
-@click.option("--promote", "promote", default="best", show_default=True,
-              help="'best' (lowest WAPE), a model kind, or 'none' to register without promoting.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@handle_errors
-def forecast_train(ctx: click.Context, models: str | None, promote: str, as_json: bool) -> None:
-    """Backtest, fit on all data, register each model, promote the best."""
-    from salesflow.cli.forecast_cmd import do_train
-
-    do_train(console, settings_of(ctx), models, None if promote == "none" else promote, as_json)
-
-
-@forecast.command("predict")
-@click.option("--version", help="A registered version (default: the promoted one).")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@handle_errors
-def forecast_predict(ctx: click.Context, version: str | None, as_json: bool) -> None:
-    """Next-day and next-7-day demand per product, with intervals, into gold.demand_predictions."""
-    from salesflow.cli.forecast_cmd import do_predict
-
-    do_predict(console, settings_of(ctx), version, as_json)
-
-
-@forecast.command("models")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@handle_errors
-def forecast_models(ctx: click.Context, as_json: bool) -> None:
-    """The model registry: versions, data ranges, backtest WAPE, which one is promoted."""
-    from salesflow.cli.forecast_cmd import do_models
-
-    do_models(console, settings_of(ctx), as_json)
-
-
-@forecast.command("promote")
-@click.argument("version")
-@click.pass_context
-@handle_errors
-def forecast_promote(ctx: click.Context, version: str) -> None:
-    """Make VERSION the model `forecast predict` uses."""
-    from salesflow.forecast.registry import Registry
-
-    Registry(settings_of(ctx).registry_dir).promote(version)
-    console.print(f"promoted {version}")
-
-
-@cli.group()
-def quality() -> None:
-    """Data-quality gate results."""
-
-
-@quality.command("report")
-@click.option("--run", "run_id", help="A run id (default: the latest run).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-@click.pass_context
-@handle_errors
-def quality_report(ctx: click.Context, run_id: str | None, as_json: bool) -> None:
-    """Show the latest run's checks: rule, action, violations and sample rows. Exit 1 on a blocking failure."""
-    from salesflow.cli.quality_cmd import report
-
-    sys.exit(report(console, settings_of(ctx), run_id, as_json))
-
-
-def _print_facts(facts: dict[str, Any], as_json: bool) -> None:
-    """Plain JSON for machines, highlighted JSON for people."""
+    with progress_bars(disable=as_json) as progress:
+        total = pending_records(job)
+        tasks = {stage: progress.add_task(stage, total=total) for stage in ("bronze", "silver", "gold")}
+        run = run_batch(job, progress=lambda stage, n: progress.advance(tasks[stage], n))
+    facts = batch_facts(run, sample_record(job))
     if as_json:
-        click.echo(json.dumps(facts, indent=2))
-    else:
-        console.print_json(data=facts)
-
-
-def _batch(settings: Settings, as_json: bool) -> None:
-    from salesflow.pipeline import run_batch
-    from salesflow.pipeline.inspect import sample_gold_record
-
-    with _progress(disable=as_json) as progress:
-        tasks = {stage: progress.add_task(stage, total=_pending_records(settings)) for stage in ("bronze", "silver", "gold")}
-        run = run_batch(settings, progress=lambda stage, n: progress.advance(tasks[stage], n))
-    facts = batch_facts(run, sample_gold_record(settings))
-    if as_json:
-        click.echo(json.dumps(facts, default=str, indent=2))
+        print_facts(facts, as_json=True)
     else:
         print_batch(console, facts)
-
-
-def _pending_records(settings: Settings) -> int:
-    from salesflow.bronze.ingest import pending_segments
-    from salesflow.pipeline.batch import landing_checkpoint
-    from salesflow.sources.landing import LandingLog
-
-    segments = pending_segments(LandingLog(settings.landing_dir), landing_checkpoint(settings))
-    return sum(s.path.read_bytes().count(b"\n") for s in segments)
-
-
-def _progress(disable: bool) -> Progress:
-    return Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("records"), TimeElapsedColumn(), console=err_console, disable=disable)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -665,13 +297,11 @@ def main(argv: list[str] | None = None) -> None:
     # object store ("terminate called without an active exception"), turning a finished command
     # into exit 134. Every command has joined its threads and closed its engines by now.
     logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
+    for out in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            out.flush()
         except BrokenPipeError:
             # The reader went away (`salesflow status | head -1`): exit 1, as click does when
             # the pipe closes while a command prints.
             code = code or 1
     os._exit(code)
-
-

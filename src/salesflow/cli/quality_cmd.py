@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from salesflow.config import Settings
-from salesflow.lake.storage import open_lake
+from salesflow.cli.output import console, handle_errors
+from salesflow.cli.params import run_context
 from salesflow.quality.results import latest_run
 
 
-def report(console: Console, settings: Settings, run_id: str | None, as_json: bool) -> int:
-    rows = latest_run(open_lake(settings), run_id)
+@click.group()
+def quality() -> None:
+    """Data-quality gate results."""
+
+
+@quality.command("report")
+@click.option("--run", "run_id", help="A run id (default: the latest run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+@handle_errors
+def quality_report(ctx: click.Context, run_id: str | None, as_json: bool) -> None:
+    """Show the latest run's checks: rule, action, violations and sample rows. Exit 1 on a blocking failure."""
+    sys.exit(print_report(latest_run(run_context(ctx).lake, run_id), as_json))
+
+
+def print_report(rows: list[dict[str, Any]], as_json: bool) -> int:
+    """The exit code: 1 when a blocking rule failed."""
     if as_json:
         click.echo(json.dumps(_summary(rows), default=str, indent=2))
         return 1 if any(r["action"] == "fail" and not r["passed"] for r in rows) else 0

@@ -5,56 +5,80 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from salesflow.bronze.file_ingest import FileIngestor, FileOutcome
+from salesflow.bronze.file_ingest import FileOutcome
+from salesflow.cli.output import console, handle_errors
+from salesflow.cli.params import run_context
 from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.config import Settings
-from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ConfigError
-from salesflow.lake.delta import Lake
-from salesflow.lake.storage import open_lake
-from salesflow.pipeline import run_batch
-from salesflow.pipeline.batch import BronzeSource
+from salesflow.jobs.sources import FilesRun, PollRun, ingest_files, poll_api
 
 
-def ingest_files(console: Console, settings: Settings, paths: list[Path], source: str, bronze_only: bool,
-                 as_json: bool) -> int:
-    """Exit code: 0 when every file was ingested or skipped, 2 when one was rejected."""
-    ingestors: list[FileIngestor] = []
+@click.command("ingest-files")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", required=True, help="Name of the file source in the config (files.NAME).")
+@click.option("--bronze-only", is_flag=True, help="Land the files in Bronze; leave Silver/Gold to the next batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print per-file outcomes and the run summary as JSON.")
+@click.pass_context
+@handle_errors
+def ingest_files_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str, bronze_only: bool,
+                     as_json: bool) -> None:
+    """Ingest partner files (CSV, JSON Lines, Parquet) through the source's column mapping, each once."""
+    run = ingest_files(run_context(ctx), list(paths), source, bronze_only)
+    print_files_run(run, as_json)
+    sys.exit(2 if run.rejected else 0)  # 2: a file was rejected (the others went in)
 
-    def make(lake: Lake, engine: EngineAdapter) -> FileIngestor:
-        ingestors.append(FileIngestor(lake, engine, settings, source, paths))
-        return ingestors[-1]
 
-    facts = _drive(settings, make, bronze_only)
-    outcomes = ingestors[0].outcomes if ingestors else []
+@click.command()
+@click.argument("name")
+@click.option("--bronze-only", is_flag=True, help="Land the records in Bronze; leave Silver/Gold to the next batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+@handle_errors
+def poll(ctx: click.Context, name: str, bronze_only: bool, as_json: bool) -> None:
+    """Pull new orders from the partner API ``apis.NAME`` (resumes from its committed cursor)."""
+    print_poll_run(poll_api(run_context(ctx), name, bronze_only), as_json)
+
+
+@click.command()
+@click.option("--host", help="Listen address (default: collector.host).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default: collector.port).")
+@click.option("--sink", type=click.Choice(["landing", "kafka"]), help="Default: collector.sink.")
+@click.option("--insecure-no-auth", is_flag=True,
+              help="Accept events without API keys on a non-loopback address (throwaway tests only).")
+@click.pass_context
+@handle_errors
+def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | None, insecure_no_auth: bool) -> None:
+    """Serve the HTTP collector: POST /v1/events, /healthz, /metrics, /docs."""
+    serve_collector(console, run_context(ctx).settings, host, port, sink, insecure_no_auth)
+
+
+def print_files_run(run: FilesRun, as_json: bool) -> None:
+    facts = None if run.pipeline is None else batch_facts(run.pipeline, None)
     if as_json:
-        click.echo(json.dumps({"files": [_outcome(o) for o in outcomes], "pipeline": facts}, default=str, indent=2))
-    else:
-        _print_outcomes(console, outcomes)
-        if facts is not None:
-            print_batch(console, facts)
-    return 2 if any(o.status == "rejected" for o in outcomes) else 0
+        click.echo(json.dumps({"files": [_outcome(o) for o in run.outcomes], "pipeline": facts}, default=str, indent=2))
+        return
+    _print_outcomes(console, run.outcomes)
+    if facts is not None:
+        print_batch(console, facts)
 
 
-def _drive(settings: Settings, make: Callable[[Lake, EngineAdapter], BronzeSource],
-           bronze_only: bool) -> dict[str, Any] | None:
-    """Land the source in Bronze only, or run it through Silver and Gold; the run's facts if so."""
-    if not bronze_only:
-        return batch_facts(run_batch(settings, bronze=make), None)
-    from salesflow.engine import create_engine
-
-    with create_engine(settings) as engine:
-        for _ in make(open_lake(settings), engine).batches():
-            pass
-    return None
+def print_poll_run(run: PollRun, as_json: bool) -> None:
+    facts = None if run.pipeline is None else batch_facts(run.pipeline, None)
+    if as_json:
+        click.echo(json.dumps({"source": run.source, "pages": run.pages, "records": run.records,
+                               "retries": run.retries, "pipeline": facts}, default=str, indent=2))
+        return
+    console.print(f"api {run.source}: {run.pages} page(s), {run.records:,} record(s) to Bronze, "
+                  f"{run.retries} retried request(s)")
+    if facts is not None:
+        print_batch(console, facts)
 
 
 def _outcome(o: FileOutcome) -> dict[str, object]:
@@ -74,28 +98,6 @@ def _print_outcomes(console: Console, outcomes: list[FileOutcome]) -> None:
         if o.status == "rejected":
             click.secho(f"salesflow: rejected {o.message}", err=True, fg="red")
     sys.stdout.flush()
-
-
-def poll_api(console: Console, settings: Settings, name: str, bronze_only: bool, as_json: bool) -> None:
-    from salesflow.bronze.api_ingest import ApiPoller
-
-    pollers: list[ApiPoller] = []
-
-    def make(lake: Lake, engine: EngineAdapter) -> ApiPoller:
-        pollers.append(ApiPoller(lake, engine, settings, name))
-        return pollers[-1]
-
-    facts = _drive(settings, make, bronze_only)
-    poller = pollers[0]
-    summary = {"source": name, "pages": poller.pages, "records": poller.records,
-               "retries": poller.http.retries, "pipeline": facts}
-    if as_json:
-        click.echo(json.dumps(summary, default=str, indent=2))
-        return
-    console.print(f"api {name}: {poller.pages} page(s), {poller.records:,} record(s) to Bronze, "
-                  f"{poller.http.retries} retried request(s)")
-    if facts is not None:
-        print_batch(console, facts)
 
 
 def serve_collector(console: Console, settings: Settings, host: str | None, port: int | None,

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from salesflow.pipeline.batch import BatchRun
+from salesflow.pipeline.runner import BatchRun
 
 
 def batch_facts(run: BatchRun, sample: dict[str, Any] | None) -> dict[str, Any]:

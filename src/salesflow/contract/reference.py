@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from salesflow.contract.vocabulary import CHANNELS
@@ -45,3 +47,8 @@ REFERENCE_MODELS: dict[str, type[_Reference]] = {
     "customers": Customer,
     "stores": Store,
 }
+
+
+def reference_lines(models: Iterable[BaseModel]) -> list[bytes]:
+    """JSON lines for a sequence of reference records, as a producer would write them."""
+    return [orjson.dumps(m.model_dump(mode="json")) for m in models]

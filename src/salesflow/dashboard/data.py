@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 
 from salesflow.config import Settings
 from salesflow.errors import SalesflowError
+from salesflow.lake.log import head
 from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import ALL_TABLES, GOLD_SALES_BY_WINDOW, PIPELINE_RUNS, QUALITY_RESULTS
 
@@ -138,16 +139,16 @@ class DashboardData:
         return None if table is None or table.num_rows == 0 else table.to_pandas().sort_values("started_at")
 
     def tables(self) -> pd.DataFrame | None:
-        from salesflow.pipeline.inspect import table_status
+        from salesflow.gold.status import table_status
 
-        if self.lake.table(ALL_TABLES[0]) is None:
+        if not self.lake.exists(ALL_TABLES[0]):
             return None
         return pd.DataFrame([vars(s) for s in table_status(self.lake)])
 
     def table_as_of(self, qualified: str, version: int, limit: int = 50) -> pd.DataFrame | None:
         spec = next((t for t in ALL_TABLES if t.qualified == qualified), None)
-        table = None if spec is None else self.lake.table(spec, version=version)
-        return None if table is None else table.to_pyarrow_dataset().head(limit).to_pandas()
+        found = None if spec is None else head(self.lake, spec, limit, version=version)
+        return None if found is None else found.table.to_pandas()
 
     def lineage_dot(self, status: pd.DataFrame | None) -> str:
         rows = {} if status is None else {r["table"]: r["rows"] for r in status.to_dict(orient="records")}

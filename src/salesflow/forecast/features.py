@@ -7,11 +7,11 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 
+from salesflow.calendar import holidays
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_DAILY_SALES
 from salesflow.models import load_model
-from salesflow.warehouse.calendar import holidays
 
 HORIZONS = (1, 7)
 """Models trained: next day, and a week ahead (which also serves days 2-6: its features are older)."""

@@ -15,11 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from salesflow.common.files import atomic_write
 from salesflow.config import ForecastConfig
 from salesflow.forecast.backtest import ForecastError
 from salesflow.forecast.features import HORIZONS
 from salesflow.forecast.models import Forecaster, make
-from salesflow.sources.landing import atomic_write
 
 
 class Registry:

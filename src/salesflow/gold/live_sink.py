@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.config import Settings
 from salesflow.errors import ConfigError, TransientError
 from salesflow.lake.delta import Lake
+from salesflow.lake.log import column_max
 from salesflow.lake.tables import GOLD_SALES_BY_WINDOW
 
 WINDOW_COLUMNS = ["window_start", "window_end", "category", "store_id", "revenue", "orders", "units", "updated_at"]
@@ -36,15 +36,9 @@ def redis_client(settings: Settings) -> Any:
 
 def last_hour(lake: Lake) -> pd.DataFrame | None:
     """One-minute windows of the newest hour of event time, from gold."""
-    table = lake.table(GOLD_SALES_BY_WINDOW)
-    if table is None:
+    newest = column_max(lake, GOLD_SALES_BY_WINDOW, "window_end")
+    if newest is None:
         return None
-    import pyarrow as pa
-
-    stats = pa.table(table.get_add_actions(flatten=True))
-    if stats.num_rows == 0:
-        return None
-    newest = pc.max(stats["max.window_end"]).as_py()
     since = newest - timedelta(minutes=60)
     keep = (ds.field("window_size") == "1m") & (ds.field("window_end") > since) & \
         (ds.field("event_date") >= (since - timedelta(days=1)).date())

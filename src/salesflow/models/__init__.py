@@ -38,10 +38,23 @@ def load_model(name: str) -> Model:
     """Load ``layer.model`` from ``salesflow/models/<layer>/<model>.sql``."""
     layer, _, model = name.partition(".")
     try:
-        text = resources.files(__package__).joinpath(layer, f"{model}.sql").read_text()
+        text = sql_resource(__package__, layer, model)
     except FileNotFoundError:
         raise ModelError(f"no SQL model named {name}") from None
     return Model(name=name, sql=text)
+
+
+def sql_resource(package: str, folder: str, name: str) -> str:
+    """The text of ``<folder>/<name>.sql`` shipped inside ``package``: the one way SQL files are
+    read (models, warehouse loads, analytics queries)."""
+    return resources.files(package).joinpath(folder, f"{name}.sql").read_text()
+
+
+def sql_resources(package: str, folder: str) -> list[tuple[str, str]]:
+    """Every ``(name, text)`` of the ``.sql`` files in ``package``'s ``folder``, by name."""
+    found = resources.files(package).joinpath(folder).iterdir()
+    return [(f.name.removesuffix(".sql"), f.read_text()) for f in sorted(found, key=lambda f: f.name)
+            if f.name.endswith(".sql")]
 
 
 def sql_literal(value: object) -> str:

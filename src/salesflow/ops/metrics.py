@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyarrow.compute as pc
 
+from salesflow.common.prometheus import MetricsText
+from salesflow.gold.status import table_status
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     GOLD_SALES_BY_WINDOW,
@@ -26,10 +28,8 @@ from salesflow.lake.tables import (
     QUARANTINE,
     SILVER_EVENT_TABLES,
 )
-from salesflow.ops.prometheus import MetricsText
-from salesflow.pipeline.inspect import table_status
 from salesflow.pipeline.reconcile import reconcile_finished
-from salesflow.pipeline.stream import StreamStats
+from salesflow.pipeline.stats import StreamStats
 from salesflow.redact import redact
 
 CACHE_SECONDS = 10.0

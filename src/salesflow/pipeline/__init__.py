@@ -1,6 +1,7 @@
-"""Wires the stages: landing -> bronze -> silver -> gold, with reconciliation and a run log."""
+"""Wires the stages for one run: a Bronze source through Silver and Gold (``runner``), the
+reconciliation of the lake (``reconcile``) and the run log (``runs``)."""
 
-from salesflow.pipeline.batch import BatchRun, run_batch
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
+from salesflow.pipeline.runner import BatchRun, Runner
 
-__all__ = ["BatchRun", "Reconciliation", "reconcile_lake", "run_batch"]
+__all__ = ["BatchRun", "Reconciliation", "Runner", "reconcile_lake"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from salesflow.engine.base import EngineAdapter
+from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     DUPLICATES,
     QUARANTINE,
@@ -22,9 +23,7 @@ from salesflow.lake.tables import (
     TableSpec,
 )
 from salesflow.models import load_model
-
-if TYPE_CHECKING:
-    from salesflow.silver.process import SilverProcessor
+from salesflow.quality.gate import QualityGate
 
 
 class SilverGates:
@@ -32,9 +31,8 @@ class SilverGates:
 
     CHECKED = (SILVER_ORDERS, SILVER_ORDER_LINES, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS)
 
-    def __init__(self, processor: SilverProcessor, batch_id: int) -> None:
-        assert processor.gate is not None  # noqa: S101 - type narrowing
-        self.p, self.gate, self.batch_id = processor, processor.gate, batch_id
+    def __init__(self, lake: Lake, engine: EngineAdapter, gate: QualityGate, batch_id: int) -> None:
+        self.lake, self.engine, self.gate, self.batch_id = lake, engine, gate, batch_id
         self.partition = f"batch {batch_id}"
 
     def apply(self, outputs: dict[TableSpec, pa.Table]) -> dict[TableSpec, pa.Table]:
@@ -48,10 +46,10 @@ class SilverGates:
 
     def _register(self, outputs: dict[TableSpec, pa.Table]) -> None:
         for spec in self.CHECKED:
-            self.p.engine.register(f"check_{spec.name}", outputs[spec])
+            self.engine.register(f"check_{spec.name}", outputs[spec])
         for name, spec in REFERENCE_TABLES.items():
-            table = self.p.lake.snapshot(spec)
-            self.p.engine.register(f"ref_{name}", table if table is not None else _EMPTY_REFERENCE[name].empty_table())
+            table = self.lake.snapshot(spec)
+            self.engine.register(f"ref_{name}", table if table is not None else _EMPTY_REFERENCE[name].empty_table())
 
     def _history(self, spec: TableSpec, outputs: dict[TableSpec, pa.Table]) -> str | None:
         """Row counts per day of this batch and the earlier ones, from 7 days before its dates on."""
@@ -63,14 +61,14 @@ class SilverGates:
         first_day = dates["min"] - timedelta(days=7)
         mine = outputs[spec].group_by("event_date").aggregate([("event_date", "count")])
         parts = [mine.rename_columns(["event_date", "rows"]), self._earlier_counts(spec, first_day)]
-        self.p.engine.register(f"history_{spec.name}", pa.concat_tables(parts))
+        self.engine.register(f"history_{spec.name}", pa.concat_tables(parts))
         return f"history_{spec.name}"
 
     def _earlier_counts(self, spec: TableSpec, first_day: date) -> pa.Table:
         """Per day from ``first_day``, the rows earlier batches wrote: from the Delta log's per-file
         record counts when every file lies wholly before this batch (the stream's case), else by
         reading the column (a replay, where files can hold this batch and later ones)."""
-        files = self.p.lake.file_stats(spec, "batch_id")
+        files = self.lake.file_stats(spec, "batch_id")
         empty = pa.table({"event_date": pa.array([], pa.date32()), "rows": pa.array([], pa.int64())})
         if files is not None and files.num_rows == 0:
             return empty
@@ -82,7 +80,7 @@ class SilverGates:
                                  "rows": pc.cast(counts["num_records_sum"], pa.int64())})
         keep = (ds.field("batch_id") < self.batch_id) & (ds.field("event_date") >= first_day)
         prune = f"batch_id < {self.batch_id} AND event_date >= '{first_day.isoformat()}'"
-        earlier = self.p.lake.read(spec, columns=["event_date"], filter=keep, prune=prune)
+        earlier = self.lake.read(spec, columns=["event_date"], filter=keep, prune=prune)
         if earlier is None or earlier.num_rows == 0:
             return empty
         counts = earlier.group_by("event_date").aggregate([("event_date", "count")])
@@ -98,8 +96,8 @@ class SilverGates:
         if found.num_rows == 0:
             return outputs
         first = found.group_by("event_id", use_threads=False).aggregate([("rule", "first")]).rename_columns(["event_id", "rule"])
-        self.p.engine.register("gate_quarantine", first)
-        moved = self.p.engine.run(load_model("silver.gate_quarantine"))
+        self.engine.register("gate_quarantine", first)
+        moved = self.engine.run(load_model("silver.gate_quarantine"))
         drop = first["event_id"]
         kept = {spec: rows.filter(pc.invert(pc.is_in(rows["event_id"], drop)))
                 for spec, rows in outputs.items() if spec in (*SILVER_EVENT_TABLES, SILVER_ORDER_LINES)}

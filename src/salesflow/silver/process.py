@@ -44,6 +44,7 @@ from salesflow.lake.tables import (
 from salesflow.models import load_model
 from salesflow.quality.gate import QualityGate
 from salesflow.quality.results import write_results
+from salesflow.silver.gates import SilverGates
 from salesflow.silver.state import SeenState
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,7 @@ class SilverProcessor:
             durable()
         try:
             if self.gate is not None:  # Gates first: a blocking rule stops the batch before any write
-                from salesflow.silver.gates import SilverGates
-
-                outputs = SilverGates(self, batch_id).apply(outputs)
+                outputs = SilverGates(self.lake, self.engine, self.gate, batch_id).apply(outputs)
             result = self._summarize(batch_id, bronze.num_rows, outputs)
             self._reconcile(result)
             self.last_written = None

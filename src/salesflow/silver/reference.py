@@ -10,7 +10,6 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-import orjson
 import pyarrow as pa
 from pydantic import ValidationError
 
@@ -66,8 +65,3 @@ def _to_arrow(rows: list[dict[str, object]]) -> pa.Table:
     arrays = {k: pa.array(v, pa.decimal128(18, 2)) if isinstance(v[0], Decimal) else pa.array(v)
               for k, v in columns.items()}
     return pa.table(arrays)
-
-
-def reference_lines(models: object) -> list[bytes]:
-    """JSON lines for a sequence of reference models (used by the simulator)."""
-    return [orjson.dumps(m.model_dump(mode="json")) for m in models]  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from salesflow.silver.reference import reference_lines
+from salesflow.contract.reference import reference_lines
 from salesflow.simulator.catalog import Catalog
 from salesflow.simulator.defects import SimRecord
 from salesflow.sources.landing import LandingLog

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
+from salesflow.config.sources import ApiSourceSpec
 from salesflow.errors import ConfigError, TerminalError, TransientError
-from salesflow.sources.specs import ApiSourceSpec
 
 log = logging.getLogger(__name__)
 

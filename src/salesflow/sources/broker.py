@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from salesflow.common.processes import free_port, stop_process, wait_listening
 from salesflow.errors import ConfigError
-from salesflow.ops.processes import free_port, stop_process, wait_listening
 
 
 def tansu_binary() -> Path:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from salesflow.sources.landing import atomic_write
+from salesflow.common.files import atomic_write
 
 
 @dataclass

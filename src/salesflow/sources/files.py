@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from salesflow.config.sources import FileSourceSpec
 from salesflow.sources.file_access import FileRejected
 from salesflow.sources.mapping import referenced_columns
-from salesflow.sources.specs import FileSourceSpec
 
 MAX_NAME_CHARS = 64
 MAX_NAMES_SHOWN = 50

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from salesflow.common.files import atomic_write
 from salesflow.errors import CheckpointError
 
 SEGMENT_SUFFIX = ".jsonl"
@@ -102,23 +103,3 @@ class LandingLog:
 
 
 _counter = itertools.count()
-
-
-def atomic_write(path: Path, body: bytes) -> None:
-    """Write-then-rename with fsync, so readers see the whole file or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(body)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,8 +12,8 @@ and its line. An empty value is left out, so Silver reports ``missing_field``.
 
 from __future__ import annotations
 
+from salesflow.config.sources import FieldSpec, MappingSpec
 from salesflow.models import Model
-from salesflow.sources.specs import FieldSpec, MappingSpec
 
 STRING_FIELDS = {"event_id", "event_type", "order_id", "customer_id", "store_id", "channel", "currency",
                  "payment_method", "session_id", "product_id", "lines.product_id"}

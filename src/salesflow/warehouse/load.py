@@ -16,15 +16,15 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from importlib import resources
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from salesflow.calendar import dim_date_rows
 from salesflow.config import Settings
 from salesflow.engine.base import EngineAdapter
-from salesflow.gold import GoldBuilder
+from salesflow.gold.aggregate import gold_committed
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     GOLD_CATEGORY_REVENUE,
@@ -38,12 +38,11 @@ from salesflow.lake.tables import (
     SILVER_ORDER_LINES,
     TableSpec,
 )
-from salesflow.models import load_model
+from salesflow.models import load_model, sql_resource
 from salesflow.quality.gate import QualityGate
 from salesflow.quality.results import write_results
-from salesflow.silver import SilverProcessor
+from salesflow.silver.process import silver_committed
 from salesflow.warehouse import schema
-from salesflow.warehouse.calendar import dim_date_rows
 from salesflow.warehouse.targets.base import WarehouseTarget
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ EPOCH_START = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 def warehouse_sql(name: str) -> str:
-    return resources.files("salesflow.warehouse").joinpath("sql", f"{name}.sql").read_text()
+    return sql_resource("salesflow.warehouse", "sql", name)
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ class WarehouseLoader:
         if full:
             self._empty_all()
         self._load_dimensions()  # Step 2.
-        silver_done = SilverProcessor(self.lake, self.engine, self.settings).committed()
+        silver_done = silver_committed(self.lake)
         window = (date_from or date.min, date_to or date.max) if ranged else None
         try:
             self._load_facts(silver_done, window)  # Step 3.
@@ -96,7 +95,7 @@ class WarehouseLoader:
             if self.gate is not None:
                 write_results(self.lake, self.gate.results)
                 self.gate.results.clear()
-        gold_done = GoldBuilder(self.lake, self.engine).committed()
+        gold_done = gold_committed(self.lake)
         for table_name, source in AGGREGATE_SOURCES.items():  # Step 4.
             if source is GOLD_DEMAND_PREDICTIONS:
                 self._load_predictions(full)

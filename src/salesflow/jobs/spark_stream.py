@@ -28,23 +28,23 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from salesflow.bronze.ingest import APP_ID as LANDING_APP_ID
-from salesflow.bronze.ingest import (
+from salesflow.bronze.landing_ingest import APP_ID as LANDING_APP_ID
+from salesflow.bronze.lock import bronze_lock
+from salesflow.bronze.rows import (
     bronze_input,
     files_in_bronze,
     next_bronze_batch,
     segment_records,
     write_bronze,
 )
-from salesflow.bronze.lock import bronze_lock
 from salesflow.config import Settings
+from salesflow.context import RunContext, as_context
 from salesflow.engine.spark import SparkEngine
 from salesflow.errors import ConfigError
 from salesflow.lake.delta import Lake
-from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import BRONZE_EVENTS
-from salesflow.pipeline.batch import BatchRun, Runner
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_finished
+from salesflow.pipeline.runner import BatchRun, Runner
 from salesflow.silver.reference import load_reference
 from salesflow.sources.landing import SEGMENT_SUFFIX, Segment, line_array
 
@@ -70,14 +70,15 @@ class SparkStreamResult:
         return self.records / self.seconds if self.seconds else 0.0
 
 
-def run_spark_stream(settings: Settings, *, source: str = "landing", available_now: bool = True,
+def run_spark_stream(ctx: RunContext | Settings, *, source: str = "landing", available_now: bool = True,
                      timeout_seconds: float | None = None) -> SparkStreamResult:
     """Run the streaming query until the source is drained (available-now) or ``timeout``."""
-    lake = open_lake(settings)
+    ctx = as_context(ctx)
+    settings, lake = ctx.settings, ctx.lake
     engine = SparkEngine(settings.spark, lake=settings.lake)
     result, clock = SparkStreamResult(), time.perf_counter()
     try:
-        runner = Runner(settings, lake, engine, lambda stage, n: None)
+        runner = Runner(ctx, engine, None)  # Bronze is written by the job's foreachBatch
         result.run = BatchRun(run_id=runner.run_id)
         load_reference(lake, runner.landing)
         runner.downstream(result.run)  # finish what a stopped run left between layers

@@ -8,77 +8,52 @@ the source holds when the run starts, then returns.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pyarrow.compute as pc
 
-from salesflow.bronze.ingest import BronzeBatch, next_bronze_batch
-from salesflow.bronze.kafka_ingest import KafkaBronzeIngestor, OffsetCheckpoint
+from salesflow.bronze.kafka_ingest import KafkaIngestor, OffsetCheckpoint
+from salesflow.bronze.rows import BronzeBatch, next_bronze_batch
 from salesflow.config import Settings
-from salesflow.engine import create_engine
+from salesflow.context import RunContext, as_context
+from salesflow.engine.base import EngineAdapter
 from salesflow.errors import TransientError
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
-from salesflow.lake.storage import LakeUnavailableError, open_lake
-from salesflow.pipeline.batch import BatchRun, Runner
+from salesflow.lake.storage import LakeUnavailableError
 from salesflow.pipeline.reconcile import reconcile_finished
+from salesflow.pipeline.runner import BatchRun, Runner, landing_source
+from salesflow.pipeline.stats import StreamStats
 from salesflow.silver.reference import load_reference
 from salesflow.sources.kafka import KafkaReader
 
 log = logging.getLogger(__name__)
-LATENCY_SAMPLES = 200_000
 
 
-@dataclass
-class StreamStats:
-    batches: int = 0
-    records: int = 0
-    seconds: float = 0.0
-    maintained_at: int = 0
-    consumer_lag: dict[int, int] = field(default_factory=dict)
-    """Kafka messages per partition not yet in Bronze, after the last micro-batch."""
-    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
-    """End to end per sampled record: produced (Kafka timestamp / segment write) -> visible in gold.
-    Bounded: on a long run the percentiles describe the most recent samples."""
-
-    def percentile(self, q: float) -> float | None:
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    @property
-    def events_per_second(self) -> float:
-        return self.records / self.seconds if self.seconds else 0.0
-
-    def summary(self) -> dict[str, object]:
-        return {"batches": self.batches, "records": self.records, "seconds": round(self.seconds, 2),
-                "events_per_second": round(self.events_per_second),
-                "latency_ms": {f"p{int(q * 100)}": self.percentile(q) for q in (0.5, 0.95, 0.99)}}
-
-
-def run_stream(settings: Settings, source: str, *, available_now: bool,
+def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
                stop: threading.Event | None = None, caught_up: threading.Event | None = None,
                stats: StreamStats | None = None) -> StreamStats:
     """``caught_up`` is set the first time the source has nothing new (the backlog is processed);
     ``stats`` lets a supervisor read the numbers while the stream runs."""
+    ctx = as_context(ctx)
+    settings, lake = ctx.settings, ctx.lake
     stop = stop or threading.Event()
-    lake = open_lake(settings)
     stats, clock = stats or StreamStats(), time.perf_counter()
-    with create_engine(settings) as engine:
-        runner = Runner(settings, lake, engine, lambda stage, n: None)
+    with ctx.engine() as engine:
+        reader, bronze = _kafka_source(settings, lake, engine, available_now) if source == "kafka" else \
+            (None, landing_source(settings, lake, engine))
+        runner = Runner(ctx, engine, bronze)
         sink = None
         if settings.live.sink == "redis":
             from salesflow.gold.live_sink import RedisLiveSink
 
             sink = RedisLiveSink(settings)
-        reader = _attach_kafka(runner, settings, lake, available_now) if source == "kafka" else None
         result = BatchRun(run_id=runner.run_id)
         try:
             load_reference(lake, runner.landing)
@@ -89,8 +64,8 @@ def run_stream(settings: Settings, source: str, *, available_now: bool,
                     did_work = _micro_batches(runner, result, stats, stop)
                     if did_work and sink is not None:
                         sink.publish(lake)
-                    if reader is not None and isinstance(runner.bronze, KafkaBronzeIngestor):
-                        stats.consumer_lag = reader.lag(runner.bronze.checkpoint.offsets)
+                    if reader is not None and isinstance(bronze, KafkaIngestor):
+                        stats.consumer_lag = reader.lag(bronze.checkpoint.offsets)
                     if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
                         _maintain(lake, settings)  # between micro-batches
                         stats.maintained_at = stats.batches
@@ -145,17 +120,17 @@ class _Backoff:
         self.failing_since, self.attempt = None, 0
 
 
-def _attach_kafka(runner: Runner, settings: Settings, lake: Lake, available_now: bool) -> KafkaReader:
+def _kafka_source(settings: Settings, lake: Lake, engine: EngineAdapter,
+                  available_now: bool) -> tuple[KafkaReader, KafkaIngestor]:
     reader = KafkaReader(settings.kafka, stop_at_end=available_now)
     checkpoint = OffsetCheckpoint.load(settings.checkpoint_dir / f"kafka-{settings.kafka.topic}.json")
-    runner.bronze = KafkaBronzeIngestor(
-        lake, runner.engine, reader, checkpoint, settings.kafka.max_batch_records,
-        lambda: next_bronze_batch(lake, after=checkpoint.batch_id))
-    return reader
+    return reader, KafkaIngestor(lake, engine, reader, checkpoint, settings.kafka.max_batch_records,
+                                 lambda: next_bronze_batch(lake, after=checkpoint.batch_id))
 
 
 def _micro_batches(runner: Runner, result: BatchRun, stats: StreamStats, stop: threading.Event) -> bool:
     did_work = False
+    assert runner.bronze is not None  # noqa: S101 - type narrowing: a stream always has its source
     for bronze in runner.bronze.batches():
         runner.downstream(result, handover=bronze)
         _measure(stats, bronze)
@@ -177,3 +152,29 @@ def _measure(stats: StreamStats, bronze: BronzeBatch) -> None:
     stats.latencies_ms.extend((visible_us - us) / 1000 for us in sample.to_pylist())
     log.info("micro-batch %d: %d records, p99 latency so far %.0f ms", bronze.batch_id, bronze.rows,
              stats.percentile(0.99) or 0.0)
+
+
+def serve_stream(ctx: RunContext | Settings, source: str, *, available_now: bool, stop: threading.Event,
+                 embedded: bool = False, metrics_port: int | None = None,
+                 announce: Callable[[str], None] = lambda line: None) -> StreamStats:
+    """``salesflow stream``: the stream with what the command may start beside it, a Prometheus
+    endpoint and an embedded Kafka-protocol broker; ``announce`` receives where they listen."""
+    ctx = as_context(ctx)
+    stats = StreamStats()
+    with contextlib.ExitStack() as stack:
+        if metrics_port is not None:
+            from salesflow.ops.metrics import CachedMetrics, metrics_server, stream_metrics
+
+            cached = CachedMetrics(ctx.lake, lambda: stream_metrics(stats))
+            port = stack.enter_context(metrics_server("127.0.0.1", metrics_port, cached))
+            announce(f"metrics on http://127.0.0.1:{port}/metrics")
+        if embedded:
+            from salesflow.sources.broker import embedded_broker
+            from salesflow.sources.kafka import ensure_topic
+
+            address = stack.enter_context(embedded_broker())
+            kafka = ctx.settings.kafka.model_copy(update={"bootstrap_servers": address})
+            ctx = ctx.with_settings(ctx.settings.model_copy(update={"kafka": kafka}))
+            ensure_topic(kafka)
+            announce(f"embedded Kafka-protocol broker on {address}, topic {kafka.topic}")
+        return run_stream(ctx, source, available_now=available_now, stop=stop, stats=stats)

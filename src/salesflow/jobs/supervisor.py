@@ -18,18 +18,16 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from salesflow.config import Settings
+from salesflow.context import RunContext
 from salesflow.errors import SalesflowError, TerminalError, TransientError
-from salesflow.lake.storage import open_lake
+from salesflow.jobs.batch import run_batch
+from salesflow.jobs.dashboard import dashboard_child
+from salesflow.jobs.stream import StreamStats, run_stream
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.ops.lock import DataDirLock
-from salesflow.quality import alerter_for
-
-if TYPE_CHECKING:
-    from salesflow.pipeline.stream import StreamStats
 
 log = logging.getLogger(__name__)
 EX_TEMPFAIL = 75
@@ -51,18 +49,17 @@ class StepOutcome:
 
 @dataclass
 class Supervisor:
-    settings: Settings
+    ctx: RunContext
     stop: threading.Event
     sleep: Callable[[float], bool] | None = None
     outcomes: list[StepOutcome] = field(default_factory=list)
     failure: SalesflowError | None = None
 
     def __post_init__(self) -> None:
-        from salesflow.pipeline.stream import StreamStats
-
+        self.settings = self.ctx.settings
         self.stream_stats = StreamStats()
         self.caught_up = threading.Event()
-        self.alerter = alerter_for(self.settings)
+        self.alerter = self.ctx.alerter
         self.config = self.settings.run
         self.wait = self.sleep or self.stop.wait  # a stop interrupts every backoff
         from salesflow.ops.cron import Cron
@@ -80,11 +77,13 @@ class Supervisor:
             if self.config.metrics_port is not None:
                 from salesflow.ops.metrics import CachedMetrics, metrics_server
 
-                metrics = CachedMetrics(open_lake(self.settings), self.process_metrics)
+                metrics = CachedMetrics(self.ctx.lake, self.process_metrics)
                 port = stack.enter_context(metrics_server("127.0.0.1", self.config.metrics_port, metrics))
                 log.info("metrics on http://127.0.0.1:%d/metrics", port)
             if self.config.dashboard:
-                stack.enter_context(_dashboard(self.settings))
+                stack.enter_context(dashboard_child(self.ctx, self.config.dashboard_port))
+                log.info("dashboard on http://127.0.0.1:%d", self.config.dashboard_port)
+                print(f"dashboard on http://127.0.0.1:{self.config.dashboard_port}", flush=True)  # noqa: T201 - the one line a person needs
             log.info("salesflow run: stream=%s source=%s steps=%s every %.0f s", self.config.stream,
                      self.config.source, self.config.steps, self.config.interval_seconds)
             stream = threading.Thread(target=self._stream_loop, args=(once,), name="stream", daemon=True)
@@ -158,11 +157,11 @@ class Supervisor:
     def _step(self, name: str) -> Callable[[], str]:
         if name in self.config.commands:
             return lambda: _command(name, self.config.commands[name])
-        return lambda: BUILTIN_STEPS[name](self.settings)
+        return lambda: BUILTIN_STEPS[name](self.ctx)
 
     def process_metrics(self) -> str:
+        from salesflow.common.prometheus import MetricsText
         from salesflow.ops.metrics import stream_metrics
-        from salesflow.ops.prometheus import MetricsText
 
         out = MetricsText()
         runs: Counter[tuple[str, str]] = Counter((o.name, o.status) for o in self.outcomes)
@@ -177,35 +176,14 @@ class Supervisor:
 
     # -- the stream ------------------------------------------------------------------------
     def _stream_loop(self, once: bool) -> None:
-        outcome = self._supervised("stream", lambda: _stream_once(self.settings, once, self.stop, self.caught_up,
+        outcome = self._supervised("stream", lambda: _stream_once(self.ctx, once, self.stop, self.caught_up,
                                                                   self.stream_stats))
         self.outcomes.append(outcome)
 
 
-@contextlib.contextmanager
-def _dashboard(settings: Settings) -> Iterator[None]:
-    """The dashboard as a child process for the job's lifetime (Streamlit wants its own main thread)."""
-    import sys
-
-    from salesflow.ops.processes import die_with_parent, stop_process
-
-    port = settings.run.dashboard_port
-    child = subprocess.Popen([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "dashboard",  # noqa: S603 - fixed argv of our own executables, no shell
-                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             preexec_fn=die_with_parent)  # noqa: PLW1509 - one prctl call, nothing that locks
-    log.info("dashboard on http://127.0.0.1:%d", port)
-    print(f"dashboard on http://127.0.0.1:{port}", flush=True)  # noqa: T201 - the one line a person needs
-    try:
-        yield
-    finally:
-        stop_process(child, timeout=15)
-
-
-def _stream_once(settings: Settings, available_now: bool, stop: threading.Event, caught_up: threading.Event,
+def _stream_once(ctx: RunContext, available_now: bool, stop: threading.Event, caught_up: threading.Event,
                  stats: StreamStats) -> str:
-    from salesflow.pipeline.stream import run_stream
-
-    stats = run_stream(settings, settings.run.source, available_now=available_now, stop=stop, caught_up=caught_up,
+    stats = run_stream(ctx, ctx.settings.run.source, available_now=available_now, stop=stop, caught_up=caught_up,
                        stats=stats)
     return f"{stats.records} records in {stats.batches} micro-batch(es)"
 
@@ -220,39 +198,35 @@ def _command(name: str, command: str) -> str:
     raise StepFailed(f"command {name} exited {result.returncode}: {tail}")
 
 
-def _warehouse(settings: Settings) -> str:
-    from salesflow.warehouse.run import load_warehouse
-
-    result = load_warehouse(settings)
+def _warehouse(ctx: RunContext) -> str:
+    result = load_warehouse(ctx)
     return f"{sum(result.staged.values())} rows staged ({result.mode})"
 
 
-def _forecast(settings: Settings) -> str:
+def _forecast(ctx: RunContext) -> str:
     from salesflow.forecast.backtest import ForecastError
-    from salesflow.forecast.run import predict, train
+    from salesflow.jobs.forecast import predict, train
 
     try:
-        trained = train(settings)
-        predicted = predict(settings)
+        trained = train(ctx)
+        predicted = predict(ctx)
     except ForecastError as exc:  # a young lake: not enough history yet is a state, not a failure
         return f"skipped: {exc}"
     return f"promoted {trained.promoted}, {predicted.rows} predictions from {predicted.forecast_date}"
 
 
-def _batch(settings: Settings) -> str:
-    from salesflow.pipeline import run_batch
-
-    run = run_batch(settings)
+def _batch(ctx: RunContext) -> str:
+    run = run_batch(ctx)
     return f"{run.total('bronze_rows')} bronze rows"
 
 
-def _quality(settings: Settings) -> str:
+def _quality(ctx: RunContext) -> str:
     """The lake reconciles, and the latest gate run has no blocking failure."""
     from salesflow.errors import QualityGateError, ReconciliationError
     from salesflow.pipeline.reconcile import reconcile_finished
     from salesflow.quality.results import latest_run
 
-    lake = open_lake(settings)
+    lake = ctx.lake
     rec = reconcile_finished(lake)
     if not rec.balanced:
         raise ReconciliationError("the lake does not reconcile", expected=rec.bronze, actual=rec.accounted)
@@ -265,5 +239,5 @@ def _quality(settings: Settings) -> str:
     return f"reconciled ({rec.bronze} bronze records), {len(results)} checks, {warned} warning(s)"
 
 
-BUILTIN_STEPS: dict[str, Callable[[Settings], str]] = {"batch": _batch, "quality": _quality,
+BUILTIN_STEPS: dict[str, Callable[[RunContext], str]] = {"batch": _batch, "quality": _quality,
                                                       "warehouse": _warehouse, "forecast": _forecast}

@@ -1,4 +1,4 @@
-"""``salesflow batch``: everything new in the landing log through Bronze, Silver and Gold.
+"""The runner: Bronze batches from one source through Silver and Gold (``salesflow batch``, the stream).
 
 Step 1. Load reference data (only when it changed).
 Step 2. Finish Silver and Gold for any Bronze batch a previous run left behind.
@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from salesflow.bronze import BronzeBatch, BronzeIngestor
+from salesflow.bronze import BronzeBatch, LandingIngestor
 from salesflow.config import Settings
-from salesflow.engine import create_engine
+from salesflow.context import RunContext
 from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ReconciliationError
 from salesflow.gold import GoldBuilder
 from salesflow.lake.delta import Lake
-from salesflow.lake.storage import open_lake
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_finished
 from salesflow.pipeline.runs import RunRecord, record_run
-from salesflow.quality import alerter_for, make_gate
 from salesflow.silver import SilverBatch, SilverProcessor
 from salesflow.silver.reference import ReferenceLoad, load_reference
 from salesflow.sources.checkpoint import SourceCheckpoint
@@ -36,12 +33,11 @@ from salesflow.sources.landing import LandingLog
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int], None]
+"""Called with (stage, records) as work completes: ``bronze``, ``silver``, ``gold``."""
 
 
 class BronzeSource(Protocol):
     def batches(self) -> Iterator[BronzeBatch]: ...
-
-"""Called with (stage, records) as work completes: ``bronze``, ``silver``, ``gold``."""
 
 
 @dataclass
@@ -82,34 +78,33 @@ def landing_checkpoint(settings: Settings) -> SourceCheckpoint:
     return SourceCheckpoint.load(settings.checkpoint_dir / "landing.json")
 
 
-def run_batch(settings: Settings, progress: ProgressFn | None = None,
-              bronze: Callable[[Lake, EngineAdapter], BronzeSource] | None = None) -> BatchRun:
-    """Run the batch pipeline; ``bronze`` builds another Bronze source than the landing log."""
-    lake = open_lake(settings)
-    with create_engine(settings) as engine:
-        runner = Runner(settings, lake, engine, progress or (lambda stage, n: None))
-        if bronze is not None:
-            runner.bronze = bronze(lake, engine)
-        return runner.run()
+def landing_source(settings: Settings, lake: Lake, engine: EngineAdapter) -> LandingIngestor:
+    """The default Bronze source: the landing log, from its checkpoint on."""
+    return LandingIngestor(lake, engine, LandingLog(settings.landing_dir), landing_checkpoint(settings),
+                           settings.pipeline.max_batch_bytes)
 
 
 class Runner:
-    def __init__(self, settings: Settings, lake: Lake, engine: EngineAdapter, progress: ProgressFn) -> None:
-        self.settings, self.lake, self.engine, self.progress = settings, lake, engine, progress
-        self.landing = LandingLog(settings.landing_dir)
-        self.bronze: BronzeSource = BronzeIngestor(lake, engine, self.landing, landing_checkpoint(settings),
-                                                   settings.pipeline.max_batch_bytes)
-        self.run_id = uuid.uuid4().hex[:12]
-        alerter = alerter_for(settings)
-        self.silver = SilverProcessor(lake, engine, settings, make_gate(engine, settings, "silver", self.run_id, alerter))
-        self.gold = GoldBuilder(lake, engine, make_gate(engine, settings, "gold", self.run_id, alerter))
+    """Bronze -> Silver -> Gold for every batch its Bronze source yields, on one engine."""
+
+    def __init__(self, ctx: RunContext, engine: EngineAdapter, bronze: BronzeSource | None,
+                 progress: ProgressFn | None = None) -> None:
+        """``bronze`` None: a runner that only carries Bronze batches written elsewhere (a Spark
+        job's foreachBatch) through Silver and Gold."""
+        self.settings, self.lake, self.engine = ctx.settings, ctx.lake, engine
+        self.progress: ProgressFn = progress or (lambda stage, n: None)
+        self.landing = LandingLog(self.settings.landing_dir)
+        self.bronze = bronze
+        self.run_id = ctx.run_id
+        self.silver = SilverProcessor(self.lake, engine, self.settings, ctx.gate(engine, "silver"))
+        self.gold = GoldBuilder(self.lake, engine, ctx.gate(engine, "gold"))
 
     def run(self) -> BatchRun:
         started, clock = datetime.now(UTC), time.perf_counter()
         result = BatchRun(run_id=self.run_id)
         result.references = load_reference(self.lake, self.landing)  # Step 1.
         self.downstream(result)  # Step 2.
-        for bronze in self.bronze.batches():  # Step 3.
+        for bronze in self.bronze.batches() if self.bronze is not None else ():  # Step 3.
             result.bronze_rows += bronze.rows
             self.progress("bronze", bronze.rows)
             self.downstream(result, handover=bronze)

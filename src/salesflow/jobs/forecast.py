@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from salesflow.config import Settings
-from salesflow.engine import create_engine
-from salesflow.engine.base import EngineAdapter
+from salesflow.context import RunContext, as_context
 from salesflow.forecast.backtest import (
     Backtest,
     ForecastError,
@@ -33,23 +28,9 @@ from salesflow.forecast.features import (
 )
 from salesflow.forecast.models import KINDS, make
 from salesflow.forecast.registry import Registry
+from salesflow.forecast.training import WEEK, load_training_data
 from salesflow.lake.delta import Lake
-from salesflow.lake.storage import open_lake
 from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
-
-log = logging.getLogger(__name__)
-WEEK = 7
-
-
-@dataclass
-class TrainingData:
-    frames: dict[int, pd.DataFrame]
-    products: list[str]
-    categories: list[str]
-    first_day: date
-    last_day: date
-    fingerprint: str
-    daily: pa.Table
 
 
 @dataclass
@@ -61,43 +42,20 @@ class TrainResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def load_training_data(engine: EngineAdapter, lake: Lake) -> TrainingData:
-    daily = read_daily_sales(lake)
-    if daily is None:
-        raise ForecastError("gold.daily_sales is empty: run `salesflow batch` (or ingest a sales history) first")
-    daily = daily.sort_by([("product_id", "ascending"), ("event_date", "ascending")])
-    products = sorted(set(daily["product_id"].to_pylist()))
-    categories = sorted(set(daily["category"].to_pylist()))
-    frames = {}
-    for horizon in HORIZONS:
-        frame = build_features(engine, daily, horizon)
-        frames[horizon] = encode(frame[frame["target"].notna()], products, categories)
-    days = daily["event_date"].to_pylist()
-    return TrainingData(frames, products, categories, min(days), max(days), _fingerprint(daily), daily)
+def evaluate(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS) -> Backtest:
+    ctx = as_context(ctx)
+    with ctx.engine() as engine:
+        data = load_training_data(engine, ctx.lake)
+    return run_backtest(data.frames, ctx.settings.forecast, kinds)
 
 
-def _fingerprint(daily: pa.Table) -> str:
-    """SHA-256 of the training rows, so a model can be traced to the exact data it saw."""
-    digest = hashlib.sha256()
-    for batch in daily.to_batches(max_chunksize=65_536):
-        for column in batch.columns:
-            for buffer in column.buffers():
-                if buffer is not None:
-                    digest.update(memoryview(buffer))
-    return digest.hexdigest()
-
-
-def evaluate(settings: Settings, kinds: tuple[str, ...] = KINDS) -> Backtest:
-    with create_engine(settings) as engine:
-        data = load_training_data(engine, open_lake(settings))
-    return run_backtest(data.frames, settings.forecast, kinds)
-
-
-def train(settings: Settings, kinds: tuple[str, ...] = KINDS, promote: str | None = "best") -> TrainResult:
+def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: str | None = "best") -> TrainResult:
     """Backtest every kind, fit each on all data, register them, promote the best WAPE (or ``promote``)."""
+    ctx = as_context(ctx)
+    settings = ctx.settings
     clock = time.perf_counter()
-    with create_engine(settings) as engine:
-        data = load_training_data(engine, open_lake(settings))
+    with ctx.engine() as engine:
+        data = load_training_data(engine, ctx.lake)
     features_s = time.perf_counter() - clock
     clock = time.perf_counter()
     backtest = run_backtest(data.frames, settings.forecast, kinds)
@@ -145,13 +103,14 @@ class PredictResult:
     table: pa.Table
 
 
-def predict(settings: Settings, version: str | None = None) -> PredictResult:
+def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictResult:
     """Next-day and next-7-day forecasts per product, with intervals, into gold.demand_predictions.
 
     Idempotent: the rows of (forecast_date, model_version) are replaced, so a rerun changes nothing."""
-    lake = open_lake(settings)
+    ctx = as_context(ctx)
+    settings, lake = ctx.settings, ctx.lake
     manifest, models = Registry(settings.registry_dir).load(version, settings.forecast)
-    with create_engine(settings) as engine:
+    with ctx.engine() as engine:
         daily = read_daily_sales(lake)
         if daily is None:
             raise ForecastError("gold.daily_sales is empty: nothing to forecast from")
@@ -188,30 +147,3 @@ def predict(settings: Settings, version: str | None = None) -> PredictResult:
 def _replace_forecast(lake: Lake, table: pa.Table, origin: date, version: str) -> None:
     predicate = f"forecast_date = '{origin.isoformat()}' AND model_version = '{version}'"
     lake.replace_rows(GOLD_DEMAND_PREDICTIONS, table, predicate)
-
-
-def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -> None:
-    """Actual vs predicted units per category over the backtest days, with the interval band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    scored = backtest.predictions[(backtest.predictions["model"] == model) & (backtest.predictions["horizon"] == horizon)]
-    daily = scored.groupby(["category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
-    categories = sorted(daily["category"].unique())
-    fig, axes = plt.subplots(len(categories), 1, figsize=(10, 2.4 * len(categories)), sharex=True, squeeze=False)
-    for ax, category in zip(axes[:, 0], categories, strict=True):
-        rows = daily[daily["category"] == category]
-        ax.plot(rows["target_date"], rows["actual"], label="actual", color="#1f77b4")
-        ax.plot(rows["target_date"], rows["predicted"], label=f"{model} (h={horizon})", color="#ff7f0e")
-        spread = np.abs(rows["actual"] - rows["predicted"]).mean()
-        ax.fill_between(rows["target_date"], np.clip(rows["predicted"] - spread, 0, None), rows["predicted"] + spread,
-                        color="#ff7f0e", alpha=0.15, label="mean abs. error band")
-        ax.set_title(category, fontsize=9, loc="left")
-        ax.set_ylabel("units")
-    axes[0, 0].legend(loc="upper right", fontsize=8)
-    fig.suptitle(f"Backtest: actual vs predicted daily units per category ({model})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)

@@ -15,24 +15,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pyarrow.dataset as ds
 
+from salesflow.common.files import atomic_write
 from salesflow.config import Settings
-from salesflow.engine import create_engine
+from salesflow.context import RunContext, as_context
 from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ParameterError
 from salesflow.gold import GoldBuilder
+from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
-from salesflow.lake.storage import open_lake
+from salesflow.lake.log import commits
 from salesflow.lake.tables import BRONZE_EVENTS, SILVER_EVENT_TABLES
-from salesflow.quality import alerter_for, make_gate
 from salesflow.silver import SilverProcessor
-from salesflow.sources.landing import atomic_write
 
 log = logging.getLogger(__name__)
 LAYERS = ("silver", "gold", "warehouse")
@@ -49,24 +48,33 @@ class Backfill:
     warehouse_rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def facts(self) -> dict[str, object]:
+        return {"from": str(self.first), "to": str(self.last), "layers": list(self.layers),
+                "silver_batches_rebuilt": self.silver_batches, "silver_batches_skipped": self.skipped_batches,
+                "gold_rows": self.gold_rows, "warehouse_rows": self.warehouse_rows, "seconds": round(self.seconds, 2)}
 
-def backfill(settings: Settings, first: date, last: date, layers: tuple[str, ...] = LAYERS,
+    def replay_facts(self) -> dict[str, object]:
+        return {"silver_batches_rebuilt": self.silver_batches, "dates": [str(self.first), str(self.last)],
+                "gold_rows": self.gold_rows, "warehouse_rows": self.warehouse_rows, "seconds": round(self.seconds, 2)}
+
+
+def backfill(ctx: RunContext | Settings, first: date, last: date, layers: tuple[str, ...] = LAYERS,
              progress: Callable[[str, int, int], None] | None = None) -> Backfill:
     unknown = [layer for layer in layers if layer not in LAYERS]
     if unknown or first > last:
         raise ParameterError(f"backfill needs --from <= --to and layers from {', '.join(LAYERS)} (got {unknown})")
+    ctx = as_context(ctx)
+    settings, lake = ctx.settings, ctx.lake
     clock = time.perf_counter()
     result = Backfill(first, last, layers)
-    lake = open_lake(settings)
     state_path = settings.checkpoint_dir / "backfill.json"
     key = {"from": first.isoformat(), "to": last.isoformat(), "layers": list(layers)}
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     done: list[int] = state.get("silver_done", []) if state.get("key") == key else []
-    run_id = uuid.uuid4().hex[:12]
     report = progress or (lambda stage, n, total: None)
-    with create_engine(settings) as engine:
+    with ctx.engine() as engine:
         if "silver" in layers:
-            silver = _silver(lake, engine, settings, run_id)
+            silver = _silver(ctx, engine)
             batches = _bronze_batches(lake, first, last, silver.committed())
             for i, batch_id in enumerate(batches):
                 if batch_id in done:
@@ -80,28 +88,25 @@ def backfill(settings: Settings, first: date, last: date, layers: tuple[str, ...
         if "gold" in layers:
             dates = tuple(lake.distinct(SILVER_EVENT_TABLES, "event_date",
                                         (ds.field("event_date") >= first) & (ds.field("event_date") <= last)))
-            result.gold_rows = _gold(lake, engine, settings, run_id, dates)
+            result.gold_rows = _gold(ctx, engine, dates)
             report("gold", 1, 1)
     if "warehouse" in layers:
-        from salesflow.warehouse.run import load_warehouse
-
-        result.warehouse_rows = load_warehouse(settings, date_from=first, date_to=last).staged
+        result.warehouse_rows = load_warehouse(ctx, date_from=first, date_to=last).staged
         report("warehouse", 1, 1)
     atomic_write(state_path, json.dumps({"key": key, "silver_done": done, "finished": True}).encode())
     result.seconds = time.perf_counter() - clock
     return result
 
 
-def _silver(lake: Lake, engine: EngineAdapter, settings: Settings, run_id: str) -> SilverProcessor:
+def _silver(ctx: RunContext, engine: EngineAdapter) -> SilverProcessor:
     """Silver with the same gates as a first run: rebuilt rows must be the rows it would write."""
-    return SilverProcessor(lake, engine, settings, make_gate(engine, settings, "silver", run_id, alerter_for(settings)))
+    return SilverProcessor(ctx.lake, engine, ctx.settings, ctx.gate(engine, "silver"))
 
 
-def _gold(lake: Lake, engine: EngineAdapter, settings: Settings, run_id: str,
-          dates: tuple[date, ...]) -> dict[str, int]:
+def _gold(ctx: RunContext, engine: EngineAdapter, dates: tuple[date, ...]) -> dict[str, int]:
     if not dates:
         return {}
-    gold = GoldBuilder(lake, engine, make_gate(engine, settings, "gold", run_id, alerter_for(settings)))
+    gold = GoldBuilder(ctx.lake, engine, ctx.gate(engine, "gold"))
     return gold.rebuild(dates)
 
 
@@ -115,21 +120,20 @@ def _bronze_batches(lake: Lake, first: date, last: date, silver_done: int) -> li
     return [int(b) for b in lake.distinct((BRONZE_EVENTS,), "batch_id", keep)]
 
 
-def replay(settings: Settings, from_version: int, progress: Callable[[str, int, int], None] | None = None) -> Backfill:
+def replay(ctx: RunContext | Settings, from_version: int, progress: Callable[[str, int, int], None] | None = None) -> Backfill:
     """Rebuild everything downstream of Bronze commits from version ``from_version`` on: their Silver
     rows (whole batches, oldest first), the Gold partitions they touch, and that warehouse range."""
-    lake = open_lake(settings)
-    bronze = lake.table(BRONZE_EVENTS)
-    if bronze is None or from_version < 0 or from_version > bronze.version():
-        newest = None if bronze is None else bronze.version()
+    ctx = as_context(ctx)
+    lake = ctx.lake
+    newest = lake.version(BRONZE_EVENTS)
+    if newest is None or from_version < 0 or from_version > newest:
         raise ParameterError(f"--from-bronze-version must be between 0 and the Bronze version ({newest})")
     report = progress or (lambda stage, n, total: None)
     clock = time.perf_counter()
-    batches = sorted({int(c["salesflow.batch_id"]) for c in bronze.history()
+    batches = sorted({int(c["salesflow.batch_id"]) for c in commits(lake, BRONZE_EVENTS)
                       if c.get("version", -1) >= from_version and "salesflow.batch_id" in c})
-    with create_engine(settings) as engine:
-        run_id = uuid.uuid4().hex[:12]
-        silver = _silver(lake, engine, settings, run_id)
+    with ctx.engine() as engine:
+        silver = _silver(ctx, engine)
         batches = [b for b in batches if b <= silver.committed()]  # newer ones are simply pending
         for i, batch_id in enumerate(batches):
             silver.rebuild(batch_id)
@@ -138,12 +142,10 @@ def replay(settings: Settings, from_version: int, progress: Callable[[str, int, 
             if batches else ()
         result = Backfill(min(dates) if dates else date.today(), max(dates) if dates else date.today(), LAYERS,
                           silver_batches=batches)
-        result.gold_rows = _gold(lake, engine, settings, run_id, dates)
+        result.gold_rows = _gold(ctx, engine, dates)
         report("gold", 1, 1)
     if dates:
-        from salesflow.warehouse.run import load_warehouse
-
-        result.warehouse_rows = load_warehouse(settings, date_from=min(dates), date_to=max(dates)).staged
+        result.warehouse_rows = load_warehouse(ctx, date_from=min(dates), date_to=max(dates)).staged
     report("warehouse", 1, 1)
     result.seconds = time.perf_counter() - clock
     return result

@@ -1,0 +1,178 @@
+"""Bronze rows every source shares: the batch handed on, the bronze.events model over received
+records, the exactly-once append, and the global batch ids."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from salesflow.engine.base import EngineAdapter
+from salesflow.errors import LakeWriteError, ModelError
+from salesflow.lake.delta import Lake
+from salesflow.lake.log import column_max
+from salesflow.lake.tables import BRONZE_EVENTS
+from salesflow.models import load_model
+from salesflow.sources.landing import Segment
+
+
+@dataclass(frozen=True)
+class BronzeBatch:
+    batch_id: int
+    segments: tuple[str, ...]
+    rows: int
+    written: bool
+    """False when the commit already existed (a replay after a crash)."""
+    table: pa.Table | None = None
+    """The rows, for handing straight to Silver in the same process."""
+    seconds: float = 0.0
+    commit: Future[BronzeBatch | None] | None = None
+    """Set when the rows were handed over while their Bronze commit was still being written: the
+    step that writes it. Nothing derived from the rows may be written before ``durable()``."""
+
+    def durable(self) -> None:
+        """Wait until these rows are committed to Bronze; raise if the commit failed (the batch
+        stays pending and the next step redoes it) or was not this step's to make."""
+        if self.commit is None:
+            return
+        done = self.commit.result()
+        if done is None or not done.written:
+            raise LakeWriteError(f"bronze batch {self.batch_id} was committed by another writer; it is read back")
+
+
+def segment_table(segment: Segment, lines: pa.Array, first_seq: int, batch_id: int) -> pa.Table:
+    produced = int(segment.path.stat().st_mtime * 1_000_000)  # landing: the segment's publish time
+    return segment_records(segment, lines, produced, batch_id, first_seq)
+
+
+def segment_records(segment: Segment, lines: pa.Array, produced_us: int, batch_id: int,
+                    first_seq: int) -> pa.Table:
+    """Bronze input rows of one landing segment (also built by the Spark job from file contents)."""
+    line_numbers = pc.cast(pa.array(np.arange(1, len(lines) + 1)), pa.string())
+    return bronze_input(lines, segment.source, segment.name, pc.binary_join_element_wise(segment.name, line_numbers, ":"),
+                        first_seq, batch_id, pa.scalar(produced_us, pa.timestamp("us", "UTC")))
+
+
+def bronze_input(lines: pa.Array | list[bytes], source: str, source_file: str | pa.Array | pa.ChunkedArray,
+                 positions: pa.Array, first_seq: int, batch_id: int,
+                 produced_at: pa.Scalar | pa.Array | pa.ChunkedArray) -> pa.Table:
+    """The rows every source hands to the bronze.events model: each record's text (decoded,
+    invalid UTF-8 flagged) with its lineage. ``source_file`` and ``produced_at`` are one value for
+    the whole batch or one per record."""
+    payload, valid = decode_lines(lines)
+    n = len(payload)
+    return pa.table({
+        "payload": payload,
+        "valid_utf8": valid,
+        "source": pa.repeat(source, n).cast(pa.string()),
+        "source_file": _column(source_file, n).cast(pa.string()),
+        "source_position": positions.cast(pa.string()),
+        "record_seq": pa.array(np.arange(first_seq, first_seq + n), pa.int64()),
+        "batch_id": pa.repeat(batch_id, n).cast(pa.int64()),
+        "produced_at": _column(produced_at, n).cast(pa.timestamp("us", "UTC")),
+    })
+
+
+def _column(value: object, n: int) -> pa.Array:
+    if isinstance(value, pa.ChunkedArray):
+        return value.combine_chunks()
+    return value if isinstance(value, pa.Array) else pa.repeat(value, n)
+
+
+def decode_lines(lines: pa.Array | list[bytes]) -> tuple[pa.Array | pa.ChunkedArray, pa.Array]:
+    """UTF-8 text of each line. Invalid bytes become U+FFFD and the row is flagged (quarantined).
+
+    Only lines holding a non-ASCII byte can be invalid, so only those are decoded one by one.
+    The text keeps the lines' buffer: slices of it between the replaced lines, as one chunked
+    array (replacing in place would copy every line of the batch to change a few)."""
+    raw = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.binary())
+    try:
+        return raw.cast(pa.string()), pa.repeat(True, len(raw))
+    except pa.ArrowInvalid:
+        pass
+    invalid = np.zeros(len(raw), dtype=bool)
+    text = pc.cast(raw, options=pc.CastOptions(pa.string(), allow_invalid_utf8=True))
+    pieces, start = [], 0
+    for i in _non_ascii_rows(raw):
+        line = raw[i].as_py()
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            invalid[i] = True
+            pieces += [text.slice(start, i - start), pa.array([line.decode("utf-8", errors="replace")], pa.string())]
+            start = i + 1
+    pieces.append(text.slice(start))
+    return pa.chunked_array(pieces, pa.string()), pc.invert(pa.array(invalid))
+
+
+def _non_ascii_rows(raw: pa.Array) -> np.ndarray:
+    """Row numbers of the lines with a byte >= 0x80, found over the array's data buffer at once."""
+    offsets_buffer, data_buffer = raw.buffers()[1:3]
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[raw.offset: raw.offset + len(raw) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    high = np.flatnonzero(data[offsets[0]: offsets[-1]] >= 0x80) + offsets[0]
+    return np.unique(np.searchsorted(offsets, high, side="right") - 1)
+
+
+def files_in_bronze(lake: Lake, names: list[str]) -> set[str]:
+    """Which of these landing segment names Bronze already holds (its ``source_file`` column)."""
+    return set(lake.distinct((BRONZE_EVENTS,), "source_file", ds.field("source_file").isin(names)))
+
+
+def next_bronze_batch(lake: Lake, after: int = -1) -> int:
+    """The next batch id: past both ``after`` (a source's own last batch) and every id in Bronze.
+
+    Batch ids are global across sources because Silver slices Bronze by batch id. The highest is
+    read from the Delta log's per-file statistics, so it costs no data scan.
+    """
+    highest = column_max(lake, BRONZE_EVENTS, "batch_id")
+    return max(after, -1 if highest is None else int(highest)) + 1
+
+
+def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: str, batch_id: int,
+                 metadata: dict[str, str], txn_version: int | None = None) -> tuple[pa.Table, bool]:
+    """Step 2 of every source's protocol: the bronze.events model over the records, appended once
+    per (app_id, txn_version); the version is the batch id unless the source counts its own."""
+    rows = bronze_rows(engine, records)
+    return rows, append_bronze(lake, rows, app_id, batch_id, metadata, txn_version)
+
+
+def bronze_rows(engine: EngineAdapter, records: pa.Table) -> pa.Table:
+    """The Bronze rows of a source's records: the bronze.events model beside the records as received."""
+    engine.register("landing_records", records)
+    return as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
+
+
+def append_bronze(lake: Lake, rows: pa.Table, app_id: str, batch_id: int, metadata: dict[str, str],
+                  txn_version: int | None = None) -> bool:
+    """Append Bronze rows once per (app_id, txn_version); False when that commit already exists."""
+    return lake.append(BRONZE_EVENTS, rows, app_id=app_id, version=batch_id if txn_version is None else txn_version,
+                       metadata={**metadata, "salesflow.batch_id": str(batch_id)})
+
+
+RECEIVED = pa.schema([
+    ("payload", pa.string()), ("valid_utf8", pa.bool_()), ("source", pa.string()), ("source_file", pa.string()),
+    ("source_position", pa.string()), ("record_seq", pa.int64()), ("batch_id", pa.int64()),
+    ("produced_at", pa.timestamp("us", "UTC")), ("ingest_error", pa.string()),
+])
+"""The columns of a Bronze row as its source handed them over, in table order; the bronze.events
+model adds the rest."""
+
+
+def as_received(records: pa.Table, added: pa.Table) -> pa.Table:
+    """Bronze rows: each record's columns as received, then the model's, matched by record_seq
+    (ascending in every source's records; an engine may hand its rows back in another order)."""
+    if not added["record_seq"].equals(records["record_seq"]):
+        added = added.take(pc.sort_indices(added["record_seq"]))
+        if not added["record_seq"].equals(records["record_seq"]):
+            raise ModelError("bronze.events must return each landing record once")
+    if "ingest_error" not in records.column_names:  # only adapters that split records can fail to
+        records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
+    received = records.select(RECEIVED.names).cast(RECEIVED)
+    return pa.table({**{name: received[name] for name in RECEIVED.names},
+                     **{name: added[name] for name in added.column_names if name != "record_seq"}})

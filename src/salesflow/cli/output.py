@@ -1,0 +1,148 @@
+"""Everything the CLI prints: consoles, the error wrapper, facts, tables, progress bars.
+
+Commands call one job and hand its result to a helper here (or to the output helpers of their
+own ``*_cmd`` module), so no command draws anything inline.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import click
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from salesflow.errors import ConfigError, SalesflowError
+from salesflow.gold.status import TableStatus
+from salesflow.lake.log import Head
+from salesflow.pipeline.reconcile import Reconciliation
+from salesflow.redact import redact
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console()
+if not console.is_terminal:  # piped or captured: tables are not squeezed into 80 columns
+    console = Console(width=160)
+err_console = Console(stderr=True)
+
+
+def handle_errors(func: F) -> F:
+    """Project errors become one red line on stderr and the error's exit code; no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.secho(redact(f"salesflow: {exc}"), err=True, fg="red")  # one line, never wrapped
+            sys.exit(exc.exit_code)
+        except SalesflowError as exc:
+            click.secho(redact(f"salesflow: {type(exc).__name__}: {exc}"), err=True, fg="red")
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_facts(facts: dict[str, Any], as_json: bool) -> None:
+    """Plain JSON for machines, highlighted JSON for people."""
+    if as_json:
+        click.echo(json.dumps(facts, indent=2, default=str))
+    else:
+        console.print_json(data=json.loads(json.dumps(facts, default=str)))
+
+
+def print_line(text: str) -> None:
+    console.print(text, highlight=False)
+
+
+def progress_bars(disable: bool) -> Progress:
+    return Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("records"), TimeElapsedColumn(), console=err_console, disable=disable)
+
+
+class StagedProgress:
+    """A bar per stage that appears the first time the stage reports: ``(stage, done, total)``."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done)
+
+
+def print_status(rows: list[TableStatus], title: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([vars(r) for r in rows], default=str, indent=2))
+        return
+    table = Table(title=title)
+    for column in ("table", "version", "rows", "files", "last update (UTC)", "lag (batches)"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for row in rows:
+        version = "-" if row.version is None else str(row.version)
+        updated = row.last_update.strftime("%Y-%m-%d %H:%M:%S") if row.last_update else "-"
+        lag = "" if row.lag_batches is None else str(row.lag_batches)
+        table.add_row(row.table, version, f"{row.rows:,}", str(row.files), updated, lag)
+    console.print(table)
+
+
+def print_head(name: str, found: Head, fmt: str) -> None:
+    err_console.print(f"{name} version {found.version}: {found.rows:,} rows")
+    click.echo(render(found.table, fmt, console))
+
+
+def print_reconciliation(rec: Reconciliation) -> int:
+    """The reconciliation as JSON; the exit code (1 when it does not balance)."""
+    console.print_json(data={**vars(rec), "balanced": rec.balanced})
+    return 0 if rec.balanced else 1
+
+
+def status_title(lake_root: str, as_of: datetime | None) -> str:
+    return f"Lake at {lake_root}" + (f" as of {as_of.isoformat()}" if as_of else "")
+
+
+def render(result: pa.Table, fmt: str, console: Console) -> str:
+    rows = result.to_pylist()
+    if fmt == "json":
+        return json.dumps(rows, default=_plain, indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=result.column_names)
+        writer.writeheader()
+        writer.writerows({k: _plain(v) if v is not None else "" for k, v in r.items()} for r in rows)
+        return buffer.getvalue().rstrip("\n")
+    table = Table(show_lines=False)
+    for column in result.column_names:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row.values()))
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get().rstrip("\n")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.4f}"
+    return str(_plain(value))

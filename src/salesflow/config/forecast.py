@@ -1,0 +1,36 @@
+"""Demand forecasting: models, horizon, backtests."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from salesflow.config.section import Section
+
+
+class GbmParams(Section):
+    n_estimators: int = Field(150, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    min_child_samples: int = Field(50, ge=1)
+    max_bin: int = Field(63, ge=2)
+    subsample: float = Field(0.6, gt=0, le=1)
+    """Share of rows each tree sees (bagging): faster, and a little regularising."""
+    objective: Literal["tweedie", "poisson", "regression"] = "tweedie"
+    """Tweedie suits daily unit counts: many zeros, a long right tail."""
+
+
+class ForecastConfig(Section):
+    folds: int = Field(4, ge=1)
+    """Rolling origins in the backtest."""
+    fold_days: int = Field(7, ge=1)
+    """Days scored after each origin."""
+    min_train_days: int = Field(35, ge=14)
+    """History needed before the first origin."""
+    interval: float = Field(0.9, gt=0, lt=1)
+    """Central coverage of the prediction intervals (from backtest residuals)."""
+    ridge_alpha: float = Field(1.0, ge=0)
+    gbm: GbmParams = GbmParams()
+    registry: str | None = None
+    """Model registry directory. Default: ``<data_dir>/models``."""

@@ -1,0 +1,44 @@
+"""How records become Silver rows: batch sizes, lateness, dedupe and the contract's plausibility bounds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import AwareDatetime, Field
+
+from salesflow.config.section import Section
+from salesflow.contract.bounds import (
+    EARLIEST_EVENT_TIME,
+    MAX_AMOUNT,
+    MAX_FUTURE_SECONDS,
+    MAX_QUANTITY,
+    Bounds,
+)
+
+
+class PipelineConfig(Section):
+    max_payload_bytes: int = Field(1_048_576, ge=1024)
+    """Records larger than this are quarantined as ``payload_too_large``."""
+    max_batch_bytes: int = Field(192 * 1024 * 1024, ge=1)
+    """Landing bytes per Bronze batch (whole segments, at least one); bounds memory. A batch has
+    about 0.2 s of work whatever its size (queries, checks, commits): on 2 cores 192 MiB caught
+    up 2M events 4% faster than 128 MiB for 20% more peak memory (2.5 GiB)."""
+    allowed_lateness_seconds: int = Field(600, ge=0)
+    """Events older than the watermark minus this are counted as late."""
+    dedupe_horizon_hours: float = Field(72.0, gt=0)
+    """How far back (by event time) a repeated event_id/order_id is still caught as a duplicate."""
+    reporting_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    """Orders in another currency are quarantined as ``unsupported_currency``."""
+    earliest_event_time: AwareDatetime = EARLIEST_EVENT_TIME
+    """Events before this are quarantined as ``implausible_time`` (and refused by the collector)."""
+    max_future_seconds: int = Field(MAX_FUTURE_SECONDS, ge=0)
+    """Events more than this after their arrival are ``implausible_time``."""
+    max_quantity: int = Field(MAX_QUANTITY, ge=1, le=10**9)
+    """Units of one order line or cart event at most (``implausible_quantity``)."""
+    max_amount: Decimal = Field(MAX_AMOUNT, gt=0, le=Decimal(10**12))
+    """A unit price or an order's total at most (``implausible_amount``). With the quantity bound it
+    keeps every line, order and Gold day inside the lake's DECIMAL(18, 2) columns."""
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(self.earliest_event_time, self.max_future_seconds, self.max_quantity, self.max_amount)

@@ -1,0 +1,72 @@
+"""``salesflow ingest-files`` and ``salesflow poll``: partner data into Bronze, and on through
+Silver and Gold unless asked to stop at Bronze."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from salesflow.bronze.api_ingest import ApiIngestor
+from salesflow.bronze.file_ingest import FileIngestor, FileOutcome
+from salesflow.config import Settings
+from salesflow.context import RunContext, as_context
+from salesflow.engine.base import EngineAdapter
+from salesflow.jobs.batch import run_batch
+from salesflow.lake.delta import Lake
+from salesflow.pipeline.runner import BatchRun, BronzeSource
+
+
+@dataclass(frozen=True)
+class FilesRun:
+    outcomes: list[FileOutcome]
+    pipeline: BatchRun | None
+    """None with ``bronze_only``."""
+
+    @property
+    def rejected(self) -> bool:
+        return any(o.status == "rejected" for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class PollRun:
+    source: str
+    pages: int
+    records: int
+    retries: int
+    pipeline: BatchRun | None
+
+
+def ingest_files(ctx: RunContext | Settings, paths: list[Path], source: str, bronze_only: bool = False) -> FilesRun:
+    ctx = as_context(ctx)
+    made: list[FileIngestor] = []
+
+    def make(lake: Lake, engine: EngineAdapter) -> FileIngestor:
+        made.append(FileIngestor(lake, engine, ctx.settings, source, paths))
+        return made[-1]
+
+    run = _drive(ctx, make, bronze_only)
+    return FilesRun(made[0].outcomes if made else [], run)
+
+
+def poll_api(ctx: RunContext | Settings, name: str, bronze_only: bool = False) -> PollRun:
+    ctx = as_context(ctx)
+    made: list[ApiIngestor] = []
+
+    def make(lake: Lake, engine: EngineAdapter) -> ApiIngestor:
+        made.append(ApiIngestor(lake, engine, ctx.settings, name))
+        return made[-1]
+
+    run = _drive(ctx, make, bronze_only)
+    poller = made[0]
+    return PollRun(name, poller.pages, poller.records, poller.http.retries, run)
+
+
+def _drive(ctx: RunContext, make: Callable[[Lake, EngineAdapter], BronzeSource], bronze_only: bool) -> BatchRun | None:
+    """Land the source in Bronze only, or run it through Silver and Gold."""
+    if not bronze_only:
+        return run_batch(ctx, bronze=make)
+    with ctx.engine() as engine:
+        for _ in make(ctx.lake, engine).batches():
+            pass
+    return None

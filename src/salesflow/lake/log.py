@@ -1,0 +1,120 @@
+"""What the Delta log alone can say about a table, and commits of files written elsewhere.
+
+Everything here reads the log (versions, history, per-file statistics) or writes it, never the
+data files, except ``head``, which reads the first rows of a version. With these, no module
+outside ``lake/`` needs a delta-rs handle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, Schema, Transaction
+from deltalake.exceptions import CommitFailedError
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+
+from salesflow.errors import LakeWriteError
+from salesflow.lake.delta import Lake, _marker
+from salesflow.lake.tables import TableSpec
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One table as the log describes it."""
+
+    version: int
+    rows: int
+    files: int
+    last_update: datetime | None
+
+
+@dataclass(frozen=True)
+class Head:
+    version: int
+    rows: int
+    """All rows of the version, not only the ones returned."""
+    table: pa.Table
+
+
+def commits(lake: Lake, spec: TableSpec) -> list[dict[str, Any]]:
+    """The table's commits, newest first, each with its operation and custom metadata (empty when
+    the table does not exist)."""
+    table = lake.table(spec)
+    if table is None:
+        return []
+    with lake._storage():
+        return [dict(commit) for commit in table.history()]
+
+
+def column_max(lake: Lake, spec: TableSpec, column: str) -> Any | None:
+    """The highest ``column`` over the table, from the log's per-file statistics (no data scan);
+    None for a missing or empty table."""
+    table = lake.table(spec)
+    if table is None:
+        return None
+    stats = pa.table(table.get_add_actions(flatten=True))
+    return None if stats.num_rows == 0 else pc.max(stats[f"max.{column}"]).as_py()
+
+
+def describe(lake: Lake, spec: TableSpec) -> TableInfo | None:
+    table = lake.table(spec)
+    if table is None:
+        return None
+    with lake._storage():
+        rows = table.to_pyarrow_dataset().count_rows()
+        return TableInfo(table.version(), rows, len(table.file_uris()), _commit_time(lake, spec, table.version()))
+
+
+def _commit_time(lake: Lake, spec: TableSpec, version: int) -> datetime | None:
+    """When ``version`` was committed. Read from the newest log: delta-rs mislabels the history
+    of a table loaded at an older version."""
+    latest = dataclasses.replace(lake, as_of=None, _handles={}).table(spec)
+    for commit in [] if latest is None else latest.history():
+        if commit.get("version") == version:
+            return datetime.fromtimestamp(commit["timestamp"] / 1000, UTC)
+    return None
+
+
+def head(lake: Lake, spec: TableSpec, limit: int | None, version: int | None = None) -> Head | None:
+    """The first ``limit`` rows (all with None) of the table at ``version`` (default: the lake's
+    own, which may be pinned by time travel)."""
+    table = lake.table(spec, version=version)
+    if table is None:
+        return None
+    with lake._storage():
+        data = table.to_pyarrow_dataset()
+        rows = data.head(limit) if limit else data.to_table()
+        return Head(table.version(), data.count_rows(), rows)
+
+
+def commit_files(lake: Lake, spec: TableSpec, schema: pa.Schema, adds: Sequence[AddAction], *,
+                 removes: Sequence[RemoveAction] = (), app_id: str, version: int,
+                 mode: Literal["append", "overwrite"] = "append",
+                 metadata: Mapping[str, str] | None = None) -> bool:
+    """Commit data files another process wrote under the table's path (Spark's executors) as one
+    Delta commit with the application transaction ``(app_id, version)``: the driver sends only
+    these actions. ``removes`` replace files finer than a partition. False when already committed."""
+    lake._refuse_if_pinned(spec)
+    props = CommitProperties(custom_metadata=dict(metadata or {}), app_transactions=[Transaction(app_id, version)])
+    table = lake.table(spec)
+    if _marker(table, app_id) >= version:
+        return False
+    try:
+        with lake._storage():
+            if table is None:
+                create_table_with_add_actions(lake.uri(spec), Schema.from_arrow(schema), list(adds), mode="append",
+                                              partition_by=list(spec.partition_by) or None,
+                                              storage_options=lake._options, commit_properties=props)
+            else:
+                table.create_write_transaction([*removes, *adds], mode=mode, schema=schema,
+                                               partition_by=list(spec.partition_by) or None,
+                                               commit_properties=props)
+    except CommitFailedError as exc:
+        raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
+    return True
