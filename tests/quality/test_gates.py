@@ -207,17 +207,16 @@ def test_volume_history_counts_from_the_delta_log_equal_a_count_of_the_rows(tmp_
     from salesflow.lake.tables import SILVER_PRODUCT_VIEWS
     from salesflow.quality import make_gate
     from salesflow.silver.gates import SilverGates
-    from salesflow.silver.process import SilverProcessor
 
     settings = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": 60_000})
     land(settings, SimulationSpec(events=3_000, seed=4, days=3), per_segment=300)
     run_batch(settings)
     lake, engine = Lake(settings.lake_root), DuckDBEngine()
-    processor = SilverProcessor(lake, engine, settings, make_gate(engine, settings, "silver", "t"))
+    gate = make_gate(engine, settings, "silver", "t")
     batches = lake.distinct((SILVER_PRODUCT_VIEWS,), "batch_id")
     first_day = min(lake.distinct((SILVER_PRODUCT_VIEWS,), "event_date")) - timedelta(days=1)
     for batch_id in (max(batches) + 1, batches[len(batches) // 2]):  # after every file; a replay
-        counted = SilverGates(processor, batch_id)._earlier_counts(SILVER_PRODUCT_VIEWS, first_day)
+        counted = SilverGates(lake, engine, gate, batch_id)._earlier_counts(SILVER_PRODUCT_VIEWS, first_day)
         table = lake.read(SILVER_PRODUCT_VIEWS, columns=["event_date"], filter=ds.field("batch_id") < batch_id)
         assert table is not None
         expected = Counter(table["event_date"].to_pylist())

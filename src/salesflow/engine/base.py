@@ -1,19 +1,59 @@
-"""The engine contract: register Arrow inputs under logical names, run SQL models, return Arrow.
+"""The engine contract, in lake tables: read a table into a relation, run models on relations,
+write a relation to a table as one commit.
+
+- ``read_table``: a Delta table at a pinned version, narrowed by a SQL predicate, as relation NAME.
+- ``compute``: a model's result kept as relation NAME for later models and writes.
+- ``write_table(s)``: a relation to a table as one commit carrying the application transaction
+  ``Txn(app_id, batch_id)`` and a ``WriteScope`` (append, or replace the rows of a predicate).
+- Only small results come back to the caller as Arrow: ``rows``, ``query`` for counts, samples
+  and add-action lists. Inputs that originate in this process (landing segments, Kafka messages,
+  reference files) enter through ``register``.
 
 Models refer only to logical relation names (``bronze_batch``, ``silver_order_lines`` ...), never
-to paths, so the same model text runs on any adapter that can register those names.
+to paths, so the same model text runs on any adapter. The defaults below move data through this
+process as Arrow, which is what an in-process engine wants (DuckDB); an engine whose data lives
+elsewhere (Spark) overrides the table methods so rows stay on its executors.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from salesflow.errors import ModelError
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import TableSpec
 from salesflow.models import Model
+
+
+@dataclass(frozen=True)
+class WriteScope:
+    """What one write replaces: nothing (an append), or every row matching ``predicate`` (a set of
+    partitions, or finer: a time range within them)."""
+
+    predicate: str | None = None
+
+    @classmethod
+    def append(cls) -> WriteScope:
+        return cls(None)
+
+    @classmethod
+    def replace(cls, predicate: str) -> WriteScope:
+        return cls(predicate)
+
+
+@dataclass(frozen=True)
+class Txn:
+    """The Delta application transaction a write carries: a rerun of the same (app, batch) is a no-op."""
+
+    app_id: str
+    batch_id: int
 
 
 class EngineAdapter(ABC):
@@ -21,6 +61,9 @@ class EngineAdapter(ABC):
     """SQLGlot dialect name of the engine's SQL."""
     SUPPORTS_ARROW_SCAN: ClassVar[bool] = False
     """Can scan Arrow datasets in place (no copy)."""
+    KEEPS_RESULTS_IN_PROCESS: ClassVar[bool] = False
+    """Relations live in this process's memory, so a projection of one costs no transfer: state a
+    stream keeps between micro-batches (dedupe keys) may then be held here rather than re-read."""
 
     @abstractmethod
     def register(self, name: str, data: pa.Table | ds.Dataset) -> None:
@@ -37,6 +80,90 @@ class EngineAdapter(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    # -- relations ---------------------------------------------------------------------------
+    def compute(self, name: str, model: Model, **params: object) -> None:
+        """Run ``model`` and keep its result as relation ``name`` (for later models and writes)."""
+        self.register(name, self.run(model, **params))
+
+    def compute_sql(self, name: str, sql: str, source: str = "query") -> None:
+        """Keep the result of SQL over relations as relation ``name``."""
+        try:
+            self.register(name, self.query(sql, source))
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"{source} failed on {self.DIALECT}: {exc}") from exc
+
+    def alias(self, name: str, relation: str) -> None:
+        """Make relation ``relation`` readable under ``name`` as well."""
+        self.define(name, f'SELECT * FROM "{relation}"')
+
+    def rows(self, relation: str) -> int:
+        return int(self.query(f'SELECT count(*) AS n FROM "{relation}"')["n"][0].as_py())  # noqa: S608 - our own relation name
+
+    def schema(self, relation: str) -> pa.Schema:
+        return self.query(f'SELECT * FROM "{relation}" LIMIT 0').schema  # noqa: S608 - our own relation name
+
+    def projection(self, relation: str, columns: list[str]) -> pa.Table:
+        """Some columns of a relation in this process; only for engines that ``KEEPS_RESULTS_IN_PROCESS``
+        (elsewhere it would move the relation here)."""
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        return self.query(f'SELECT {quoted} FROM "{relation}"')  # noqa: S608 - our own names
+
+    # -- table I/O ---------------------------------------------------------------------------
+    def read_table(self, lake: Lake, spec: TableSpec, name: str, *, predicate: str | None = None,
+                   columns: list[str] | None = None, version: int | None = None,
+                   empty: pa.Schema | None = None, small: bool = False) -> bool:
+        """Relation ``name``: the rows of ``spec`` at ``version`` (default: the lake's own) that match
+        ``predicate`` (SQL over its columns; partition and file statistics prune files first).
+        A missing table is registered as ``empty`` when given; returns whether the table exists.
+        ``small``: a whole small table every batch reads (reference data), kept by the lake
+        between its versions."""
+        if small and predicate is None and version is None:
+            whole = lake.snapshot(spec)
+            table = whole if whole is not None else empty.empty_table() if empty is not None else None
+            if table is not None:
+                self.register(name, table.select(columns) if columns else table)
+            return whole is not None
+        dataset = lake.scan(spec, predicate, version)
+        if dataset is None:
+            if empty is not None:
+                self.register(name, empty.empty_table())
+            return False
+        scan = f"_scan_{name}"
+        self.register(scan, dataset)
+        wanted = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        where = f" WHERE {predicate}" if predicate else ""
+        self.compute_sql(name, f'SELECT {wanted} FROM "{scan}"{where}', f"read {spec.qualified}")  # noqa: S608 - our own predicates
+        return True
+
+    def write_table(self, lake: Lake, spec: TableSpec, relation: str, scope: WriteScope, txn: Txn | None,
+                    metadata: Mapping[str, str] | None = None) -> bool:
+        """Write ``relation`` to ``spec`` as one commit; False when ``txn`` was already committed.
+        Without ``txn`` the write is a plain replace of ``scope`` (idempotent by its predicate)."""
+        data = self._result(relation)
+        if txn is None:
+            if scope.predicate is None:
+                lake.append_log(spec, data)
+            else:
+                lake.replace_rows(spec, data, scope.predicate)
+            return True
+        if scope.predicate is None:
+            return lake.append(spec, data, app_id=txn.app_id, version=txn.batch_id, metadata=metadata)
+        return lake.replace_where(spec, data, scope.predicate, app_id=txn.app_id, version=txn.batch_id,
+                                  metadata=metadata)
+
+    def write_tables(self, lake: Lake, writes: Mapping[TableSpec, tuple[str, WriteScope]], txn: Txn | None,
+                     metadata: Mapping[str, str] | None = None) -> int:
+        """One commit per table, side by side (``Lake.side_by_side``); how many were written."""
+        done = lake.side_by_side({spec: partial(self.write_table, lake, spec, relation, scope, txn, metadata)
+                                  for spec, (relation, scope) in writes.items()})
+        return sum(done.values())
+
+    def _result(self, relation: str) -> pa.Table:
+        """The rows of a relation, for a write through this process."""
+        return self.query(f'SELECT * FROM "{relation}"')  # noqa: S608 - our own relation name
 
     def for_thread(self) -> EngineAdapter | None:
         """An engine another thread can run models on while this one runs its own, or None when

@@ -20,6 +20,7 @@ landing segment) would be modelled on one core: 50,000 records took 0.17 s as on
 class DuckDBEngine(EngineAdapter):
     DIALECT: ClassVar[str] = "duckdb"
     SUPPORTS_ARROW_SCAN: ClassVar[bool] = True
+    KEEPS_RESULTS_IN_PROCESS: ClassVar[bool] = True
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None,
                  con: duckdb.DuckDBPyConnection | None = None) -> None:
@@ -36,12 +37,40 @@ class DuckDBEngine(EngineAdapter):
         if memory_limit:
             self.con.execute("SET memory_limit = ?", [memory_limit])
         self._registered: dict[str, pa.Table | ds.Dataset | duckdb.DuckDBPyRelation] = {}
+        self._results: dict[str, pa.Table] = {}
+        """Relations kept as Arrow, as they came: a write or a count takes them without a query."""
 
     def register(self, name: str, data: pa.Table | ds.Dataset | duckdb.DuckDBPyRelation) -> None:
+        self._results.pop(name, None)
         if isinstance(data, pa.Table):
+            self._results[name] = data
             data = _in_vectors(data)
         self._registered[name] = data  # DuckDB keeps a reference only; hold the object alive
         self.con.register(name, data)
+
+    def alias(self, name: str, relation: str) -> None:
+        if relation in self._results:
+            self.register(name, self._results[relation])
+        else:
+            super().alias(name, relation)
+
+    def rows(self, relation: str) -> int:
+        kept = self._results.get(relation)
+        return kept.num_rows if kept is not None else super().rows(relation)
+
+    def schema(self, relation: str) -> pa.Schema:
+        kept = self._results.get(relation)
+        return kept.schema if kept is not None else super().schema(relation)
+
+    def projection(self, relation: str, columns: list[str]) -> pa.Table:
+        kept = self._results.get(relation)
+        return kept.select(columns) if kept is not None else super().projection(relation, columns)
+
+    def _result(self, relation: str) -> pa.Table:
+        # As the model returned it (not cut into vectors): delta-rs splits each record batch by
+        # partition, so it writes a few large batches faster than many small ones.
+        kept = self._results.get(relation)
+        return kept if kept is not None else super()._result(relation)
 
     def query(self, sql: str, source: str = "query") -> pa.Table:
         relation = self.con.sql(sql)

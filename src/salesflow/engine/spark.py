@@ -20,6 +20,7 @@ from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
 from salesflow.errors import ConfigError, ModelError
+from salesflow.models import Model
 from salesflow.redact import is_secret_key
 
 if TYPE_CHECKING:
@@ -116,6 +117,19 @@ class SparkEngine(EngineAdapter):
         # Cut the lineage: later models read the rows, not the plan that made them.
         self._view(name, frame.localCheckpoint(eager=True))
 
+    def compute(self, name: str, model: Model, **params: object) -> None:
+        """Kept on the executors: nothing comes back to the driver until a write asks for it."""
+        self.run_into(name, model, False, **params)
+
+    def compute_sql(self, name: str, sql: str, source: str = "query") -> None:
+        self.materialize(name, sql, source)
+
+    def alias(self, name: str, relation: str) -> None:
+        self._view(name, self._cached[relation])
+
+    def rows(self, relation: str) -> int:
+        return int(self._cached[relation].count())
+
     def describe(self, relation: str) -> list[tuple[str, str]]:
         """Columns of a registered relation with DuckDB's type names (for schema expectations)."""
         return [(f.name, duckdb_type(f.dataType.simpleString())) for f in self.spark.table(relation).schema.fields]
@@ -129,7 +143,7 @@ class SparkEngine(EngineAdapter):
 
     def _view(self, name: str, frame: DataFrame) -> None:
         old = self._cached.pop(name, None)
-        if old is not None:
+        if old is not None and all(old is not other for other in self._cached.values()):  # not aliased
             old.unpersist()
         self._cached[name] = frame
         frame.createOrReplaceTempView(name)

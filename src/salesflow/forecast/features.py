@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 
-from salesflow.calendar import holidays
+from salesflow.common.calendar import holidays
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_DAILY_SALES

@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from salesflow.engine.base import EngineAdapter
+from salesflow.engine.base import EngineAdapter, Txn, WriteScope
+from salesflow.errors import ModelError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
     DUPLICATES,
@@ -103,119 +103,112 @@ class GoldBuilder:
                     found |= set(range(max(low, wanted.start), min(high, wanted.stop - 1) + 1))
         return sorted(found)
 
-    def build(self, batch_id: int, silver: dict[TableSpec, pa.Table] | None = None) -> GoldBatch:
+    def build(self, batch_id: int, silver: dict[TableSpec, str] | None = None) -> GoldBatch:
         """Fold Silver batch ``batch_id`` into every gold table that has not taken it yet.
 
-        ``silver`` may hand over the batch's Silver rows (saves reading them back). Each table
-        reads its current rows in the batch's scope (the dates, and for windows the time range,
-        the batch touched), the model adds the batch's aggregates to them, and the result
-        replaces that scope in one commit marked with the batch id. A table that already holds
-        the batch is skipped, so a redo after a crash adds nothing twice."""
+        ``silver`` may hand over the batch's Silver relations on this engine (saves reading them
+        back). Each table reads its current rows in the batch's scope (the dates, and for windows
+        the time range, the batch touched), the model adds the batch's aggregates to them, and the
+        result replaces that scope in one commit marked with the batch id. A table that already
+        holds the batch is skipped, so a redo after a crash adds nothing twice."""
         todo = [spec for spec in OUTPUTS if self.lake.txn_version(spec, GOLD_APP) < batch_id]
-        rows = self._register_batch(batch_id, silver)
-        event_dates = _dates(rows)
+        self._register_batch(batch_id, silver)
+        event_dates = self._dates()
         params = {"updated_at": datetime.now(UTC)}
-        outputs: dict[TableSpec, pa.Table] = {}
-        scopes: dict[TableSpec, _Scope] = {}
+        writes: dict[TableSpec, tuple[str, WriteScope]] = {}
         for spec in todo:
-            scopes[spec] = _scope(spec, event_dates, rows[SILVER_ORDER_LINES])
-            self._register_prior(spec, scopes[spec])
-            outputs[spec] = self.engine.run(load_model(OUTPUTS[spec]), **params)
-        self._gate(batch_id, event_dates, outputs)  # a blocking rule stops every gold write of the batch
-        written = sum(self.lake.side_by_side({
-            spec: partial(self.lake.replace_where, spec, table, scopes[spec].sql, app_id=GOLD_APP, version=batch_id)
-            for spec, table in outputs.items()}).values())
-        return GoldBatch(batch_id, event_dates, {s.name: t.num_rows for s, t in outputs.items()}, written)
+            scope = self._scope(spec, event_dates)
+            self._register_prior(spec, scope)
+            self.engine.compute(f"gold_batch_{spec.name}", load_model(OUTPUTS[spec]), **params)
+            writes[spec] = (f"gold_batch_{spec.name}", WriteScope.replace(scope.sql))
+        self._gate(batch_id, event_dates, {spec: relation for spec, (relation, _) in writes.items()})
+        written = self.engine.write_tables(self.lake, writes, Txn(GOLD_APP, batch_id))  # a blocking gate raised before
+        return GoldBatch(batch_id, event_dates, {s.name: self.engine.rows(r) for s, (r, _) in writes.items()}, written)
 
     def rebuild(self, event_dates: tuple[date, ...]) -> dict[str, int]:
         """Recompute these partitions from every committed Silver batch (a backfill)."""
         done = self.committed()
-        keep = (ds.field("batch_id") <= done) & ds.field("event_date").isin(list(event_dates))
-        prune = f"batch_id <= {done} AND {_partition_predicate(event_dates)}"
+        predicate = f"batch_id <= {done} AND {_partition_predicate(event_dates)}"
         for spec in INPUTS:
-            self._register_input(spec, self.lake.read(spec, filter=keep, prune=prune))
+            if not self.engine.read_table(self.lake, spec, f"silver_{spec.name}", predicate=predicate):
+                raise ModelError(f"{spec.qualified} must exist before gold runs")
         self._register_products()
         for spec in OUTPUTS:  # nothing to fold into: the partitions are computed whole
             self.engine.register(f"prior_{spec.name}", _PRIOR[spec].empty_table())
-        outputs = {spec: self.engine.run(load_model(name), updated_at=datetime.now(UTC)) for spec, name in OUTPUTS.items()}
-        self._gate(done, event_dates, outputs)
-        for spec, table in outputs.items():
-            self.lake.replace_rows(spec, table, _partition_predicate(event_dates))
-        return {s.name: t.num_rows for s, t in outputs.items()}
+        now = datetime.now(UTC)
+        for spec, name in OUTPUTS.items():
+            self.engine.compute(f"gold_batch_{spec.name}", load_model(name), updated_at=now)
+        relations = {spec: f"gold_batch_{spec.name}" for spec in OUTPUTS}
+        self._gate(done, event_dates, relations)
+        for spec, relation in relations.items():
+            self.engine.write_table(self.lake, spec, relation, WriteScope.replace(_partition_predicate(event_dates)), None)
+        return {s.name: self.engine.rows(r) for s, r in relations.items()}
 
-    def _gate(self, batch_id: int, event_dates: tuple[date, ...], outputs: dict[TableSpec, pa.Table]) -> None:
+    def _gate(self, batch_id: int, event_dates: tuple[date, ...], outputs: dict[TableSpec, str]) -> None:
         if self.gate is None or not outputs:
             return
         partition = f"batch {batch_id}: " + (f"{event_dates[0]}..{event_dates[-1]}" if event_dates else "no dates")
         try:
             checked = []
-            for spec, table in outputs.items():
-                self.engine.register(f"check_{spec.name}", table)
+            for spec, relation in outputs.items():
+                self.engine.alias(f"check_{spec.name}", relation)
                 checked += self.gate.check(spec.name, f"check_{spec.name}", partition)
             self.gate.enforce(checked, f"gold batch {batch_id}")
         finally:
             write_results(self.lake, self.gate.results)
             self.gate.results.clear()
 
-    def _register_batch(self, batch_id: int, silver: dict[TableSpec, pa.Table] | None) -> dict[TableSpec, pa.Table]:
+    def _register_batch(self, batch_id: int, silver: dict[TableSpec, str] | None) -> None:
         """The batch's own Silver rows as the models' inputs, and the products they map to categories."""
-        rows: dict[TableSpec, pa.Table] = {}
         for spec in INPUTS:
-            table = silver.get(spec) if silver is not None else None
-            if table is None:
-                table = self.lake.read(spec, filter=ds.field("batch_id") == batch_id, prune=f"batch_id = {batch_id}")
-            rows[spec] = self._register_input(spec, table)
+            handed = silver.get(spec) if silver is not None else None
+            if handed is not None:
+                self.engine.alias(f"silver_{spec.name}", handed)
+            elif not self.engine.read_table(self.lake, spec, f"silver_{spec.name}", predicate=f"batch_id = {batch_id}"):
+                raise ModelError(f"{spec.qualified} must exist before gold runs")
         self._register_products()
-        return rows
 
     def _register_products(self) -> None:
-        products = self.lake.snapshot(REF_PRODUCTS)
-        self.engine.register("ref_products", products.select(_EMPTY_PRODUCTS.names) if products is not None
-                             else _EMPTY_PRODUCTS.empty_table())
-
-    def _register_input(self, spec: TableSpec, table: pa.Table | None) -> pa.Table:
-        assert table is not None, f"{spec.qualified} must exist before gold runs"  # noqa: S101 - type narrowing
-        self.engine.register(f"silver_{spec.name}", table)
-        return table
+        self.engine.read_table(self.lake, REF_PRODUCTS, "ref_products", columns=_EMPTY_PRODUCTS.names,
+                               empty=_EMPTY_PRODUCTS, small=True)
 
     def _register_prior(self, spec: TableSpec, scope: _Scope) -> None:
         """The table's current rows in the scope the batch is folded into."""
-        prior = None if scope.empty else self.lake.read(spec, columns=_PRIOR[spec].names, filter=scope.filter,
-                                                         prune=scope.sql)
-        self.engine.register(f"prior_{spec.name}", prior if prior is not None else _PRIOR[spec].empty_table())
+        if scope.empty:
+            self.engine.register(f"prior_{spec.name}", _PRIOR[spec].empty_table())
+        else:
+            self.engine.read_table(self.lake, spec, f"prior_{spec.name}", predicate=scope.sql,
+                                   columns=_PRIOR[spec].names, empty=_PRIOR[spec])
+
+    def _dates(self) -> tuple[date, ...]:
+        """The event days of the batch's Silver rows (asked of the engine: a handful of values)."""
+        union = " UNION ".join(f"SELECT DISTINCT event_date FROM silver_{spec.name}" for spec in INPUTS)
+        found = self.engine.query(union, "gold batch days")["event_date"].to_pylist()
+        return tuple(sorted(set(found) - {None}))
+
+    def _scope(self, spec: TableSpec, event_dates: tuple[date, ...]) -> _Scope:
+        """The rows of ``spec`` the batch can change, as a Delta predicate."""
+        if spec != GOLD_SALES_BY_WINDOW:
+            return _Scope(_partition_predicate(event_dates), not event_dates)
+        bounds = self.engine.query("SELECT min(event_time) AS first, max(event_time) AS last FROM silver_order_lines",
+                                   "gold window scope").to_pylist()[0]
+        if bounds["first"] is None:
+            return _Scope(_partition_predicate(()), True)
+        days = tuple(sorted(d["event_date"] for d in self.engine.query(
+            "SELECT DISTINCT event_date FROM silver_order_lines WHERE event_date IS NOT NULL", "gold window scope").to_pylist()))
+        # Every window a line falls in starts between the hour of the earliest line and the latest line.
+        first = bounds["first"].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        last = bounds["last"].astimezone(UTC)
+        return _Scope(f"{_partition_predicate(days)} AND window_start >= '{first.isoformat()}'"
+                      f" AND window_start <= '{last.isoformat()}'", False)
 
 
 @dataclass(frozen=True)
 class _Scope:
-    """The rows of a gold table one batch can change: as a Delta predicate and a row filter."""
+    """The rows of a gold table one batch can change, as a Delta predicate (``empty``: none)."""
 
     sql: str
-    filter: ds.Expression
     empty: bool
-
-
-def _scope(spec: TableSpec, event_dates: tuple[date, ...], lines: pa.Table) -> _Scope:
-    dates = ds.field("event_date").isin(list(event_dates))
-    if spec != GOLD_SALES_BY_WINDOW:
-        return _Scope(_partition_predicate(event_dates), dates, not event_dates)
-    if lines.num_rows == 0:
-        return _Scope(_partition_predicate(()), dates, True)
-    # Every window a line falls in starts between the hour of the earliest line and the latest line.
-    first = pc.min(lines["event_time"]).as_py().replace(minute=0, second=0, microsecond=0)
-    last = pc.max(lines["event_time"]).as_py()
-    days = tuple(sorted(set(pc.unique(lines["event_date"]).to_pylist()) - {None}))
-    keep = (ds.field("event_date").isin(list(days)) & (ds.field("window_start") >= pa.scalar(first, _TS))
-            & (ds.field("window_start") <= pa.scalar(last, _TS)))
-    sql = (f"{_partition_predicate(days)} AND window_start >= '{first.isoformat()}'"
-           f" AND window_start <= '{last.isoformat()}'")
-    return _Scope(sql, keep, False)
-
-
-def _dates(rows: dict[TableSpec, pa.Table]) -> tuple[date, ...]:
-    found: set[date] = set()
-    for table in rows.values():
-        found |= set(pc.unique(table["event_date"]).to_pylist())
-    return tuple(sorted(found - {None}))
 
 
 def _files_holding(lake: Lake, spec: TableSpec, batches: range) -> pa.Table | None:

@@ -139,6 +139,17 @@ class Lake:
             self._datasets[spec.qualified] = cached
         return cached[1]
 
+    def scan(self, spec: TableSpec, predicate: str | None = None, version: int | None = None) -> ds.Dataset | None:
+        """The Arrow dataset of ``spec`` at ``version`` (default: the lake's), its files pruned by
+        ``predicate`` (partition values and per-file statistics); rows are not filtered here."""
+        if version is None and predicate is None:
+            return self.dataset(spec)
+        table = self.table(spec, version=version)
+        if table is None:
+            return None
+        with self._storage():
+            return table.to_pyarrow_dataset(file_pruning_predicate=predicate) if predicate else table.to_pyarrow_dataset()
+
     def read(self, spec: TableSpec, columns: list[str] | None = None,
              filter: ds.Expression | None = None, prune: str | None = None) -> pa.Table | None:
         """Rows of ``spec`` (``filter`` applies per row). ``prune`` is a SQL predicate over the

@@ -35,7 +35,9 @@ class SilverGates:
         self.lake, self.engine, self.gate, self.batch_id = lake, engine, gate, batch_id
         self.partition = f"batch {batch_id}"
 
-    def apply(self, outputs: dict[TableSpec, pa.Table]) -> dict[TableSpec, pa.Table]:
+    def apply(self, outputs: dict[TableSpec, str]) -> dict[TableSpec, str]:
+        """``outputs``: the batch's relation per Silver table; returns them with the rows a
+        quarantine rule caught moved to the quarantine relation."""
         self._register(outputs)
         checked = [r for spec in self.CHECKED
                    for r in self.gate.check(spec.name, f"check_{spec.name}", self.partition, self._history(spec, outputs))]
@@ -44,23 +46,23 @@ class SilverGates:
         self._record_contract(outputs)
         return outputs
 
-    def _register(self, outputs: dict[TableSpec, pa.Table]) -> None:
+    def _register(self, outputs: dict[TableSpec, str]) -> None:
         for spec in self.CHECKED:
-            self.engine.register(f"check_{spec.name}", outputs[spec])
+            self.engine.alias(f"check_{spec.name}", outputs[spec])
         for name, spec in REFERENCE_TABLES.items():
-            table = self.lake.snapshot(spec)
-            self.engine.register(f"ref_{name}", table if table is not None else _EMPTY_REFERENCE[name].empty_table())
+            self.engine.read_table(self.lake, spec, f"ref_{name}", empty=_EMPTY_REFERENCE[name], small=True)
 
-    def _history(self, spec: TableSpec, outputs: dict[TableSpec, pa.Table]) -> str | None:
+    def _history(self, spec: TableSpec, outputs: dict[TableSpec, str]) -> str | None:
         """Row counts per day of this batch and the earlier ones, from 7 days before its dates on."""
         if not any(rule.kind == "volume" for rule in self.gate.suite.get(spec.name, [])):
             return None
-        dates = pc.min_max(outputs[spec]["event_date"]).as_py()
-        if dates["min"] is None:
+        mine = self.engine.query(f'SELECT event_date, count(*) AS "rows" FROM "{outputs[spec]}" '  # noqa: S608 - our own relation name
+                                 f"WHERE event_date IS NOT NULL GROUP BY event_date", "silver gate history")
+        if mine.num_rows == 0:
             return None
-        first_day = dates["min"] - timedelta(days=7)
-        mine = outputs[spec].group_by("event_date").aggregate([("event_date", "count")])
-        parts = [mine.rename_columns(["event_date", "rows"]), self._earlier_counts(spec, first_day)]
+        first_day = pc.min(mine["event_date"]).as_py() - timedelta(days=7)
+        mine = pa.table({"event_date": mine["event_date"].cast(pa.date32()), "rows": mine["rows"].cast(pa.int64())})
+        parts = [mine, self._earlier_counts(spec, first_day)]
         self.engine.register(f"history_{spec.name}", pa.concat_tables(parts))
         return f"history_{spec.name}"
 
@@ -86,7 +88,7 @@ class SilverGates:
         counts = earlier.group_by("event_date").aggregate([("event_date", "count")])
         return counts.rename_columns(["event_date", "rows"])
 
-    def _quarantine(self, outputs: dict[TableSpec, pa.Table], failing: set[str]) -> dict[TableSpec, pa.Table]:
+    def _quarantine(self, outputs: dict[TableSpec, str], failing: set[str]) -> dict[TableSpec, str]:
         """Move the rows that broke a quarantine rule; only tables where one found rows are asked
         which (the check has counted every rule: a clean micro-batch pays no query here)."""
         specs = [s for s in self.CHECKED if s.name in failing]
@@ -97,29 +99,49 @@ class SilverGates:
             return outputs
         first = found.group_by("event_id", use_threads=False).aggregate([("rule", "first")]).rename_columns(["event_id", "rule"])
         self.engine.register("gate_quarantine", first)
-        moved = self.engine.run(load_model("silver.gate_quarantine"))
-        drop = first["event_id"]
-        kept = {spec: rows.filter(pc.invert(pc.is_in(rows["event_id"], drop)))
-                for spec, rows in outputs.items() if spec in (*SILVER_EVENT_TABLES, SILVER_ORDER_LINES)}
-        return {**outputs, **kept, QUARANTINE: pa.concat_tables([outputs[QUARANTINE], moved.cast(outputs[QUARANTINE].schema)])}
+        quarantine = outputs[QUARANTINE]
+        moved = self.engine.run(load_model("silver.gate_quarantine")).cast(self.engine.schema(quarantine))
+        self.engine.register("gate_moved", moved)  # a few rows: those a rule caught
+        kept = {}
+        for spec, relation in outputs.items():
+            if spec in (*SILVER_EVENT_TABLES, SILVER_ORDER_LINES):
+                kept[spec] = f"{relation}_gated"
+                self.engine.compute_sql(kept[spec], f'SELECT * FROM "{relation}" WHERE event_id IS NULL OR '  # noqa: S608 - our own relation names
+                                        f"event_id NOT IN (SELECT event_id FROM gate_quarantine)", "silver gate")
+        self.engine.compute_sql(f"{quarantine}_gated", f'SELECT * FROM "{quarantine}" UNION ALL SELECT * FROM gate_moved',  # noqa: S608 - our own relation names
+                                "silver gate")
+        return {**outputs, **kept, QUARANTINE: f"{quarantine}_gated"}
 
-    def _record_contract(self, outputs: dict[TableSpec, pa.Table]) -> None:
+    def _record_contract(self, outputs: dict[TableSpec, str]) -> None:
         """The contract's own verdicts, as rules: every rejected record is accounted for by rule."""
         quarantine = outputs[QUARANTINE]
-        reasons = Counter(zip(quarantine["reason"].to_pylist(), quarantine["reason_detail"].to_pylist(), strict=True))
+        reasons = self.engine.query(f'SELECT reason, reason_detail, count(*) AS n FROM "{quarantine}" '  # noqa: S608 - our own relation name
+                                    f"GROUP BY reason, reason_detail", "silver contract verdicts").to_pylist()
         by_rule: Counter[str] = Counter()
-        for (reason, detail), count in reasons.items():
-            by_rule[reason if detail == "quality_gate" else f"contract.{reason}"] += count
-        for rule, count in sorted(by_rule.items()):
-            if not rule.startswith("contract."):
-                continue
-            sample = [{"reason": rule, "source_position": p} for p in
-                      quarantine.filter(pc.equal(quarantine["reason"], rule.removeprefix("contract.")))["source_position"]
-                      .to_pylist()[: self.gate.sample_rows]]
-            self.gate.record("events", self.partition, rule, "contract", "quarantine", count, sample)
-        duplicates = outputs[DUPLICATES]
-        for key, count in sorted(Counter(duplicates["duplicate_key"].to_pylist()).items()):
-            self.gate.record("events", self.partition, f"dedupe.{key}", "dedupe", "drop", count)
+        for row in reasons:
+            by_rule[row["reason"] if row["reason_detail"] == "quality_gate" else f"contract.{row['reason']}"] += row["n"]
+        contract = sorted(rule for rule in by_rule if rule.startswith("contract."))
+        samples = self._samples(quarantine, [rule.removeprefix("contract.") for rule in contract])
+        for rule in contract:
+            sample = [{"reason": rule, "source_position": p} for p in samples.get(rule.removeprefix("contract."), [])]
+            self.gate.record("events", self.partition, rule, "contract", "quarantine", by_rule[rule], sample)
+        duplicates = self.engine.query(f'SELECT duplicate_key, count(*) AS n FROM "{outputs[DUPLICATES]}" '  # noqa: S608 - our own relation name
+                                       f"GROUP BY duplicate_key", "silver dedupe verdicts").to_pylist()
+        for row in sorted(duplicates, key=lambda r: str(r["duplicate_key"])):
+            self.gate.record("events", self.partition, f"dedupe.{row['duplicate_key']}", "dedupe", "drop", row["n"])
+
+    def _samples(self, quarantine: str, reasons: list[str]) -> dict[str, list[str]]:
+        """The first ``sample_rows`` source positions of each reason, in the batch's record order."""
+        if not reasons:
+            return {}
+        found = self.engine.query(
+            f"SELECT reason, source_position FROM (SELECT reason, source_position, row_number() OVER "  # noqa: S608 - our own relation name
+            f'(PARTITION BY reason ORDER BY record_seq) AS n FROM "{quarantine}") WHERE n <= {int(self.gate.sample_rows)} '
+            f"ORDER BY reason, n", "silver contract samples").to_pylist()
+        out: dict[str, list[str]] = {}
+        for row in found:
+            out.setdefault(row["reason"], []).append(row["source_position"])
+        return out
 
 
 _EMPTY_REFERENCE = {

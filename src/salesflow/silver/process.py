@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,7 +27,7 @@ from salesflow.contract.vocabulary import (
     PAYMENT_METHODS,
     known_fields,
 )
-from salesflow.engine.base import EngineAdapter
+from salesflow.engine.base import EngineAdapter, Txn, WriteScope
 from salesflow.errors import ModelError, ReconciliationError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import (
@@ -41,7 +39,7 @@ from salesflow.lake.tables import (
     SILVER_TABLES,
     TableSpec,
 )
-from salesflow.models import load_model
+from salesflow.models import load_model, sql_literal
 from salesflow.quality.gate import QualityGate
 from salesflow.quality.results import write_results
 from salesflow.silver.gates import SilverGates
@@ -56,6 +54,8 @@ VIEWS = frozenset({"silver.classified_events"})
 its columns and often one event type, and a copy of every row cost more than their joins
 (0.1 CPU-s of 1.1 for the models after the parse, on a 550,000-record batch)."""
 OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
+RELATIONS: dict[TableSpec, str] = {spec: f"silver_batch_{spec.name}" for spec in SILVER_TABLES}
+"""The engine relation each output of the batch in hand is kept as, until it is written."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,11 @@ class SilverProcessor:
     def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings, gate: QualityGate | None = None) -> None:
         self.lake, self.engine, self.settings, self.gate = lake, engine, settings, gate
         self.state = SeenState(lake, settings.pipeline.dedupe_horizon_hours)
-        self.last_written: tuple[int, dict[TableSpec, pa.Table]] | None = None
-        """The rows the last processed batch wrote, for Gold to take without reading them back."""
+        self.last_written: tuple[int, dict[TableSpec, str]] | None = None
+        """The relations the last processed batch wrote, for Gold (on the same engine) to take
+        without reading them back."""
 
-    def written(self, batch_id: int) -> dict[TableSpec, pa.Table] | None:
+    def written(self, batch_id: int) -> dict[TableSpec, str] | None:
         return self.last_written[1] if self.last_written and self.last_written[0] == batch_id else None
 
     def committed(self) -> int:
@@ -121,7 +122,7 @@ class SilverProcessor:
         """Process one Bronze batch; ``bronze`` may hand over its rows (saves a read), and with them
         ``durable``, which waits until they are committed to Bronze: the batch is computed
         meanwhile, and nothing is checked or written before it returns."""
-        return self._run(batch_id, bronze, self._write, durable)
+        return self._run(batch_id, bronze, durable=durable)
 
     def rebuild(self, batch_id: int, first: date | None = None, last: date | None = None) -> SilverBatch:
         """Recompute one Bronze batch exactly as ``process`` did and replace its rows: all of them
@@ -129,46 +130,35 @@ class SilverProcessor:
         recomputed, because lateness and in-batch dedupe depend on all of it; the state still
         comes from earlier batches only."""
         if first is None or last is None:
-            def replace_all(spec: TableSpec, rows: pa.Table, _: int) -> None:
-                self.lake.replace_rows(spec, rows, f"batch_id = {batch_id}")
+            return self._run(batch_id, None, WriteScope.replace(f"batch_id = {batch_id}"))
+        in_range = f"event_date >= '{first.isoformat()}' AND event_date <= '{last.isoformat()}'"
+        return self._run(batch_id, None, WriteScope.replace(f"batch_id = {batch_id} AND {in_range}"), in_range)
 
-            return self._run(batch_id, None, replace_all)
-        in_range = f"batch_id = {batch_id} AND event_date >= '{first.isoformat()}' AND event_date <= '{last.isoformat()}'"
-
-        def replace(spec: TableSpec, rows: pa.Table, _: int) -> None:
-            dates = rows["event_date"]
-            keep = pc.and_(pc.greater_equal(dates, pa.scalar(first, pa.date32())),
-                           pc.less_equal(dates, pa.scalar(last, pa.date32())))
-            self.lake.replace_rows(spec, rows.filter(pc.fill_null(keep, False)), in_range)
-
-        return self._run(batch_id, None, replace)
-
-    def _run(self, batch_id: int, bronze: pa.Table | None,
-             write: Callable[[TableSpec, pa.Table, int], None], durable: Callable[[], None] | None = None) -> SilverBatch:
-        if bronze is None:
-            bronze = self.lake.read(BRONZE_EVENTS, filter=ds.field("batch_id") == batch_id)
-        assert bronze is not None, "bronze.events must exist before silver runs"  # noqa: S101 - type narrowing
-        if bronze.num_rows and pc.min_max(bronze["batch_id"]).as_py() != {"min": batch_id, "max": batch_id}:
-            raise ModelError(f"silver batch {batch_id} was handed rows of other batches")  # models key on record_seq
+    def _run(self, batch_id: int, bronze: pa.Table | None, rebuild: WriteScope | None = None,
+             rows_in: str | None = None, durable: Callable[[], None] | None = None) -> SilverBatch:
+        """``rebuild`` None: a first run, appended with the batch's transaction; else a replace of
+        that scope with the rows matching ``rows_in`` (all when None)."""
         clock = time.perf_counter()
-        self.engine.register("bronze_batch", bronze)
-        self._register_state(batch_id, self._oldest_plausible(bronze), keep=write == self._write)
+        bronze_rows = self._register_bronze(batch_id, bronze)
+        self._register_state(batch_id, self._oldest_plausible(), keep=rebuild is None)
         params = self._params()
         for name in STAGING:
             self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS, **params)
-        outputs = {spec: self.engine.run(load_model(name), **params) for spec, name in OUTPUTS.items()}
+        for spec, name in OUTPUTS.items():
+            self.engine.compute(RELATIONS[spec], load_model(name), **params)
+        outputs = dict(RELATIONS)
         if durable is not None:
             durable()
         try:
             if self.gate is not None:  # Gates first: a blocking rule stops the batch before any write
                 outputs = SilverGates(self.lake, self.engine, self.gate, batch_id).apply(outputs)
-            result = self._summarize(batch_id, bronze.num_rows, outputs)
+            result = self._summarize(batch_id, bronze_rows, outputs)
             self._reconcile(result)
             self.last_written = None
-            self.lake.side_by_side({spec: partial(write, spec, rows, batch_id) for spec, rows in outputs.items()})
-            if write == self._write:  # a rebuild may write only part of the rows
+            self._write(batch_id, outputs, rebuild, rows_in)
+            if rebuild is None:  # a rebuild may write only part of the rows
                 self.last_written = (batch_id, outputs)
-                self.state.add(batch_id, outputs)
+                self.state.add(batch_id, outputs, self.engine)
         finally:
             if self.gate is not None:
                 write_results(self.lake, self.gate.results)
@@ -189,13 +179,25 @@ class SilverProcessor:
                 f"silver batch {result.batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
                 expected=result.bronze_rows, actual=accounted)
 
-    def _oldest_plausible(self, bronze: pa.Table) -> date | None:
+    def _register_bronze(self, batch_id: int, bronze: pa.Table | None) -> int:
+        """The batch's Bronze rows as ``bronze_batch``: handed over by the ingestor that wrote them
+        (they came through this process), or read from the table. Returns their count."""
+        if bronze is not None:
+            if bronze.num_rows and pc.min_max(bronze["batch_id"]).as_py() != {"min": batch_id, "max": batch_id}:
+                raise ModelError(f"silver batch {batch_id} was handed rows of other batches")  # models key on record_seq
+            self.engine.register("bronze_batch", bronze)
+        elif not self.engine.read_table(self.lake, BRONZE_EVENTS, "bronze_batch", predicate=f"batch_id = {batch_id}"):
+            raise ModelError("bronze.events must exist before silver runs")
+        return self.engine.rows("bronze_batch")
+
+    def _oldest_plausible(self) -> date | None:
         """The batch's oldest event day that can be accepted: a record dated in year 1 is quarantined
         as implausible_time, and must not send the dedupe state back to before the calendar."""
         earliest = self.settings.pipeline.earliest_event_time.date()
-        dates = bronze["event_date"]
-        oldest = pc.min(pc.filter(dates, pc.greater_equal(dates, pa.scalar(earliest, dates.type)))).as_py()
-        return oldest if oldest is not None else (earliest if pc.count(dates).as_py() else None)
+        found = self.engine.query(f"SELECT min(CASE WHEN event_date >= {sql_literal(earliest)} THEN event_date END) "
+                                  "AS oldest, count(event_date) AS dated FROM bronze_batch",
+                                  "silver oldest event day").to_pylist()[0]
+        return found["oldest"] if found["oldest"] is not None else (earliest if found["dated"] else None)
 
     def _register_state(self, batch_id: int, oldest: date | None, keep: bool) -> None:
         """Expose Silver rows from batches before this one: the dedupe keys (silver.seen_keys cuts
@@ -205,9 +207,7 @@ class SilverProcessor:
         bounded however long the stream runs; it depends only on the batch, so a replay after a
         crash sees the same state. A stream keeps it in memory between its micro-batches.
         """
-        state = self.state.for_batch(batch_id, oldest, keep)
-        for spec, seen in state.items():
-            self.engine.register(f"seen_{spec.name}", seen)
+        self.state.register(self.engine, batch_id, oldest, keep)
 
     def _params(self) -> dict[str, object]:
         pipeline = self.settings.pipeline
@@ -233,21 +233,36 @@ class SilverProcessor:
             "utc_offset": UTC_OFFSET,
         }
 
-    def _summarize(self, batch_id: int, bronze_rows: int, outputs: dict[TableSpec, pa.Table]) -> SilverBatch:
-        quarantine = outputs[QUARANTINE]
+    def _summarize(self, batch_id: int, bronze_rows: int, outputs: dict[TableSpec, str]) -> SilverBatch:
+        """The batch's counts, asked of the engine (only they come back, never the rows)."""
         drift = self.engine.run(load_model("silver.schema_drift"))
+        reasons = self.engine.query(f'SELECT reason, count(*) AS n FROM "{outputs[QUARANTINE]}" GROUP BY reason',  # noqa: S608 - our own relation names
+                                    "silver summary")
+        late = " UNION ALL ".join(f'SELECT sum(CASE WHEN late THEN 1 ELSE 0 END) AS n FROM "{outputs[spec]}"'  # noqa: S608 - our own relation names
+                                  for spec in SILVER_EVENT_TABLES)
         return SilverBatch(
             batch_id=batch_id,
             bronze_rows=bronze_rows,
-            events={spec.name: outputs[spec].num_rows for spec in SILVER_EVENT_TABLES},
-            order_lines=outputs[SILVER_ORDER_LINES].num_rows,
-            quarantined=dict(Counter(quarantine["reason"].to_pylist())),
-            duplicates=outputs[DUPLICATES].num_rows,
-            late=sum(pc.sum(outputs[spec]["late"]).as_py() or 0 for spec in SILVER_EVENT_TABLES),
+            events={spec.name: self.engine.rows(outputs[spec]) for spec in SILVER_EVENT_TABLES},
+            order_lines=self.engine.rows(outputs[SILVER_ORDER_LINES]),
+            quarantined=dict(zip(reasons["reason"].to_pylist(), reasons["n"].to_pylist(), strict=True)),
+            duplicates=self.engine.rows(outputs[DUPLICATES]),
+            late=sum(n or 0 for n in self.engine.query(late, "silver summary")["n"].to_pylist()),
             drift={f"{r['event_type']}.{r['field']}": r["events"] for r in drift.to_pylist()},
         )
 
-    def _write(self, spec: TableSpec, rows: pa.Table, batch_id: int) -> None:
-        self.lake.append(spec, rows, app_id=SILVER_APP, version=batch_id,
-                                metadata={"salesflow.bronze_batch": str(batch_id)})
+    def _write(self, batch_id: int, outputs: dict[TableSpec, str], rebuild: WriteScope | None,
+               rows_in: str | None) -> None:
+        """Every Silver table in one commit each, side by side: appended with the batch's
+        transaction on a first run; on a rebuild, the scope replaced by the rows in range."""
+        if rebuild is None:
+            self.engine.write_tables(self.lake, {spec: (rel, WriteScope.append()) for spec, rel in outputs.items()},
+                                     Txn(SILVER_APP, batch_id), metadata={"salesflow.bronze_batch": str(batch_id)})
+            return
+        if rows_in is not None:
+            for spec, rel in list(outputs.items()):
+                self.engine.compute_sql(f"{rel}_in_range", f'SELECT * FROM "{rel}" WHERE {rows_in}',  # noqa: S608 - our own names and dates
+                                        "silver rebuild")
+                outputs[spec] = f"{rel}_in_range"
+        self.engine.write_tables(self.lake, {spec: (rel, rebuild) for spec, rel in outputs.items()}, None)
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import SILVER_CART_ADDS, SILVER_ORDERS, SILVER_PRODUCT_VIEWS, TableSpec
 
@@ -52,6 +53,19 @@ class SeenState:
     def first_day(self, oldest: date | None) -> date | None:
         return None if oldest is None else oldest - self.horizon - timedelta(days=1)
 
+    def register(self, engine: EngineAdapter, batch_id: int, oldest: date | None, keep: bool) -> None:
+        """The state of ``batch_id`` as relations ``seen_<table>``. An engine whose relations live in
+        this process keeps it between batches (``for_batch``); any other reads it from Silver
+        each time, so it never travels through this process."""
+        if engine.KEEPS_RESULTS_IN_PROCESS:
+            for spec, seen in self.for_batch(batch_id, oldest, keep).items():
+                engine.register(f"seen_{spec.name}", seen)
+            return
+        self.reads += 1
+        for spec, schema in SEEN_SCHEMA.items():
+            engine.read_table(self.lake, spec, f"seen_{spec.name}", predicate=self._predicate(batch_id, self.first_day(oldest)),
+                              columns=schema.names, empty=schema)
+
     def for_batch(self, batch_id: int, oldest: date | None, keep: bool) -> dict[TableSpec, pa.Table]:
         """The state of ``batch_id``. ``keep``: remember it, to add the batch's rows once they are
         written (the processing path; a rebuild does not keep it)."""
@@ -67,16 +81,23 @@ class SeenState:
         self._kept = _Kept(batch_id, first_day, tables, versions) if keep and first_day is not None else None
         return tables
 
-    def add(self, batch_id: int, written: dict[TableSpec, pa.Table]) -> None:
-        """Batch ``batch_id`` is committed in every Silver table: its rows join the kept state."""
+    def add(self, batch_id: int, written: dict[TableSpec, str], engine: EngineAdapter) -> None:
+        """Batch ``batch_id`` is committed in every Silver table (``written``: its relations on
+        ``engine``): its keys join the kept state."""
         kept = self._kept
-        if kept is None or kept.below != batch_id:
+        if kept is None or kept.below != batch_id or not engine.KEEPS_RESULTS_IN_PROCESS:
             self._kept = None
             return
         for spec, schema in SEEN_SCHEMA.items():
-            mine = _since(written[spec].select(schema.names).cast(schema), kept.from_day)
+            mine = _since(engine.projection(written[spec], schema.names).cast(schema), kept.from_day)
             kept.tables[spec] = pa.concat_tables([kept.tables[spec], mine])
         kept.below, kept.versions = batch_id + 1, self._versions()
+
+    @staticmethod
+    def _predicate(batch_id: int, first_day: date | None) -> str:
+        """Rows of earlier batches from ``first_day`` on: partition pruning keeps the read bounded
+        however long the stream runs."""
+        return f"batch_id < {batch_id}" + (f" AND event_date >= '{first_day.isoformat()}'" if first_day else "")
 
     def _versions(self) -> dict[TableSpec, int | None]:
         return {spec: self.lake.version(spec) for spec in SEEN_SCHEMA}
@@ -87,10 +108,9 @@ class SeenState:
     def _read(self, batch_id: int, first_day: date | None) -> dict[TableSpec, pa.Table]:
         self.reads += 1
         keep = ds.field("batch_id") < batch_id
-        prune = f"batch_id < {batch_id}"
-        if first_day is not None:  # partition pruning keeps the read bounded however long the stream runs
+        prune = self._predicate(batch_id, first_day)
+        if first_day is not None:
             keep = keep & (ds.field("event_date") >= first_day)
-            prune += f" AND event_date >= '{first_day.isoformat()}'"
         out = {}
         for spec, schema in SEEN_SCHEMA.items():
             seen = self.lake.read(spec, columns=schema.names, filter=keep, prune=prune)

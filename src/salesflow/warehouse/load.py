@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from salesflow.calendar import dim_date_rows
+from salesflow.common.calendar import dim_date_rows
 from salesflow.config import Settings
 from salesflow.engine.base import EngineAdapter
 from salesflow.gold.aggregate import gold_committed

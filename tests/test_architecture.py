@@ -1,0 +1,140 @@
+"""The floor plan, checked from the tree: imports run down the floors, no loops, small modules,
+and delta-rs only under ``lake/``."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "salesflow"
+FLOORS = [
+    ("errors", "redact", "common", "models", "__version__"),
+    ("config", "contract"),
+    ("lake",),
+    ("engine",),
+    ("quality",),
+    ("context",),
+    ("sources", "simulator", "collector"),
+    ("bronze",),
+    ("silver",),
+    ("gold",),
+    ("pipeline", "warehouse"),
+    ("analytics", "forecast"),
+    ("dashboard",),
+    ("ops",),
+    ("jobs",),
+    ("cli", "__main__", "spark_submit", "__init__"),
+]
+"""Lowest first: a module may import its own floor and those below. ``contract -> sources ->
+bronze -> silver -> gold -> warehouse -> analytics / forecast -> dashboard`` with the shared
+parts under it and the jobs, CLI and entry points over it."""
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
+"""Imports that may run up the floors, each with its reason (none today)."""
+DELTA_METHODS = {"get_add_actions", "history", "to_pyarrow_dataset", "to_pyarrow_table", "file_uris",
+                 "load_as_version", "transaction_version", "update_incremental", "create_write_transaction",
+                 "vacuum", "optimize", "create_checkpoint", "cleanup_metadata", "metadata", "protocol"}
+MAX_LINES = 400
+
+
+def _modules() -> dict[str, ast.Module]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        found[".".join(parts)] = ast.parse(path.read_text(), str(path))
+    return found
+
+
+def _imports(tree: ast.Module) -> set[str]:
+    """Modules of salesflow this one imports (at the top or inside a function)."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("salesflow"):
+            base = node.module.removeprefix("salesflow").removeprefix(".")
+            out |= {base} if base else {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            out |= {a.name.removeprefix("salesflow.") for a in node.names if a.name.startswith("salesflow.")}
+    return out
+
+
+def _floor(module: str) -> int:
+    top = module.split(".")[0]
+    for level, names in enumerate(FLOORS):
+        if top in names:
+            return level
+    raise AssertionError(f"{module} is on no floor: add its package to FLOORS")
+
+
+MODULES = _modules()
+GRAPH = {name: {t for t in _imports(tree) if t in MODULES} for name, tree in MODULES.items()}
+
+
+def test_every_import_runs_down_the_floors() -> None:
+    upward = sorted((m, t) for m, targets in GRAPH.items() for t in _imports(MODULES[m])
+                    if _floor(t) > _floor(m) and (m, t) not in ALLOWED_UPWARD)
+    assert upward == [], upward
+    assert len(ALLOWED_UPWARD) <= 2
+
+
+def test_no_import_loops() -> None:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    loops: list[list[str]] = []
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+
+    def visit(node: str) -> None:  # Tarjan: every strongly connected part of more than one module is a loop
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in GRAPH[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            part = []
+            while True:
+                top = stack.pop()
+                part.append(top)
+                if top == node:
+                    break
+            if len(part) > 1:
+                loops.append(sorted(part))
+
+    for node in GRAPH:
+        if node not in index:
+            visit(node)
+    assert loops == []
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_stay_small(path: Path) -> None:
+    assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def test_only_lake_touches_delta_rs() -> None:
+    """No module outside ``lake/`` imports ``deltalake`` or calls a delta-rs table method."""
+    offenders = []
+    for name, tree in MODULES.items():
+        if name.split(".")[0] == "lake":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "deltalake" for a in node.names):
+                offenders.append(f"{name} imports deltalake")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "deltalake":
+                offenders.append(f"{name} imports deltalake")
+            elif isinstance(node, ast.Attribute) and node.attr in DELTA_METHODS and isinstance(node.ctx, ast.Load):
+                offenders.append(f"{name}:{node.lineno} .{node.attr}")
+    assert offenders == []
+
+
+def test_no_top_level_module_shadows_the_standard_library() -> None:
+    """spark-submit runs ``salesflow/spark_submit.py`` as a script, which puts ``salesflow/`` first
+    on the path: a ``salesflow/calendar.py`` would replace the standard ``calendar`` module."""
+    names = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if p.is_dir()}
+    assert sorted(names & set(sys.stdlib_module_names)) == []
