@@ -159,14 +159,18 @@ def main() -> None:
     report = {"events": args.events, "repeat": args.repeat, "runs": runs, "freshness": freshness,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
     (OUT / "compare.json").write_text(json.dumps(report, indent=2))
-    print("\n| run | wall s | events/s | peak RSS MiB | salesflow batch is | agreement with salesflow batch | every run s |")
+    print("\n| run | wall s | events/s | peak RSS MiB | salesflow batch is | agreement with salesflow batch "
+          "| every run s |")
     print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
     for run in runs:
         print(f"| {run['run']} | {run['seconds']:.1f} | {run['events_per_second']:,} | {run['peak_mib']:,} | "
               f"{run['salesflow_speedup']}x | {run['agreement']} | {', '.join(map(str, run['all_seconds']))} |")
     by_name = {run["run"]: run for run in runs}
     if {"salesflow stream", "pyspark structured streaming"} <= by_name.keys():
-        ratio = by_name["salesflow stream"]["events_per_second"] / by_name["pyspark structured streaming"]["events_per_second"]
+        ratio = (
+            by_name["salesflow stream"]["events_per_second"]
+            / by_name["pyspark structured streaming"]["events_per_second"]
+        )
         report["stream_vs_structured_streaming"] = round(ratio, 2)
         (OUT / "compare.json").write_text(json.dumps(report, indent=2))
         print(f"\nsalesflow stream: {ratio:.1f}x Spark Structured Streaming's events/s")

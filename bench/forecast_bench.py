@@ -95,8 +95,12 @@ def main() -> None:
         clock = time.perf_counter()
         backtest = run_backtest(frames, settings.forecast, ("seasonal_naive", "ridge", "lightgbm"))
         result["backtest_3_folds_seconds"] = round(time.perf_counter() - clock, 1)
-        result["backtest_wape_7d"] = {m: round(backtest.wape(m, "7"), 3) for m in ("seasonal_naive", "ridge", "lightgbm")}
-        result["lightgbm_vs_naive_wape_7d"] = round(1 - backtest.wape("lightgbm", "7") / backtest.wape("seasonal_naive", "7"), 3)
+        result["backtest_wape_7d"] = {
+            m: round(backtest.wape(m, "7"), 3) for m in ("seasonal_naive", "ridge", "lightgbm")
+        }
+        result["lightgbm_vs_naive_wape_7d"] = round(
+            1 - backtest.wape("lightgbm", "7") / backtest.wape("seasonal_naive", "7"), 3
+        )
     clock = time.perf_counter()
     trained = train(settings, kinds=("lightgbm",))
     result["forecast_train_lightgbm_seconds"] = round(time.perf_counter() - clock, 1)

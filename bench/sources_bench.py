@@ -111,8 +111,10 @@ def make_csv(path: Path, rows: int) -> None:
         out.write("order;customer;ts;sku;qty;price\n")
         for n in range(rows):
             order = n // 3  # three lines per order
-            out.write(f"O{order};C{order % 5000};{1 + order % 28:02d}.09.2026 {order % 24:02d}:{order % 60:02d};"
-                      f"P{rng.randrange(400)};{1 + rng.randrange(4)};{rng.randrange(1, 200)},{rng.randrange(100):02d}\n")
+            out.write(
+                f"O{order};C{order % 5000};{1 + order % 28:02d}.09.2026 {order % 24:02d}:{order % 60:02d};"
+                f"P{rng.randrange(400)};{1 + rng.randrange(4)};{rng.randrange(1, 200)},{rng.randrange(100):02d}\n"
+            )
 
 
 def files(rows: int) -> dict[str, object]:
@@ -132,9 +134,15 @@ def files(rows: int) -> dict[str, object]:
     clock = time.perf_counter()
     subprocess.run([sys.executable, __file__, "--pandas-peer", str(csv_path)], check=True)
     pandas_s = time.perf_counter() - clock
-    return {"rows": rows, "megabytes": round(megabytes, 1), "salesflow_seconds": round(salesflow_s, 2),
-            "salesflow_mb_per_s": round(megabytes / salesflow_s, 1), "pandas_seconds": round(pandas_s, 2),
-            "pandas_mb_per_s": round(megabytes / pandas_s, 1), "pandas_over_salesflow": round(pandas_s / salesflow_s, 2)}
+    return {
+        "rows": rows,
+        "megabytes": round(megabytes, 1),
+        "salesflow_seconds": round(salesflow_s, 2),
+        "salesflow_mb_per_s": round(megabytes / salesflow_s, 1),
+        "pandas_seconds": round(pandas_s, 2),
+        "pandas_mb_per_s": round(megabytes / pandas_s, 1),
+        "pandas_over_salesflow": round(pandas_s / salesflow_s, 2),
+    }
 
 
 def pandas_peer(csv_path: Path) -> None:

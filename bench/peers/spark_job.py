@@ -68,9 +68,11 @@ def silver_gold(events: DataFrame, products: DataFrame) -> dict[str, DataFrame]:
     views = events.where("event_type = 'product_viewed'")
     carts = events.where("event_type = 'add_to_cart'")
     daily = lines.groupBy("event_date", "product_id", "category").agg(
-        F.sum("quantity").alias("units"), F.sum("revenue").alias("revenue"), F.countDistinct("order_id").alias("orders"))
+        F.sum("quantity").alias("units"), F.sum("revenue").alias("revenue"), F.countDistinct("order_id").alias("orders")
+    )
     category = lines.groupBy("event_date", "category").agg(
-        F.sum("revenue").alias("revenue"), F.countDistinct("order_id").alias("orders"), F.sum("quantity").alias("units"))
+        F.sum("revenue").alias("revenue"), F.countDistinct("order_id").alias("orders"), F.sum("quantity").alias("units")
+    )
     return {"orders": orders.drop("lines"), "order_lines": lines, "product_views": views.drop("lines"),
             "cart_adds": carts.drop("lines"), "daily_sales": daily, "category_revenue": category}
 

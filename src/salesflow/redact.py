@@ -35,7 +35,9 @@ they are still masked where they sit in a credential shape."""
 
 # A key is secret-like when it names a password, secret, token, credential or key; keys that only
 # point at a secret (a file path, an environment variable's name, an id) are not.
-_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|pwd|secret|token|credential|private|key|authorization|cookie", re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|pwd|secret|token|credential|private|key|authorization|cookie", re.IGNORECASE
+)
 _REFERENCE_KEY = re.compile(r"(location|path|file|env|_id|\.id|name|type|mechanism|protocol)$", re.IGNORECASE)
 NON_SECRET_KEYS = frozenset({
     "access_key_id", "aws_access_key_id", "spark.hadoop.fs.s3a.access.key", "fs.s3a.access.key",

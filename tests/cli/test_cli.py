@@ -85,7 +85,9 @@ def test_realtime_simulation_writes_current_events(tmp_path: Path) -> None:
     result = salesflow("--data-dir", str(data), "simulate", "--rate", "400", "--duration", "2", "--clean",
                        timeout=60)
     assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for f in sorted((data / "landing").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    lines = [
+        json.loads(line) for f in sorted((data / "landing").glob("*.jsonl")) for line in f.read_text().splitlines()
+    ]
     assert len(lines) == 800
     now = datetime.now(UTC)
     times = [datetime.fromisoformat(line["event_time"].replace("Z", "+00:00")) for line in lines]

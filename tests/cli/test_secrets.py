@@ -143,8 +143,10 @@ def test_collector_answers_and_logs_hold_no_secret(tmp_path: Path, settings: Set
             url = f"http://127.0.0.1:{port}"
             wait_healthy(f"{url}/healthz", proc, log, 60)  # type: ignore[arg-type]
             answers = [httpx.get(f"{url}/{p}").text for p in ("healthz", "metrics", "openapi.json", "docs")]
-            answers += [httpx.post(f"{url}/v1/events", content=body).text
-                        for body in (b"{", b"[]", b'{"event_type": "order_created"}', json.dumps({"x": secret}).encode())]
+            answers += [
+                httpx.post(f"{url}/v1/events", content=body).text
+                for body in (b"{", b"[]", b'{"event_type": "order_created"}', json.dumps({"x": secret}).encode())
+            ]
         finally:
             proc.terminate()
             proc.wait(timeout=30)

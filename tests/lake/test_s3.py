@@ -115,9 +115,13 @@ def test_status_codes_are_not_read_out_of_durations_or_versions() -> None:
                "max_retries:8, retry_timeout:30s, source:error sending request for url "
                "(http://127.0.0.1:44033/lake?list-type=2&start-after=outage%2F_delta_log%2F00000000000000000404.json)")
     assert isinstance(explain(OSError(retried), settings), TransientError)
-    refused = explain(OSError("Generic S3 error: Client error with status 403 Forbidden: <Code>Denied</Code>"), settings)
+    refused = explain(
+        OSError("Generic S3 error: Client error with status 403 Forbidden: <Code>Denied</Code>"), settings
+    )
     assert isinstance(refused, ConfigError) and "refused the credentials" in str(refused)
-    missing = explain(OSError("Generic S3 error: Error performing list request: Client error with status 404"), settings)
+    missing = explain(
+        OSError("Generic S3 error: Error performing list request: Client error with status 404"), settings
+    )
     assert isinstance(missing, ConfigError) and "does not exist" in str(missing)
 
 

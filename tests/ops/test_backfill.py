@@ -35,7 +35,9 @@ def snapshot(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
         out[spec.qualified] = sorted((tuple(map(str, r.values())) for r in table.select(columns).to_pylist()))
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         for name in ("fact_sales", "agg_daily_sales", "agg_category_revenue", "agg_funnel_daily"):
-            out[f"warehouse.{name}"] = sorted(tuple(map(str, r)) for r in con.execute(f"SELECT * FROM {name}").fetchall())
+            out[f"warehouse.{name}"] = sorted(
+                tuple(map(str, r)) for r in con.execute(f"SELECT * FROM {name}").fetchall()
+            )
     return out
 
 
@@ -91,7 +93,9 @@ def test_backfill_restores_a_damaged_range_exactly_and_resumes(tmp_path: Path) -
     assert reconcile_lake(Lake(settings.lake_root)).balanced
 
     again = backfill(settings)  # the same range again: resumes past every rebuilt batch
-    assert again["silver_batches_rebuilt"] == [] and again["silver_batches_skipped"] == restored["silver_batches_rebuilt"]
+    assert (
+        again["silver_batches_rebuilt"] == [] and again["silver_batches_skipped"] == restored["silver_batches_rebuilt"]
+    )
     assert snapshot(settings) == original
 
 

@@ -130,7 +130,9 @@ def test_accepted_hostile_records_are_typed(landed: Settings) -> None:
 
 
 # Size and currency are deployment settings (pipeline.*), not contract rules.
-@pytest.mark.parametrize("payload,reason", [c for c in CASES if c[1] not in ("payload_too_large", "unsupported_currency")])
+@pytest.mark.parametrize(
+    "payload,reason", [c for c in CASES if c[1] not in ("payload_too_large", "unsupported_currency")]
+)
 def test_contract_and_sql_agree(payload: bytes, reason: str | None) -> None:
     try:
         parse_event(payload)

@@ -44,8 +44,12 @@ PILLS = {
     pill(3, event_time="10000-01-01T00:00:00Z"): "implausible_time",
     pill(4, event_time="9999-12-31T00:00:00Z"): "implausible_time",
     pill(5, lines=[{"product_id": "P00001", "quantity": 10**17, "unit_price": 100.0}]): "implausible_quantity",
-    pill(6, lines=[{"product_id": "P00001", "quantity": 1, "unit_price": 9e15}], total_amount=9e15): "implausible_amount",
-    pill(7, lines=[{"product_id": "P00001", "quantity": 1, "unit_price": 9e15}], total_amount=9e15): "implausible_amount",
+    pill(
+        6, lines=[{"product_id": "P00001", "quantity": 1, "unit_price": 9e15}], total_amount=9e15
+    ): "implausible_amount",
+    pill(
+        7, lines=[{"product_id": "P00001", "quantity": 1, "unit_price": 9e15}], total_amount=9e15
+    ): "implausible_amount",
     pill(8, customer_id="C\u0000NUL"): "invalid_value",
     pill(9, order_id="O\u001b[31m"): "invalid_value",
 }

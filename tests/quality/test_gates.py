@@ -132,9 +132,13 @@ def test_every_defect_is_accounted_for_by_rule(tmp_path: Path) -> None:
 def test_alert_on_blocking_failure_with_retries(tmp_path: Path) -> None:
     data = tmp_path / "d"
     with webhook_server(fail_first=2) as hook:
-        settings = with_rules(tmp_path, data, "silver:\n  orders:\n"
-                              "    - {kind: range, column: total_amount, max: 300, rule: no_big_orders, action: fail}\n",
-                              alerts={"webhook_url": hook.url, "retries": 3})
+        settings = with_rules(
+            tmp_path,
+            data,
+            "silver:\n  orders:\n"
+            "    - {kind: range, column: total_amount, max: 300, rule: no_big_orders, action: fail}\n",
+            alerts={"webhook_url": hook.url, "retries": 3},
+        )
         land(settings, SPEC)
         with pytest.raises(QualityGateError):
             run_batch(settings)

@@ -28,7 +28,9 @@ def test_exact_record_count_including_defects() -> None:
 
 
 def test_funnel_is_plausible() -> None:
-    counts = Counter(e["event_type"] for e in _events(SimulationSpec(events=40_000, seed=2, defects=DefectRates.none())))
+    counts = Counter(
+        e["event_type"] for e in _events(SimulationSpec(events=40_000, seed=2, defects=DefectRates.none()))
+    )
     view_to_cart = counts["add_to_cart"] / counts["product_viewed"]
     cart_to_order = counts["order_created"] / counts["add_to_cart"]
     assert 0.1 < view_to_cart < 0.35

@@ -24,7 +24,9 @@ from tests.sources.test_partner_files import SHOP
 GOOD = "Bestellung;Kunde;Datum;Artikel;Menge;Preis\nG1;K1;01.09.2026 10:15;Tisch;1;2,00\n"
 
 
-def ingest(settings: Settings, tmp_path: Path, paths: list[Path], **source: object) -> tuple[subprocess.CompletedProcess[str], str]:
+def ingest(
+    settings: Settings, tmp_path: Path, paths: list[Path], **source: object
+) -> tuple[subprocess.CompletedProcess[str], str]:
     canary = "canary-" + uuid.uuid4().hex
     config = tmp_path / "salesflow.yaml"
     config.write_text(yaml.safe_dump({"files": {"shop": {**SHOP, **source}}}))

@@ -109,7 +109,9 @@ def test_daily_revenue_matches_pandas(loaded: tuple[Settings, Settings], lines: 
 
 
 def test_month_over_month_matches_pandas(loaded: tuple[Settings, Settings], lines: pd.DataFrame) -> None:
-    monthly = lines.assign(month=pd.to_datetime(lines["event_date"]).dt.strftime("%Y-%m")).groupby("month")["revenue"].sum()
+    monthly = (
+        lines.assign(month=pd.to_datetime(lines["event_date"]).dt.strftime("%Y-%m")).groupby("month")["revenue"].sum()
+    )
     growth = monthly.pct_change()
     rows = normalized(answer(loaded[1], "monthly_revenue_growth"))
     assert [r["month"] for r in rows] == list(monthly.index) and len(rows) >= 2

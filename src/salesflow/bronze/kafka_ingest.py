@@ -134,8 +134,14 @@ class KafkaIngestor:
         assert pending is not None  # noqa: S101 - type narrowing
         batch_id = int(pending["batch_id"])  # type: ignore[call-overload]
         end = self._pending_range()[1]
-        rows, written = write_bronze(self.lake, self.engine, _records(messages, self.reader.config.topic, batch_id),
-                                     self.app_id, batch_id, {"salesflow.source": SOURCE, "salesflow.offsets": json.dumps(end)})
+        rows, written = write_bronze(
+            self.lake,
+            self.engine,
+            _records(messages, self.reader.config.topic, batch_id),
+            self.app_id,
+            batch_id,
+            {"salesflow.source": SOURCE, "salesflow.offsets": json.dumps(end)},
+        )
         self.checkpoint.commit()
         self.reader.commit(end)
         seconds = time.perf_counter() - clock

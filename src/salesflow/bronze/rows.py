@@ -54,8 +54,15 @@ def segment_records(segment: Segment, lines: pa.Array, produced_us: int, batch_i
                     first_seq: int) -> pa.Table:
     """Bronze input rows of one landing segment (also built by the Spark job from file contents)."""
     line_numbers = pc.cast(pa.array(np.arange(1, len(lines) + 1)), pa.string())
-    return bronze_input(lines, segment.source, segment.name, pc.binary_join_element_wise(segment.name, line_numbers, ":"),
-                        first_seq, batch_id, pa.scalar(produced_us, pa.timestamp("us", "UTC")))
+    return bronze_input(
+        lines,
+        segment.source,
+        segment.name,
+        pc.binary_join_element_wise(segment.name, line_numbers, ":"),
+        first_seq,
+        batch_id,
+        pa.scalar(produced_us, pa.timestamp("us", "UTC")),
+    )
 
 
 def bronze_input(lines: pa.Array | list[bytes], source: str, source_file: str | pa.Array | pa.ChunkedArray,

@@ -249,7 +249,9 @@ def airflow_dag(ctx: click.Context, drop_dir: str, file_source: str, schedule: s
 
 
 @cli.command()
-@click.option("--retention-hours", type=click.FloatRange(min=1), help="Vacuum guard (default: stream.vacuum_retention_hours).")
+@click.option(
+    "--retention-hours", type=click.FloatRange(min=1), help="Vacuum guard (default: stream.vacuum_retention_hours)."
+)
 @click.pass_context
 @handle_errors
 def maintain(ctx: click.Context, retention_hours: float | None) -> None:

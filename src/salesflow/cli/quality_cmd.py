@@ -70,7 +70,13 @@ def _table(rows: list[dict[str, Any]], run_id: str) -> Table:
     for column in ("layer", "table", "rule", "action", "result", "violating rows", "checks", "ms"):
         table.add_column(column, justify="right" if column in ("violating rows", "checks", "ms") else "left")
     for row in rows:
-        verdict = "[green]pass[/]" if row["passed"] else "[red]FAIL[/]" if row["action"] == "fail" else "[yellow]violations[/]"
+        verdict = (
+            "[green]pass[/]"
+            if row["passed"]
+            else "[red]FAIL[/]"
+            if row["action"] == "fail"
+            else "[yellow]violations[/]"
+        )
         table.add_row(row["layer"], row["table_name"], row["rule"], row["action"], verdict,
                       f"{row['violating_rows']:,}", str(row["checks"]), f"{row['duration_ms']:.0f}")
     return table

@@ -54,9 +54,15 @@ def run_simulation(console: Console, settings: Settings, *, events: int | None, 
     catalog = build_catalog(seed)
     write_reference(landing, catalog)  # reference data always lands as files, whatever carries events
     if target.startswith("kafka://"):
-        spec = SimulationSpec(events=int(rate * duration) if rate and duration else 200_000 if events is None else events,
-                              seed=seed, start=start, days=days, defects=rates,
-                              realtime_from=datetime.now(UTC) if rate else None, realtime_seconds=duration or 0.0)
+        spec = SimulationSpec(
+            events=int(rate * duration) if rate and duration else 200_000 if events is None else events,
+            seed=seed,
+            start=start,
+            days=days,
+            defects=rates,
+            realtime_from=datetime.now(UTC) if rate else None,
+            realtime_seconds=duration or 0.0,
+        )
         output = to_kafka(settings, target, simulate(spec, catalog), rate)
     elif rate is not None and duration is not None:
         spec = SimulationSpec(events=int(rate * duration), seed=seed, defects=rates,
@@ -91,7 +97,9 @@ def to_kafka(settings: Settings, url: str, records: Iterable[SimRecord], rate: f
     return SimulationOutput(sent, 0, defects)
 
 
-def _write_with_progress(landing: LandingLog, spec: SimulationSpec, catalog: Catalog, per_segment: int) -> SimulationOutput:
+def _write_with_progress(
+    landing: LandingLog, spec: SimulationSpec, catalog: Catalog, per_segment: int
+) -> SimulationOutput:
     columns = (TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TextColumn("records"), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("simulate", total=spec.events)

@@ -68,7 +68,9 @@ def spark() -> None:
 @click.option("--source", type=click.Choice(["landing", "kafka"]), default="landing", show_default=True)
 @click.option("--available-now/--continuous", default=True, show_default=True,
               help="availableNow trigger (drain, then stop) or a processing-time trigger.")
-@click.option("--timeout", "timeout_seconds", type=click.FloatRange(min=1), help="Stop a continuous run after this long.")
+@click.option(
+    "--timeout", "timeout_seconds", type=click.FloatRange(min=1), help="Stop a continuous run after this long."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run's figures as JSON.")
 @click.pass_context
 @handle_errors

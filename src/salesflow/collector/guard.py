@@ -55,7 +55,9 @@ class GuardedH11Protocol(H11Protocol):
         host = self.client[0] if self.client else None
         same = sum(1 for c in self.connections if _client_host(c) == host)
         if host is not None and same > self.limits.per_client:
-            log.warning("collector: %s holds %d connections (limit %d); refused", host, same - 1, self.limits.per_client)
+            log.warning(
+                "collector: %s holds %d connections (limit %d); refused", host, same - 1, self.limits.per_client
+            )
             transport.write(_503)
             transport.close()
             return

@@ -21,8 +21,8 @@ class PipelineConfig(Section):
     """Records larger than this are quarantined as ``payload_too_large``."""
     max_batch_bytes: int = Field(192 * 1024 * 1024, ge=1)
     """Landing bytes per Bronze batch (whole segments, at least one); bounds memory. A batch has
-    about 0.2 s of work whatever its size (queries, checks, commits): on 2 cores 192 MiB caught
-    up 2M events 4% faster than 128 MiB for 20% more peak memory (2.5 GiB)."""
+    a fixed cost whatever its size (queries, checks, commits), so larger batches catch up faster
+    for more peak memory (the trade measured in bench/RESULTS.md)."""
     allowed_lateness_seconds: int = Field(600, ge=0)
     """Events older than the watermark minus this are counted as late."""
     dedupe_horizon_hours: float = Field(72.0, gt=0)

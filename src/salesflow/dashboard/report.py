@@ -97,8 +97,9 @@ def build_report(settings: Settings) -> tuple[str, dict[str, int]]:
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>salesflow report</title>
 <style>body{{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}}img{{max-width:100%}}
 table.t{{border-collapse:collapse;font-size:12px}}table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd}}
-.empty{{color:#888}}</style></head><body><h1>salesflow report</h1><p>{stamp} · lake {html.escape(settings.lake_root)}</p>
-{''.join(sections)}</body></html>"""
+.empty{{color:#888}}</style></head><body><h1>salesflow report</h1>
+<p>{stamp} · lake {html.escape(settings.lake_root)}</p>
+{"".join(sections)}</body></html>"""
     return page, counts
 
 

@@ -97,7 +97,7 @@ class EngineAdapter(ABC):
 
     def alias(self, name: str, relation: str) -> None:
         """Make relation ``relation`` readable under ``name`` as well."""
-        self.define(name, f'SELECT * FROM "{relation}"')
+        self.define(name, f'SELECT * FROM "{relation}"')  # noqa: S608 - our own relation name
 
     def rows(self, relation: str) -> int:
         return int(self.query(f'SELECT count(*) AS n FROM "{relation}"')["n"][0].as_py())  # noqa: S608 - our own relation name

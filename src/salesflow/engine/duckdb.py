@@ -13,8 +13,7 @@ from salesflow.engine.base import EngineAdapter
 SCAN_CHUNK_ROWS = 2048
 """Rows per Arrow record batch handed to DuckDB: its vector size. DuckDB splits an Arrow scan
 among its threads by record batch, so a micro-batch that arrives as one chunk (a Kafka poll, one
-landing segment) would be modelled on one core: 50,000 records took 0.17 s as one chunk and
-0.10 s in chunks of 2,048 on two cores."""
+landing segment) would be modelled on one core (bench/RESULTS.md)."""
 
 
 class DuckDBEngine(EngineAdapter):
@@ -28,7 +27,6 @@ class DuckDBEngine(EngineAdapter):
             con = duckdb.connect(":memory:")
             # No caller reads a result's row order unless its SQL asks for one (ORDER BY); keeping
             # the order of the input makes DuckDB hold parallel results back to emit them in turn.
-            # Four interleaved pairs of 2M streams: 14.8 -> 13.9 CPU-s, 8.9 -> 8.3 s.
             con.execute("SET preserve_insertion_order = false")
         self.con = con
         self.con.execute("SET TimeZone = 'UTC'")  # event_date is the UTC calendar day everywhere
@@ -83,9 +81,7 @@ class DuckDBEngine(EngineAdapter):
     def materialize(self, name: str, sql: str, source: str = "query") -> None:
         # Kept as DuckDB's own vectors in client memory, not as a temp table (which copies every
         # string into DuckDB's storage and keeps statistics on each column as it appends) nor as
-        # Arrow (which each reader converts back, string by string: 5.5 ns a value against 1.2).
-        # On an 800,000-record batch product_views, which reads ten string columns of Silver's
-        # staging, 0.106 -> 0.069 CPU-s.
+        # Arrow (which each reader converts back, string by string; bench/RESULTS.md).
         self.register(name, self.con.sql(sql).materialize())
 
     def define(self, name: str, sql: str, source: str = "query") -> None:

@@ -74,7 +74,9 @@ def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scored = backtest.predictions[(backtest.predictions["model"] == model) & (backtest.predictions["horizon"] == horizon)]
+    scored = backtest.predictions[
+        (backtest.predictions["model"] == model) & (backtest.predictions["horizon"] == horizon)
+    ]
     daily = scored.groupby(["category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
     categories = sorted(daily["category"].unique())
     fig, axes = plt.subplots(len(categories), 1, figsize=(10, 2.4 * len(categories)), sharex=True, squeeze=False)

@@ -141,7 +141,9 @@ class GoldBuilder:
         relations = {spec: f"gold_batch_{spec.name}" for spec in OUTPUTS}
         self._gate(done, event_dates, relations)
         for spec, relation in relations.items():
-            self.engine.write_table(self.lake, spec, relation, WriteScope.replace(_partition_predicate(event_dates)), None)
+            self.engine.write_table(
+                self.lake, spec, relation, WriteScope.replace(_partition_predicate(event_dates)), None
+            )
         return {s.name: self.engine.rows(r) for s, r in relations.items()}
 
     def _gate(self, batch_id: int, event_dates: tuple[date, ...], outputs: dict[TableSpec, str]) -> None:
@@ -182,7 +184,7 @@ class GoldBuilder:
 
     def _dates(self) -> tuple[date, ...]:
         """The event days of the batch's Silver rows (asked of the engine: a handful of values)."""
-        union = " UNION ".join(f"SELECT DISTINCT event_date FROM silver_{spec.name}" for spec in INPUTS)
+        union = " UNION ".join(f"SELECT DISTINCT event_date FROM silver_{spec.name}" for spec in INPUTS)  # noqa: S608 - table names from our specs
         found = self.engine.query(union, "gold batch days")["event_date"].to_pylist()
         return tuple(sorted(set(found) - {None}))
 
@@ -194,11 +196,18 @@ class GoldBuilder:
                                    "gold window scope").to_pylist()[0]
         if bounds["first"] is None:
             return _Scope(_partition_predicate(()), True)
-        days = tuple(sorted(d["event_date"] for d in self.engine.query(
-            "SELECT DISTINCT event_date FROM silver_order_lines WHERE event_date IS NOT NULL", "gold window scope").to_pylist()))
+        days = tuple(
+            sorted(
+                d["event_date"]
+                for d in self.engine.query(
+                    "SELECT DISTINCT event_date FROM silver_order_lines WHERE event_date IS NOT NULL",
+                    "gold window scope",
+                ).to_pylist()
+            )
+        )
         # Every window a line falls in starts between the hour of the earliest line and the latest line.
-        first = bounds["first"].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        last = bounds["last"].astimezone(UTC)
+        first = _utc(bounds["first"]).replace(minute=0, second=0, microsecond=0)
+        last = _utc(bounds["last"])
         return _Scope(f"{_partition_predicate(days)} AND window_start >= '{first.isoformat()}'"
                       f" AND window_start <= '{last.isoformat()}'", False)
 
@@ -209,6 +218,11 @@ class _Scope:
 
     sql: str
     empty: bool
+
+
+def _utc(instant: datetime) -> datetime:
+    """An engine may return UTC instants without their zone (the session's); they are UTC."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def _files_holding(lake: Lake, spec: TableSpec, batches: range) -> pa.Table | None:

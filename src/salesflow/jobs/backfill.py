@@ -120,7 +120,9 @@ def _bronze_batches(lake: Lake, first: date, last: date, silver_done: int) -> li
     return [int(b) for b in lake.distinct((BRONZE_EVENTS,), "batch_id", keep)]
 
 
-def replay(ctx: RunContext | Settings, from_version: int, progress: Callable[[str, int, int], None] | None = None) -> Backfill:
+def replay(
+    ctx: RunContext | Settings, from_version: int, progress: Callable[[str, int, int], None] | None = None
+) -> Backfill:
     """Rebuild everything downstream of Bronze commits from version ``from_version`` on: their Silver
     rows (whole batches, oldest first), the Gold partitions they touch, and that warehouse range."""
     ctx = as_context(ctx)

@@ -162,8 +162,15 @@ class _Job:
         with bronze_lock(self.settings.checkpoint_dir):
             batch_id = next_bronze_batch(self.lake)
             n = messages.num_rows
-            positions = [f"{t}:{p}:{o}" for t, p, o in zip(messages["topic"].to_pylist(), messages["partition"].to_pylist(),
-                                                        messages["offset"].to_pylist(), strict=True)]
+            positions = [
+                f"{t}:{p}:{o}"
+                for t, p, o in zip(
+                    messages["topic"].to_pylist(),
+                    messages["partition"].to_pylist(),
+                    messages["offset"].to_pylist(),
+                    strict=True,
+                )
+            ]
             records = bronze_input([v or b"" for v in messages["value"].to_pylist()], "kafka", messages["topic"],
                                    pa.array(positions, pa.string()), 0, batch_id, messages["timestamp"])
             write_bronze(self.lake, self.runner.engine, records, KAFKA_APP_ID, batch_id,

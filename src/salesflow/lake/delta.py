@@ -56,7 +56,7 @@ class Lake:
     """Whole small tables by version (``snapshot``)."""
     _datasets: dict[str, tuple[int, ds.Dataset]] = field(default_factory=dict, compare=False, repr=False)
     """The Arrow dataset of each table's current version: delta-rs builds one fragment per file,
-    which costs ~3 ms a file, and one batch reads the same Silver version several times."""
+    which costs milliseconds a file, and one batch reads the same Silver version several times."""
 
     def uri(self, spec: TableSpec) -> str:
         return spec.uri(self.root)
@@ -148,13 +148,15 @@ class Lake:
         if table is None:
             return None
         with self._storage():
-            return table.to_pyarrow_dataset(file_pruning_predicate=predicate) if predicate else table.to_pyarrow_dataset()
+            return (
+                table.to_pyarrow_dataset(file_pruning_predicate=predicate) if predicate else table.to_pyarrow_dataset()
+            )
 
     def read(self, spec: TableSpec, columns: list[str] | None = None,
              filter: ds.Expression | None = None, prune: str | None = None) -> pa.Table | None:
         """Rows of ``spec`` (``filter`` applies per row). ``prune`` is a SQL predicate over the
         partition columns and per-file statistics that drops whole files before the dataset is
-        built: delta-rs spends ~1 ms a file on that, so on a table of thousands of files it is most
+        built: delta-rs spends time per file on that, so on a table of thousands of files it is most
         of the cost of a narrow read. It must be implied by ``filter``, which is still applied."""
         if prune is None:
             dataset = self.dataset(spec)
@@ -169,7 +171,7 @@ class Lake:
 
     def snapshot(self, spec: TableSpec) -> pa.Table | None:
         """All rows of a small table that every batch reads (reference data), read again only when
-        its version changes: each read built a dataset and opened its files (4 ms a table)."""
+        its version changes: each read built a dataset and opened its files."""
         table = self.table(spec)
         if table is None:
             return None

@@ -14,9 +14,8 @@ def small_pages_only() -> bool:
 
     With transparent huge pages set to ``always``, the first touch of fresh memory clears 2 MiB at
     a time. A micro-batch allocates and frees hundreds of MiB of Arrow, DuckDB and Parquet buffers,
-    so clearing pages took a tenth of a 2M-event stream's CPU; with small pages the same stream
-    took 1 CPU-second (5%) less. Nothing here wants huge pages: the working set of a batch is freed
-    when the batch ends."""
+    so clearing pages was a visible share of a stream's CPU (bench/RESULTS.md). Nothing here wants
+    huge pages: the working set of a batch is freed when the batch ends."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -38,9 +38,17 @@ CACHE_SECONDS = 10.0
 def lake_metrics(lake: Lake) -> str:
     out = MetricsText()
     rec = reconcile_finished(lake)
-    out.family("salesflow_events", "gauge", "Records per layer, batches through Silver (bronze = silver + quarantined + duplicates).",
-               [({"layer": "bronze"}, rec.bronze), ({"layer": "silver"}, rec.silver_events),
-                ({"layer": "quarantine"}, rec.quarantined), ({"layer": "duplicates"}, rec.duplicates)])
+    out.family(
+        "salesflow_events",
+        "gauge",
+        "Records per layer, batches through Silver (bronze = silver + quarantined + duplicates).",
+        [
+            ({"layer": "bronze"}, rec.bronze),
+            ({"layer": "silver"}, rec.silver_events),
+            ({"layer": "quarantine"}, rec.quarantined),
+            ({"layer": "duplicates"}, rec.duplicates),
+        ],
+    )
     out.family("salesflow_lake_balanced", "gauge", "1 when the lake reconciles.", [({}, int(rec.balanced))])
     reasons = lake.read(QUARANTINE, columns=["reason"])
     counts = Counter(reasons["reason"].to_pylist()) if reasons is not None else Counter()

@@ -36,13 +36,21 @@ class QualityGate:
         """Run every rule of ``table``: one query counts all rules' violations (a micro-batch
         pays one round trip, not one per rule); only a rule that found some is asked for samples."""
         now = sql_literal(datetime.now(UTC))
-        rules = [(rule, rule.violations(relation).replace("{{ now }}", now).replace("{{ history }}", history or relation))
-                 for rule in self.suite.get(table, []) if rule.kind != "volume" or history is not None]
+        rules = [
+            (rule, rule.violations(relation).replace("{{ now }}", now).replace("{{ history }}", history or relation))
+            for rule in self.suite.get(table, [])
+            if rule.kind != "volume" or history is not None
+        ]
         if not rules:
             return []
         clock = time.perf_counter()
-        counts = self.engine.query(" UNION ALL ".join(f"SELECT {i} AS rule_index, count(*) AS violations FROM ({sql}) AS v"  # noqa: S608 - composes the rules' own generated SQL
-                                                      for i, (_, sql) in enumerate(rules)), f"quality.{table}")
+        counts = self.engine.query(
+            " UNION ALL ".join(
+                f"SELECT {i} AS rule_index, count(*) AS violations FROM ({sql}) AS v"  # noqa: S608 - composes the rules' own generated SQL
+                for i, (_, sql) in enumerate(rules)
+            ),
+            f"quality.{table}",
+        )
         found = dict(zip(counts["rule_index"].to_pylist(), counts["violations"].to_pylist(), strict=True))
         share = (time.perf_counter() - clock) * 1000 / len(rules)
         out = [self._result(table, partition, rule, sql, found[i], share) for i, (rule, sql) in enumerate(rules)]

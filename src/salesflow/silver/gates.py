@@ -39,10 +39,15 @@ class SilverGates:
         """``outputs``: the batch's relation per Silver table; returns them with the rows a
         quarantine rule caught moved to the quarantine relation."""
         self._register(outputs)
-        checked = [r for spec in self.CHECKED
-                   for r in self.gate.check(spec.name, f"check_{spec.name}", self.partition, self._history(spec, outputs))]
+        checked = [
+            r
+            for spec in self.CHECKED
+            for r in self.gate.check(spec.name, f"check_{spec.name}", self.partition, self._history(spec, outputs))
+        ]
         self.gate.enforce(checked, f"silver batch {self.batch_id}")
-        outputs = self._quarantine(outputs, {r.table_name for r in checked if r.action == "quarantine" and not r.passed})
+        outputs = self._quarantine(
+            outputs, {r.table_name for r in checked if r.action == "quarantine" and not r.passed}
+        )
         self._record_contract(outputs)
         return outputs
 
@@ -97,7 +102,11 @@ class SilverGates:
         found = pa.concat_tables([self.gate.quarantined_events(s.name, f"check_{s.name}") for s in specs])
         if found.num_rows == 0:
             return outputs
-        first = found.group_by("event_id", use_threads=False).aggregate([("rule", "first")]).rename_columns(["event_id", "rule"])
+        first = (
+            found.group_by("event_id", use_threads=False)
+            .aggregate([("rule", "first")])
+            .rename_columns(["event_id", "rule"])
+        )
         self.engine.register("gate_quarantine", first)
         quarantine = outputs[QUARANTINE]
         moved = self.engine.run(load_model("silver.gate_quarantine")).cast(self.engine.schema(quarantine))
@@ -108,8 +117,11 @@ class SilverGates:
                 kept[spec] = f"{relation}_gated"
                 self.engine.compute_sql(kept[spec], f'SELECT * FROM "{relation}" WHERE event_id IS NULL OR '  # noqa: S608 - our own relation names
                                         f"event_id NOT IN (SELECT event_id FROM gate_quarantine)", "silver gate")
-        self.engine.compute_sql(f"{quarantine}_gated", f'SELECT * FROM "{quarantine}" UNION ALL SELECT * FROM gate_moved',  # noqa: S608 - our own relation names
-                                "silver gate")
+        self.engine.compute_sql(
+            f"{quarantine}_gated",
+            f'SELECT * FROM "{quarantine}" UNION ALL SELECT * FROM gate_moved',  # noqa: S608 - our own relation names
+            "silver gate",
+        )
         return {**outputs, **kept, QUARANTINE: f"{quarantine}_gated"}
 
     def _record_contract(self, outputs: dict[TableSpec, str]) -> None:
@@ -119,7 +131,9 @@ class SilverGates:
                                     f"GROUP BY reason, reason_detail", "silver contract verdicts").to_pylist()
         by_rule: Counter[str] = Counter()
         for row in reasons:
-            by_rule[row["reason"] if row["reason_detail"] == "quality_gate" else f"contract.{row['reason']}"] += row["n"]
+            by_rule[row["reason"] if row["reason_detail"] == "quality_gate" else f"contract.{row['reason']}"] += row[
+                "n"
+            ]
         contract = sorted(rule for rule in by_rule if rule.startswith("contract."))
         samples = self._samples(quarantine, [rule.removeprefix("contract.") for rule in contract])
         for rule in contract:
@@ -136,8 +150,11 @@ class SilverGates:
             return {}
         found = self.engine.query(
             f"SELECT reason, source_position FROM (SELECT reason, source_position, row_number() OVER "  # noqa: S608 - our own relation name
-            f'(PARTITION BY reason ORDER BY record_seq) AS n FROM "{quarantine}") WHERE n <= {int(self.gate.sample_rows)} '
-            f"ORDER BY reason, n", "silver contract samples").to_pylist()
+            f'(PARTITION BY reason ORDER BY record_seq) AS n FROM "{quarantine}") '
+            f"WHERE n <= {int(self.gate.sample_rows)} "
+            f"ORDER BY reason, n",
+            "silver contract samples",
+        ).to_pylist()
         out: dict[str, list[str]] = {}
         for row in found:
             out.setdefault(row["reason"], []).append(row["source_position"])

@@ -52,7 +52,7 @@ STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_eve
 VIEWS = frozenset({"silver.classified_events"})
 """Staging kept as a view where the engine can: seven models read classified_events, each a few of
 its columns and often one event type, and a copy of every row cost more than their joins
-(0.1 CPU-s of 1.1 for the models after the parse, on a 550,000-record batch)."""
+(bench/RESULTS.md)."""
 OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
 RELATIONS: dict[TableSpec, str] = {spec: f"silver_batch_{spec.name}" for spec in SILVER_TABLES}
 """The engine relation each output of the batch in hand is kept as, until it is written."""
@@ -184,7 +184,9 @@ class SilverProcessor:
         (they came through this process), or read from the table. Returns their count."""
         if bronze is not None:
             if bronze.num_rows and pc.min_max(bronze["batch_id"]).as_py() != {"min": batch_id, "max": batch_id}:
-                raise ModelError(f"silver batch {batch_id} was handed rows of other batches")  # models key on record_seq
+                raise ModelError(
+                    f"silver batch {batch_id} was handed rows of other batches"
+                )  # models key on record_seq
             self.engine.register("bronze_batch", bronze)
         elif not self.engine.read_table(self.lake, BRONZE_EVENTS, "bronze_batch", predicate=f"batch_id = {batch_id}"):
             raise ModelError("bronze.events must exist before silver runs")
@@ -194,7 +196,7 @@ class SilverProcessor:
         """The batch's oldest event day that can be accepted: a record dated in year 1 is quarantined
         as implausible_time, and must not send the dedupe state back to before the calendar."""
         earliest = self.settings.pipeline.earliest_event_time.date()
-        found = self.engine.query(f"SELECT min(CASE WHEN event_date >= {sql_literal(earliest)} THEN event_date END) "
+        found = self.engine.query(f"SELECT min(CASE WHEN event_date >= {sql_literal(earliest)} THEN event_date END) "  # noqa: S608 - a date literal from settings
                                   "AS oldest, count(event_date) AS dated FROM bronze_batch",
                                   "silver oldest event day").to_pylist()[0]
         return found["oldest"] if found["oldest"] is not None else (earliest if found["dated"] else None)
@@ -228,7 +230,9 @@ class SilverProcessor:
             "earliest_event_time": pipeline.earliest_event_time,
             "max_future_seconds": pipeline.max_future_seconds,
             "max_quantity": pipeline.max_quantity,
-            "max_amount": int(pipeline.max_amount) if pipeline.max_amount == int(pipeline.max_amount) else float(pipeline.max_amount),
+            "max_amount": int(pipeline.max_amount)
+            if pipeline.max_amount == int(pipeline.max_amount)
+            else float(pipeline.max_amount),
             "control_characters": CONTROL_CHARACTERS,
             "utc_offset": UTC_OFFSET,
         }

@@ -63,8 +63,14 @@ class SeenState:
             return
         self.reads += 1
         for spec, schema in SEEN_SCHEMA.items():
-            engine.read_table(self.lake, spec, f"seen_{spec.name}", predicate=self._predicate(batch_id, self.first_day(oldest)),
-                              columns=schema.names, empty=schema)
+            engine.read_table(
+                self.lake,
+                spec,
+                f"seen_{spec.name}",
+                predicate=self._predicate(batch_id, self.first_day(oldest)),
+                columns=schema.names,
+                empty=schema,
+            )
 
     def for_batch(self, batch_id: int, oldest: date | None, keep: bool) -> dict[TableSpec, pa.Table]:
         """The state of ``batch_id``. ``keep``: remember it, to add the batch's rows once they are

@@ -136,7 +136,9 @@ class _Shop:
         self.category_cum: list[float] = []
         self.gap_scale = 1.0
 
-    def day_events(self, start: datetime, seconds: float, budget: float, *, realtime: bool) -> list[tuple[float, dict[str, Any]]]:
+    def day_events(
+        self, start: datetime, seconds: float, budget: float, *, realtime: bool
+    ) -> list[tuple[float, dict[str, Any]]]:
         events: list[tuple[float, dict[str, Any]]] = []
         base = start.timestamp()
         # Real time squeezes each session's minutes into the run, so every event lands inside it.

@@ -167,8 +167,12 @@ def _columns(header: list[str], rows: Iterable[tuple[int, list[str]]], delimiter
         errors.append(None if ok else f"malformed_row:expected_{width}_fields_got_{len(row)}")
         raws.append(None if ok else joiner.join(row))
     indices = pa.array(take, pa.int64())
-    return _with_meta({name: pa.array(col, pa.string()).take(indices) for name, col in zip(header, columns, strict=True)},
-                      lines, errors, raws)
+    return _with_meta(
+        {name: pa.array(col, pa.string()).take(indices) for name, col in zip(header, columns, strict=True)},
+        lines,
+        errors,
+        raws,
+    )
 
 
 def _with_meta(columns: dict[str, pa.Array], lines: list[int], errors: list[str | None],

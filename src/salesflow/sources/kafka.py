@@ -56,7 +56,7 @@ class KafkaReader:
         self.config, self.stop_at_end = config, stop_at_end
         # Large fetch limits: a 10 MB message must reach quarantine (payload_too_large), not stall us.
         # A short fetch wait: a broker may hold a fetch for its full wait even once data has come
-        # (tansu does: librdkafka's 500 ms default put p50 delivery at 150 ms, 50 ms puts it at 35).
+        # (tansu does; librdkafka's 500 ms default tripled p50 delivery: bench/RESULTS.md).
         self.consumer = Consumer({"fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 16_777_216,
                                   "fetch.wait.max.ms": 50,
                                   "receive.message.max.bytes": 60_000_000, **client_config(config),

@@ -172,8 +172,10 @@ def create_indexes(table: WarehouseTable, dialect: str) -> list[str]:
     if dialect not in ("postgres", "duckdb"):
         return []  # Redshift and BigQuery have no secondary indexes: sort keys and clustering instead
     return [
-        sqlglot.parse_one(f"CREATE INDEX IF NOT EXISTS ix_{table.name}_{'_'.join(cols)} ON {table.name} ({', '.join(cols)})",
-                          read="postgres").sql(dialect=dialect)
+        sqlglot.parse_one(
+            f"CREATE INDEX IF NOT EXISTS ix_{table.name}_{'_'.join(cols)} ON {table.name} ({', '.join(cols)})",
+            read="postgres",
+        ).sql(dialect=dialect)
         for cols in table.indexes
     ]
 

@@ -43,7 +43,9 @@ class PostgresTarget(WarehouseTarget):
         try:
             self.conn = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as exc:
-            raise TransientError(redact(f"cannot reach the PostgreSQL warehouse at {url}: {str(exc).strip()}")) from None
+            raise TransientError(
+                redact(f"cannot reach the PostgreSQL warehouse at {url}: {str(exc).strip()}")
+            ) from None
         except psycopg.Error as exc:  # a malformed URL or DSN: libpq quotes it back, so it is redacted
             raise ConfigError(redact(f"warehouse.url is not a usable PostgreSQL URL: {str(exc).strip()}")) from None
         self.conn.execute("SET TIME ZONE 'UTC'")
