@@ -67,8 +67,8 @@ def _simulate(events: int) -> Path:
     seed = WORK / f"seed-{events}"
     if not (seed / "landing").exists():
         shutil.rmtree(seed, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(seed), "simulate", "--events", str(events)],
-                       check=True, env=_env(ROOT / "src"), stdout=subprocess.DEVNULL)
+        argv = [sys.executable, "-m", "salesflow", "--data-dir", str(seed), "simulate", "--events", str(events)]
+        subprocess.run(argv, check=True, env=_env(ROOT / "src"), stdout=subprocess.DEVNULL)
     return seed
 
 
