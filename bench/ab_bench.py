@@ -32,13 +32,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--label", default=date.today().isoformat())
+    parser.add_argument("--commands", default="stream,batch", help="which of stream, batch to run")
     args = parser.parse_args()
     sides = {"base": _worktree(args.base) / "src", "new": ROOT / "src"}
     seed = _simulate(args.events)
-    runs: dict[str, dict[str, list[dict[str, float]]]] = {side: {"stream": [], "batch": []} for side in sides}
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {side: {c: [] for c in commands} for side in sides}
     for turn in range(args.turns):
         order = list(sides) if turn % 2 == 0 else list(reversed(sides))
-        for command in ("stream", "batch"):
+        for command in commands:
             for side in order:
                 measured = _run(sides[side], seed, command)
                 runs[side][command].append(measured)
@@ -48,7 +50,7 @@ def main() -> None:
               "median": {side: {cmd: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s")}
                                 for cmd, rs in by_cmd.items()} for side, by_cmd in runs.items()}}
     report["ratio_new_over_base"] = {cmd: {k: report["median"]["new"][cmd][k] / report["median"]["base"][cmd][k]
-                                           for k in ("wall_s", "cpu_s")} for cmd in ("stream", "batch")}
+                                           for k in ("wall_s", "cpu_s")} for cmd in commands}
     out = ROOT / "bench" / "results" / f"ab-{args.label}.json"
     out.write_text(json.dumps(report, indent=2))
     for cmd, ratio in report["ratio_new_over_base"].items():

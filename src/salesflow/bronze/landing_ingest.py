@@ -154,7 +154,7 @@ class LandingIngestor:
         rows = bronze_rows(engine, self._read(tuple(pending.segments), pending.batch_id))
         if handover is not None:
             handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, True, rows))
-        written = append_bronze(lake, rows, APP_ID, pending.batch_id, {"salesflow.source": SOURCE})
+        written = append_bronze(lake, engine, rows, APP_ID, pending.batch_id, {"salesflow.source": SOURCE})
         self.checkpoint.commit()
         seconds = time.perf_counter() - clock
         log.info("bronze batch %d: %d records from %d segments in %.2f s (%.0f records/s)", pending.batch_id,

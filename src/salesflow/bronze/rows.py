@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from salesflow.engine.base import EngineAdapter
+from salesflow.engine.base import EngineAdapter, Txn, WriteScope
 from salesflow.errors import LakeWriteError, ModelError
 from salesflow.lake.delta import Lake
 from salesflow.lake.log import column_max
@@ -146,7 +146,7 @@ def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: s
     """Step 2 of every source's protocol: the bronze.events model over the records, appended once
     per (app_id, txn_version); the version is the batch id unless the source counts its own."""
     rows = bronze_rows(engine, records)
-    return rows, append_bronze(lake, rows, app_id, batch_id, metadata, txn_version)
+    return rows, append_bronze(lake, engine, rows, app_id, batch_id, metadata, txn_version)
 
 
 def bronze_rows(engine: EngineAdapter, records: pa.Table) -> pa.Table:
@@ -155,11 +155,14 @@ def bronze_rows(engine: EngineAdapter, records: pa.Table) -> pa.Table:
     return as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
 
 
-def append_bronze(lake: Lake, rows: pa.Table, app_id: str, batch_id: int, metadata: dict[str, str],
-                  txn_version: int | None = None) -> bool:
-    """Append Bronze rows once per (app_id, txn_version); False when that commit already exists."""
-    return lake.append(BRONZE_EVENTS, rows, app_id=app_id, version=batch_id if txn_version is None else txn_version,
-                       metadata={**metadata, "salesflow.batch_id": str(batch_id)})
+def append_bronze(lake: Lake, engine: EngineAdapter, rows: pa.Table, app_id: str, batch_id: int,
+                  metadata: dict[str, str], txn_version: int | None = None) -> bool:
+    """Append Bronze rows once per (app_id, txn_version) through the engine; False when that
+    commit already exists. The rows were made in this process from records it received."""
+    engine.register("bronze_rows", rows)
+    txn = Txn(app_id, batch_id if txn_version is None else txn_version)
+    return engine.write_table(lake, BRONZE_EVENTS, "bronze_rows", WriteScope.append(), txn,
+                              metadata={**metadata, "salesflow.batch_id": str(batch_id)})
 
 
 RECEIVED = pa.schema([
