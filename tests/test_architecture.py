@@ -26,7 +26,7 @@ FLOORS = [
     ("dashboard",),
     ("ops",),
     ("jobs",),
-    ("cli", "__main__", "spark_submit", "__init__"),
+    ("cli", "api", "__main__", "spark_submit", "__init__"),
 ]
 """Lowest first: a module may import its own floor and those below. ``contract -> sources ->
 bronze -> silver -> gold -> warehouse -> analytics / forecast -> dashboard`` with the shared

@@ -33,10 +33,12 @@ class RunContext:
     config_file: Path | None = None
     """The file the settings were read from, for child processes that must read the same."""
     run_id: str = field(default_factory=new_run_id)
+    overrides: dict[str, object] = field(default_factory=dict)
+    """Settings given by the caller (CLI flags, API arguments), for ``config show``'s sources."""
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: object) -> RunContext:
-        return cls(load_settings(config_file, **overrides), config_file)
+        return cls(load_settings(config_file, **overrides), config_file, overrides=overrides)
 
     @cached_property
     def lake(self) -> Lake:
@@ -62,7 +64,7 @@ class RunContext:
 
     def with_settings(self, settings: Settings) -> RunContext:
         """The same command with other settings (a pinned warehouse, a scratch data dir)."""
-        return RunContext(settings, self.config_file, self.run_id)
+        return RunContext(settings, self.config_file, self.run_id, self.overrides)
 
 
 def as_context(target: RunContext | Settings) -> RunContext:

@@ -78,13 +78,13 @@ def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
                  in (tmp_path / "run.log").read_text(), 120, "warehouse rows and the flaky step's retry")
         second = land(settings, SimulationSpec(events=4_000, seed=2, days=3), per_segment=500)  # more, while running
         metrics = scrape(tmp_path / "run.log")
-        assert re.search(r'^salesflow_events\{layer="bronze"\} [1-9]', metrics, re.M)
+        assert re.search(r'^salesflow_layer_records\{layer="bronze"\} [1-9]', metrics, re.M)
         # The steps run every 1.5 s: by the scrape, a busy machine may have run them again (the
         # flaky step then succeeds at once), so the retry itself is read from the log above.
         assert re.search(r'^salesflow_step_runs_total\{step="flaky",status="ok"\} [1-9]', metrics, re.M)
         assert re.search(r'^salesflow_step_last_attempts\{step="flaky"\} [12]$', metrics, re.M)
-        assert 'salesflow_lake_balanced 1' in metrics and "salesflow_quarantined{reason=" in metrics
-        assert re.search(r'^salesflow_watermark_seconds\{source="landing"\} \d', metrics, re.M)
+        assert 'salesflow_lake_balanced 1' in metrics and "salesflow_quarantined_records{reason=" in metrics
+        assert re.search(r'^salesflow_watermark_timestamp_seconds\{source="landing"\} \d', metrics, re.M)
         assert re.search(r"^salesflow_stream_records_total [1-9]", metrics, re.M)
         import httpx
 

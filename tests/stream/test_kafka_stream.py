@@ -177,18 +177,20 @@ def test_stream_metrics_expose_watermark_lag_and_latency(tmp_path: Path, kafka_a
             while True:
                 found = re.search(r"metrics on http://127.0.0.1:(\d+)/metrics", log.read_text())
                 text = httpx.get(f"http://127.0.0.1:{found.group(1)}/metrics", timeout=30).text if found else ""
-                done = re.search(r'^salesflow_events\{layer="bronze"\} (\d+)', text, re.M)
-                if done and int(done.group(1)) == len(records) and "salesflow_kafka_consumer_lag{" in text:
+                done = re.search(r'^salesflow_layer_records\{layer="bronze"\} (\d+)', text, re.M)
+                if done and int(done.group(1)) == len(records) and "salesflow_kafka_consumer_lag_messages{" in text:
                     break
                 assert time.monotonic() < deadline and process.poll() is None, log.read_text()[-2000:]
                 time.sleep(1.0)
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=60) == 0
-    assert re.search(r'^salesflow_watermark_seconds\{source="kafka"\} \d', text, re.M)
-    assert re.search(r'^salesflow_stream_latency_ms\{quantile="0.99"\} \d', text, re.M)
+    assert re.search(r'^salesflow_watermark_timestamp_seconds\{source="kafka"\} \d', text, re.M)
+    assert re.search(r'^salesflow_stream_latency_seconds\{quantile="0.99"\} \d', text, re.M)
     assert re.search(r'^salesflow_stream_records_total [1-9]', text, re.M)
-    assert all(int(n) >= 0 for n in re.findall(r'^salesflow_kafka_consumer_lag\{partition="\d+"\} (\d+)', text, re.M))
+    assert all(
+        int(n) >= 0 for n in re.findall(r'^salesflow_kafka_consumer_lag_messages\{partition="\d+"\} (\d+)', text, re.M)
+    )
     assert "salesflow_lake_balanced 1" in text
 
 

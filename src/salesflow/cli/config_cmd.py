@@ -14,15 +14,44 @@ from pydantic import SecretStr
 from salesflow.cli.output import handle_errors
 from salesflow.cli.params import run_context
 from salesflow.config import CONFIG_ENV, ENV_PREFIX, Settings, config_file_in_use
+from salesflow.config.file import read_config_file
 from salesflow.redact import MASK, is_secret_key, redact
 
 
-def effective_config(settings: Settings, explicit_file: Path | None) -> dict[str, Any]:
-    """Which file, which environment variables (names only), and every setting's value in force."""
+def effective_config(settings: Settings, explicit_file: Path | None,
+                     overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Which file, which environment variables (names only), where each setting that is not a
+    default came from (flag, environment, file: the first wins), and every value in force."""
     path = config_file_in_use(explicit_file)
     env = sorted(name for name in os.environ if name.startswith(ENV_PREFIX) or name == CONFIG_ENV)
     return {"config_file": str(path.resolve()) if path else None, "environment": env,
+            "sources": setting_sources(path, env, overrides or {}),
             "settings": _masked(settings.model_dump(mode="json"), settings.model_dump())}
+
+
+def setting_sources(path: Path | None, env: list[str], overrides: dict[str, Any]) -> dict[str, str]:
+    """``section.key`` -> ``flag`` / ``environment`` / ``file`` for every key given anywhere."""
+    given = {"file": _keys(read_config_file(path, Settings) if path else {}),
+             "environment": {name.removeprefix(ENV_PREFIX).lower().replace("__", ".") for name in env
+                             if name.startswith(ENV_PREFIX)},
+             "flag": _keys(overrides)}
+    found: dict[str, str] = {}
+    for source in ("file", "environment", "flag"):  # later ones win, as the loader resolves them
+        for key in given[source]:
+            found[key] = source
+    return dict(sorted(found.items()))
+
+
+def _keys(values: dict[str, Any], prefix: str = "") -> set[str]:
+    """Dotted keys of nested sections; a free-form map (no nested sections under it) is one key."""
+    out: set[str] = set()
+    for name, value in values.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and value and not prefix:
+            out |= _keys(value, f"{key}.")
+        else:
+            out.add(key)
+    return out
 
 
 def _masked(shown: Any, value: Any, key: str = "") -> Any:
@@ -52,10 +81,31 @@ def config_group() -> None:
 def config_show(ctx: click.Context, as_json: bool) -> None:
     """Settings in force, the file and environment variables they came from; secrets masked."""
     job = run_context(ctx)
-    show_config(job.settings, job.config_file, as_json)
+    show_config(job.settings, job.config_file, as_json, job.overrides)
 
 
-def show_config(settings: Settings, explicit_file: Path | None, as_json: bool) -> None:
-    facts = effective_config(settings, explicit_file)
+@config_group.command("validate")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@handle_errors
+def config_validate(path: Path) -> None:
+    """Check a config file on its own (no environment): one line, exit 0 if valid, 2 if not."""
+    from salesflow.config.loader import validate_file
+
+    validate_file(path)
+    click.echo(f"{path}: valid")
+
+
+@config_group.command("schema")
+@handle_errors
+def config_schema() -> None:
+    """Print the JSON Schema of the config file (for editors; secrets are not file keys)."""
+    from salesflow.config.loader import file_schema
+
+    click.echo(json.dumps(file_schema(), indent=2))
+
+
+def show_config(settings: Settings, explicit_file: Path | None, as_json: bool,
+                overrides: dict[str, Any] | None = None) -> None:
+    facts = effective_config(settings, explicit_file, overrides)
     text = json.dumps(facts, indent=2) if as_json else yaml.safe_dump(facts, sort_keys=False)
     click.echo(redact(text), nl=not text.endswith("\n"))

@@ -17,7 +17,6 @@ import click
 from salesflow import __version__
 from salesflow.cli.config_cmd import config_group
 from salesflow.cli.forecast_cmd import forecast
-from salesflow.cli.logs import setup_logging
 from salesflow.cli.output import (
     StagedProgress,
     console,
@@ -30,14 +29,14 @@ from salesflow.cli.output import (
     progress_bars,
     status_title,
 )
-from salesflow.cli.params import parse_as_of, run_context
+from salesflow.cli.params import PendingContext, parse_as_of, run_context
 from salesflow.cli.quality_cmd import quality
 from salesflow.cli.sources_cmd import collect, ingest_files_cmd, poll
 from salesflow.cli.stream_cmd import run_cmd, spark, stream
 from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.cli.warehouse_cmd import print_load, query, warehouse
 from salesflow.context import RunContext
-from salesflow.redact import format_exception, install_process_guards
+from salesflow.redact import REDACTOR, format_exception, install_process_guards
 
 
 @click.group()
@@ -55,8 +54,7 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None, eng
     overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir else {}
     if engine:
         overrides["engine"] = {"name": engine}
-    ctx.obj = RunContext.load(config_file, **overrides)
-    setup_logging(ctx.obj.settings.log_format, verbose)
+    ctx.obj = PendingContext(config_file, overrides, verbose)
 
 
 for command in (config_group, forecast, quality, warehouse, query, stream, spark, run_cmd, ingest_files_cmd, poll,
@@ -282,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
 
     small_pages_only()
     install_process_guards()  # stdout, stderr and tracebacks pass the redaction layer from here on
+    REDACTOR.add_environment()  # before any settings load: a command that reads none is covered too
     try:
         cli.main(args=argv, prog_name="salesflow")
     except SystemExit as done:

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import click
 
+from salesflow.cli.logs import setup_logging
 from salesflow.context import RunContext
 from salesflow.errors import ParameterError
 
 
+@dataclass
+class PendingContext:
+    """What the group's options asked for; the context is built when a command first needs it,
+    so commands that read no settings (``config validate``, ``config schema``, ``contract``) do
+    not depend on the environment's settings being valid."""
+
+    config_file: Path | None
+    overrides: dict[str, Any]
+    verbose: bool
+    built: RunContext | None = None
+
+    def get(self) -> RunContext:
+        if self.built is None:
+            self.built = RunContext.load(self.config_file, **self.overrides)
+            setup_logging(self.built.settings.log_format, self.verbose)
+        return self.built
+
+
 def run_context(ctx: click.Context) -> RunContext:
-    """The one context of this command, built in the group callback (``cli.main.cli``)."""
-    found = ctx.find_object(RunContext)
-    if found is None:  # a command object called outside the group (a test that invokes it alone)
+    """The one context of this command (``cli.main.cli`` says what to build)."""
+    pending = ctx.find_object(PendingContext)
+    if pending is None:  # a command object called outside the group (a test that invokes it alone)
         raise click.UsageError("run salesflow commands through the salesflow group")
-    return found
+    return pending.get()
 
 
 def parse_as_of(value: str | None) -> datetime | None:

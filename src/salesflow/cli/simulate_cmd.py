@@ -10,13 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from salesflow.config import Settings
-from salesflow.simulator import Catalog, DefectRates, SimulationSpec, build_catalog, simulate
+from salesflow.simulator import DefectRates, SimulationSpec, build_catalog, simulate
 from salesflow.simulator.defects import SimRecord
 from salesflow.simulator.output import (
     SimulationOutput,
     write_paced,
     write_reference,
-    write_to_landing,
 )
 from salesflow.sources.kafka import ensure_topic, parse_kafka_url, produce
 from salesflow.sources.landing import LandingLog
@@ -71,7 +70,7 @@ def run_simulation(console: Console, settings: Settings, *, events: int | None, 
     else:
         spec = SimulationSpec(events=200_000 if events is None else events, seed=seed, start=start,
                               days=days, defects=rates)
-        output = _write_with_progress(landing, spec, catalog, settings.landing.segment_records)
+        output = _write_with_progress(settings, spec)
     where = target if target.startswith("kafka://") else f"{output.segments} segment(s) at {landing.root}"
     console.print(f"simulated {output.records:,} records into {where}; "
                   f"defects: {output.defects or 'none'}", highlight=False)
@@ -97,11 +96,10 @@ def to_kafka(settings: Settings, url: str, records: Iterable[SimRecord], rate: f
     return SimulationOutput(sent, 0, defects)
 
 
-def _write_with_progress(
-    landing: LandingLog, spec: SimulationSpec, catalog: Catalog, per_segment: int
-) -> SimulationOutput:
+def _write_with_progress(settings: Settings, spec: SimulationSpec) -> SimulationOutput:
+    from salesflow.jobs.simulate import simulate_to_landing
+
     columns = (TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TextColumn("records"), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("simulate", total=spec.events)
-        return write_to_landing(landing, simulate(spec, catalog), per_segment,
-                                on_progress=lambda n: progress.advance(task, n))
+        return simulate_to_landing(settings, spec, on_progress=lambda n: progress.advance(task, n))

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource
 
-from salesflow.config.file import ENV_PREFIX, config_file_in_use, free_form_maps, read_config_file
+from salesflow.config.file import ENV_PREFIX, config_file_in_use, free_form_maps, read_config_file, secret_keys
 from salesflow.config.settings import Settings
 from salesflow.errors import ConfigError
 from salesflow.redact import REDACTOR, is_secret_key, redact
@@ -26,7 +26,41 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     return settings
 
 
-def _validated(file_values: dict[str, Any], overrides: dict[str, Any]) -> Settings:
+def validate_file(path: Path) -> Settings:
+    """The settings ``path`` alone gives (no environment, no flags): a one-line ConfigError when
+    it is not a valid config file."""
+    values = read_config_file(path, Settings)
+    try:
+        return _validated(values, {}, environment=False)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: " + _describe(exc)) from None
+
+
+def file_schema() -> dict[str, Any]:
+    """JSON Schema of the config file, for editors: every section and key with its description,
+    without the secrets (they are refused in a file and come from the environment only)."""
+    schema = Settings.model_json_schema()
+    for key in secret_keys(Settings):
+        section, name = key.split(".")  # secrets sit one level down, in a section
+        entry = schema["properties"][section]
+        entry.get("default", {}).pop(name, None)
+        schema["$defs"][entry["$ref"].rsplit("/", 1)[1]]["properties"].pop(name, None)
+    schema["title"] = "salesflow configuration file (salesflow.yaml)"
+    return _with_short_forms(schema)
+
+
+def _with_short_forms(node: Any) -> Any:
+    """A mapped field may be written as just a column name (``FieldSpec._short_form``)."""
+    if isinstance(node, dict):
+        if node.get("$ref") == "#/$defs/FieldSpec":
+            return {"anyOf": [node, {"type": "string", "description": "Short form: the partner column's name."}]}
+        return {key: _with_short_forms(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_short_forms(value) for value in node]
+    return node
+
+
+def _validated(file_values: dict[str, Any], overrides: dict[str, Any], environment: bool = True) -> Settings:
     """Settings from ``overrides``, the environment, then ``file_values``: the file is handed in,
     not looked up through a module global."""
 
@@ -37,7 +71,8 @@ def _validated(file_values: dict[str, Any], overrides: dict[str, Any]) -> Settin
                                        dotenv_settings: PydanticBaseSettingsSource,
                                        file_secret_settings: PydanticBaseSettingsSource,
                                        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return init_settings, env_settings, InitSettingsSource(settings_cls, file_values)
+            file = InitSettingsSource(settings_cls, file_values)
+            return (init_settings, env_settings, file) if environment else (init_settings, file)
 
     loaded = FromFile(**overrides)
     # Back to the plain class (already validated): a class made here cannot be pickled to a child.

@@ -168,7 +168,7 @@ class Supervisor:
         out.family("salesflow_step_runs_total", "counter", "Supervised step runs by outcome.",
                    [({"step": n, "status": st}, c) for (n, st), c in sorted(runs.items())])
         last = {o.name: o for o in self.outcomes}
-        out.family("salesflow_step_last_seconds", "gauge", "Duration of each step's last run.",
+        out.family("salesflow_step_last_duration_seconds", "gauge", "Duration of each step's last run.",
                    [({"step": n}, round(o.seconds, 3)) for n, o in sorted(last.items())])
         out.family("salesflow_step_last_attempts", "gauge", "Attempts of each step's last run (retries + 1).",
                    [({"step": n}, o.attempts) for n, o in sorted(last.items())])

@@ -39,7 +39,7 @@ def lake_metrics(lake: Lake) -> str:
     out = MetricsText()
     rec = reconcile_finished(lake)
     out.family(
-        "salesflow_events",
+        "salesflow_layer_records",
         "gauge",
         "Records per layer, batches through Silver (bronze = silver + quarantined + duplicates).",
         [
@@ -52,7 +52,7 @@ def lake_metrics(lake: Lake) -> str:
     out.family("salesflow_lake_balanced", "gauge", "1 when the lake reconciles.", [({}, int(rec.balanced))])
     reasons = lake.read(QUARANTINE, columns=["reason"])
     counts = Counter(reasons["reason"].to_pylist()) if reasons is not None else Counter()
-    out.family("salesflow_quarantined", "gauge", "Quarantined records by reason.",
+    out.family("salesflow_quarantined_records", "gauge", "Quarantined records by reason.",
                [({"reason": r}, n) for r, n in sorted(counts.items())])
     results = lake.read(QUALITY_RESULTS, columns=["layer", "action", "passed"])
     failed: Counter[tuple[str, str]] = Counter()
@@ -60,7 +60,7 @@ def lake_metrics(lake: Lake) -> str:
         for layer, action, passed in zip(*(results[c].to_pylist() for c in ("layer", "action", "passed")), strict=True):
             if not passed:
                 failed[(layer, action)] += 1
-    out.family("salesflow_quality_failures", "counter", "Failed expectation checks by layer and action.",
+    out.family("salesflow_quality_failures_total", "counter", "Failed expectation checks by layer and action.",
                [({"layer": layer, "action": action}, n) for (layer, action), n in sorted(failed.items())])
     status = table_status(lake)
     out.family("salesflow_table_rows", "gauge", "Rows per Delta table.", [({"table": s.table}, s.rows) for s in status])
@@ -74,8 +74,12 @@ def lake_metrics(lake: Lake) -> str:
         newest = pc.max(gold["updated_at"]).as_py()
         out.family("salesflow_gold_freshness_seconds", "gauge", "Seconds since a gold window was last updated.",
                    [({}, round(now - newest.timestamp(), 3))])
-    out.family("salesflow_watermark_seconds", "gauge", "Newest event time accepted into Silver, per source (Unix s).",
-               [({"source": s}, round(t, 3)) for s, t in sorted(_watermarks(lake).items())])
+    out.family(
+        "salesflow_watermark_timestamp_seconds",
+        "gauge",
+        "Newest event time accepted into Silver, per source (Unix time).",
+        [({"source": s}, round(t, 3)) for s, t in sorted(_watermarks(lake).items())],
+    )
     return out.render()
 
 
@@ -141,11 +145,12 @@ def stream_metrics(stats: StreamStats) -> str:
     out.family("salesflow_stream_micro_batches_total", "counter", "Micro-batches through all layers.",
                [({}, stats.batches)])
     out.family("salesflow_stream_records_total", "counter", "Records through all layers.", [({}, stats.records)])
-    out.family("salesflow_stream_latency_ms", "gauge", "End-to-end latency, produced -> visible in gold.",
-               [({"quantile": q}, v) for q in (0.5, 0.95, 0.99) if (v := stats.percentile(q)) is not None])
+    out.family("salesflow_stream_latency_seconds", "gauge", "End-to-end latency, produced -> visible in gold.",
+               [({"quantile": q}, round(v / 1000, 6)) for q in (0.5, 0.95, 0.99)
+                if (v := stats.percentile(q)) is not None])
     if stats.batches:
-        out.family("salesflow_stream_batch_seconds_avg", "gauge", "Mean wall time of a micro-batch.",
+        out.family("salesflow_stream_batch_duration_seconds", "gauge", "Mean wall time of a micro-batch.",
                    [({}, round(stats.seconds / stats.batches, 3))])
-    out.family("salesflow_kafka_consumer_lag", "gauge", "Kafka messages per partition not yet in Bronze.",
+    out.family("salesflow_kafka_consumer_lag_messages", "gauge", "Kafka messages per partition not yet in Bronze.",
                [({"partition": p}, n) for p, n in sorted(stats.consumer_lag.items())])
     return out.render()
