@@ -148,8 +148,8 @@ def test_api_keys_are_compared_in_constant_time_over_every_key() -> None:
 
 @pytest.mark.parametrize("host", ["::", "10.1.2.3", "collector.example", "0.0.0.0"])
 def test_non_loopback_hosts_are_refused_without_keys(host: str) -> None:
-    from salesflow.cli.sources_cmd import _refuse_open_collector, is_loopback
     from salesflow.errors import ConfigError
+    from salesflow.jobs.collector import _refuse_open_collector, is_loopback
 
     assert not is_loopback(host)
     with pytest.raises(ConfigError, match="refusing"):

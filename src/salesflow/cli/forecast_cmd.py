@@ -15,7 +15,7 @@ from salesflow.forecast.backtest import Backtest
 from salesflow.forecast.models import KINDS
 from salesflow.forecast.registry import Registry
 from salesflow.forecast.training import plot_backtest
-from salesflow.jobs.forecast import PredictResult, TrainResult, evaluate, predict, train
+from salesflow.jobs.forecast import PredictResult, TrainResult, evaluate, predict, promote, registered_models, train
 
 _MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seasonal_naive, ridge, lightgbm.")
 
@@ -68,7 +68,7 @@ def forecast_predict(ctx: click.Context, version: str | None, as_json: bool) -> 
 @handle_errors
 def forecast_models(ctx: click.Context, as_json: bool) -> None:
     """The model registry: versions, data ranges, backtest WAPE, which one is promoted."""
-    print_models(Registry(run_context(ctx).settings.registry_dir), as_json)
+    print_models(registered_models(run_context(ctx)), as_json)
 
 
 @forecast.command("promote")
@@ -77,7 +77,7 @@ def forecast_models(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def forecast_promote(ctx: click.Context, version: str) -> None:
     """Make VERSION the model `forecast predict` uses."""
-    Registry(run_context(ctx).settings.registry_dir).promote(version)
+    promote(run_context(ctx), version)
     console.print(f"promoted {version}")
 
 

@@ -96,7 +96,7 @@ def simulate(ctx: click.Context, events: int | None, rate: float | None, duratio
     """Generate realistic, deterministic shop traffic into the landing log."""
     from salesflow.cli.simulate_cmd import run_simulation
 
-    run_simulation(console, run_context(ctx).settings, events=events, rate=rate, duration=duration, seed=seed,
+    run_simulation(console, run_context(ctx), events=events, rate=rate, duration=duration, seed=seed,
                    start=start.date(), days=days, defects=defects, clean=clean, target=target)
 
 
@@ -124,7 +124,7 @@ def demo(ctx: click.Context, events: int, seed: int, reset: bool) -> None:
     job = run_context(ctx)
     if reset and job.settings.data_dir.exists():
         shutil.rmtree(job.settings.data_dir)
-    run_simulation(console, job.settings, events=events, rate=None, duration=None, seed=seed,
+    run_simulation(console, job, events=events, rate=None, duration=None, seed=seed,
                    start=date(2026, 9, 1), days=56, defects=(), clean=False, target="landing")
     _batch(job, as_json=False)
     print_load(load_warehouse(job), as_json=False)
@@ -220,9 +220,9 @@ def dashboard(ctx: click.Context, host: str, port: int) -> None:
 @handle_errors
 def report(ctx: click.Context, out: Path) -> None:
     """Write the dashboard's charts and tables as one self-contained HTML file (e-mail, CI artifacts)."""
-    from salesflow.dashboard.report import write_report
+    from salesflow.jobs.dashboard import write_html_report
 
-    counts = write_report(run_context(ctx).settings, out)
+    counts = write_html_report(run_context(ctx), out)
     print_line(f"report: {out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
 
 

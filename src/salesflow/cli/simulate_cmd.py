@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from salesflow.config import Settings
-from salesflow.simulator import DefectRates, SimulationSpec, build_catalog, simulate
-from salesflow.simulator.defects import SimRecord
-from salesflow.simulator.output import (
-    SimulationOutput,
-    write_paced,
-    write_reference,
-)
-from salesflow.sources.kafka import ensure_topic, parse_kafka_url, produce
-from salesflow.sources.landing import LandingLog
+from salesflow.context import RunContext
+from salesflow.jobs.simulate import now, simulate_paced, simulate_to_kafka, simulate_to_landing
+from salesflow.simulator import DefectRates, SimulationSpec
+from salesflow.simulator.output import SimulationOutput
 
 
 def parse_defects(pairs: tuple[str, ...], clean: bool) -> DefectRates:
@@ -39,9 +32,10 @@ def parse_defects(pairs: tuple[str, ...], clean: bool) -> DefectRates:
         raise click.BadParameter(str(exc), param_hint="--defect") from None
 
 
-def run_simulation(console: Console, settings: Settings, *, events: int | None, rate: float | None,
+def run_simulation(console: Console, ctx: RunContext, *, events: int | None, rate: float | None,
                    duration: float | None, seed: int, start: date, days: int, defects: tuple[str, ...],
                    clean: bool, target: str) -> SimulationOutput:
+    """Check the options, run the simulation job that fits them, print what it made."""
     if target != "landing" and not target.startswith("kafka://"):
         raise click.BadParameter(f"{target!r}: use landing or kafka://HOST:PORT/TOPIC", param_hint="--to")
     if (rate is None) != (duration is None):
@@ -49,57 +43,23 @@ def run_simulation(console: Console, settings: Settings, *, events: int | None, 
     if rate is not None and events is not None:
         raise click.UsageError("use either --events or --rate/--duration")
     rates = parse_defects(defects, clean)
-    landing = LandingLog(settings.landing_dir)
-    catalog = build_catalog(seed)
-    write_reference(landing, catalog)  # reference data always lands as files, whatever carries events
+    paced = rate is not None and duration is not None
+    spec = SimulationSpec(events=int(rate * duration) if rate and duration else 200_000 if events is None else events,
+                          seed=seed, start=start, days=days, defects=rates,
+                          realtime_from=now() if paced else None, realtime_seconds=duration or 0.0)
     if target.startswith("kafka://"):
-        spec = SimulationSpec(
-            events=int(rate * duration) if rate and duration else 200_000 if events is None else events,
-            seed=seed,
-            start=start,
-            days=days,
-            defects=rates,
-            realtime_from=datetime.now(UTC) if rate else None,
-            realtime_seconds=duration or 0.0,
-        )
-        output = to_kafka(settings, target, simulate(spec, catalog), rate)
-    elif rate is not None and duration is not None:
-        spec = SimulationSpec(events=int(rate * duration), seed=seed, defects=rates,
-                              realtime_from=datetime.now(UTC), realtime_seconds=duration)
-        output = write_paced(landing, simulate(spec, catalog))
+        output = simulate_to_kafka(ctx, target, spec, rate)
+        where = target
     else:
-        spec = SimulationSpec(events=200_000 if events is None else events, seed=seed, start=start,
-                              days=days, defects=rates)
-        output = _write_with_progress(settings, spec)
-    where = target if target.startswith("kafka://") else f"{output.segments} segment(s) at {landing.root}"
+        output = simulate_paced(ctx, spec) if paced else _with_progress(ctx, spec)
+        where = f"{output.segments} segment(s) at {ctx.settings.landing_dir}"
     console.print(f"simulated {output.records:,} records into {where}; "
                   f"defects: {output.defects or 'none'}", highlight=False)
     return output
 
 
-def to_kafka(settings: Settings, url: str, records: Iterable[SimRecord], rate: float | None) -> SimulationOutput:
-    """Produce to Kafka, keyed by order id (orders) or customer/session (browsing) for ordering."""
-    servers, topic = parse_kafka_url(url)
-    config = settings.kafka.model_copy(update={"bootstrap_servers": servers, "topic": topic})
-    ensure_topic(config)
-    defects: dict[str, int] = {}
-
-    def pairs() -> Iterator[tuple[bytes | None, bytes]]:
-        for record in records:
-            if record.defect:
-                defects[record.defect] = defects.get(record.defect, 0) + 1
-            event = record.event or {}
-            key = event.get("order_id") or event.get("customer_id") or event.get("session_id")
-            yield (key.encode() if key else None), record.line
-
-    sent = produce(config, pairs(), rate)
-    return SimulationOutput(sent, 0, defects)
-
-
-def _write_with_progress(settings: Settings, spec: SimulationSpec) -> SimulationOutput:
-    from salesflow.jobs.simulate import simulate_to_landing
-
+def _with_progress(ctx: RunContext, spec: SimulationSpec) -> SimulationOutput:
     columns = (TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TextColumn("records"), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("simulate", total=spec.events)
-        return simulate_to_landing(settings, spec, on_progress=lambda n: progress.advance(task, n))
+        return simulate_to_landing(ctx, spec, on_progress=lambda n: progress.advance(task, n))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -12,11 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from salesflow.bronze.file_ingest import FileOutcome
-from salesflow.cli.output import console, handle_errors
+from salesflow.cli.output import console, handle_errors, print_line
 from salesflow.cli.params import run_context
 from salesflow.cli.summary import batch_facts, print_batch
-from salesflow.config import Settings
-from salesflow.errors import ConfigError
+from salesflow.jobs.collector import serve_collector
 from salesflow.jobs.sources import FilesRun, PollRun, ingest_files, poll_api
 
 
@@ -56,7 +54,7 @@ def poll(ctx: click.Context, name: str, bronze_only: bool, as_json: bool) -> Non
 @handle_errors
 def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | None, insecure_no_auth: bool) -> None:
     """Serve the HTTP collector: POST /v1/events, /healthz, /metrics, /docs."""
-    serve_collector(console, run_context(ctx).settings, host, port, sink, insecure_no_auth)
+    serve_collector(run_context(ctx), host, port, sink, insecure_no_auth, announce=print_line)
 
 
 def print_files_run(run: FilesRun, as_json: bool) -> None:
@@ -98,48 +96,3 @@ def _print_outcomes(console: Console, outcomes: list[FileOutcome]) -> None:
         if o.status == "rejected":
             click.secho(f"salesflow: rejected {o.message}", err=True, fg="red")
     sys.stdout.flush()
-
-
-def serve_collector(console: Console, settings: Settings, host: str | None, port: int | None,
-                    sink_name: str | None, insecure_no_auth: bool = False) -> None:
-    import uvicorn
-
-    from salesflow.collector import create_app
-    from salesflow.collector.guard import ConnectionLimits, GuardedH11Protocol
-    from salesflow.collector.sinks import KafkaSink, LandingSink, Sink
-    from salesflow.sources.landing import LandingLog
-
-    updates = {k: v for k, v in {"host": host, "port": port, "sink": sink_name}.items() if v is not None}
-    settings = settings.model_copy(update={"collector": settings.collector.model_copy(update=updates)})
-    config = settings.collector
-    _refuse_open_collector(config.host, bool(config.api_keys), insecure_no_auth)
-    sink: Sink = KafkaSink(settings) if config.sink == "kafka" else LandingSink(LandingLog(settings.landing_dir))
-    if not config.api_keys:
-        console.print(f"[yellow]collector.api_keys is empty: authentication is off ({config.host} only)[/]")
-    scheme = "https" if config.ssl_certfile else "http"
-    console.print(f"collector on {scheme}://{config.host}:{config.port}/v1/events -> {config.sink} "
-                  f"(docs: /docs, metrics: /metrics)")
-    limits = ConnectionLimits(config.header_timeout_seconds, config.body_timeout_seconds,
-                              config.max_connections_per_client)
-    uvicorn.run(create_app(settings, sink), host=config.host, port=config.port, log_level="warning",
-                timeout_graceful_shutdown=5, http=GuardedH11Protocol.with_limits(limits),
-                limit_concurrency=config.max_connections, ssl_certfile=config.ssl_certfile,
-                ssl_keyfile=config.ssl_keyfile)
-
-
-def _refuse_open_collector(host: str, has_keys: bool, insecure_no_auth: bool) -> None:
-    """Closed by default: without API keys the collector listens on a loopback address only."""
-    if has_keys or insecure_no_auth or is_loopback(host):
-        return
-    raise ConfigError(f"collector.api_keys is empty: refusing to accept unauthenticated events on {host}; "
-                      f"set collector.api_keys (SHA-256 of each key), listen on 127.0.0.1, or pass "
-                      f"--insecure-no-auth for a throwaway test")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost may resolve to any interface

@@ -46,3 +46,10 @@ def dashboard_child(ctx: RunContext, port: int) -> Iterator[None]:
         yield
     finally:
         stop_process(child, timeout=15)
+
+
+def write_html_report(ctx: RunContext, out: Path) -> dict[str, int]:
+    """The dashboard's charts and tables as one self-contained HTML file (``salesflow report``)."""
+    from salesflow.dashboard.report import write_report
+
+    return write_report(ctx.settings, out)

@@ -147,3 +147,13 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
 def _replace_forecast(lake: Lake, table: pa.Table, origin: date, version: str) -> None:
     predicate = f"forecast_date = '{origin.isoformat()}' AND model_version = '{version}'"
     lake.replace_rows(GOLD_DEMAND_PREDICTIONS, table, predicate)
+
+
+def registered_models(ctx: RunContext | Settings) -> Registry:
+    """The model registry of this data directory (``salesflow forecast models``)."""
+    return Registry(as_context(ctx).settings.registry_dir)
+
+
+def promote(ctx: RunContext | Settings, version: str) -> None:
+    """Make ``version`` the model ``predict`` uses (``salesflow forecast promote``)."""
+    registered_models(ctx).promote(version)

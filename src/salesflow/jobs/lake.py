@@ -1,5 +1,5 @@
 """Looks at and care of the lake: ``status``, ``show``, ``reconcile``, ``maintain``, the sample
-Gold record."""
+Gold record, the quality gates' results."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from salesflow.lake.log import Head, head
 from salesflow.lake.maintenance import Maintained, maintain
 from salesflow.lake.tables import ALL_TABLES
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
+from salesflow.quality.results import latest_run
 
 
 def lake_status(ctx: RunContext | Settings, as_of: datetime | None = None) -> list[TableStatus]:
@@ -47,3 +48,8 @@ def sample_record(ctx: RunContext | Settings) -> dict[str, Any] | None:
     ctx = as_context(ctx)
     with ctx.engine() as engine:
         return sample_gold_record(ctx.lake, engine)
+
+
+def quality_results(ctx: RunContext | Settings, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The gate results of one run (default: the latest), as ``salesflow quality report`` shows them."""
+    return latest_run(as_context(ctx).lake, run_id)
