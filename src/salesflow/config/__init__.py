@@ -17,6 +17,7 @@ from salesflow.config.file import (
     config_file_in_use,
 )
 from salesflow.config.forecast import ForecastConfig, GbmParams
+from salesflow.config.lineage import LineageConfig
 from salesflow.config.loader import load_settings
 from salesflow.config.pipeline import PipelineConfig
 from salesflow.config.quality import AlertsConfig, QualityConfig
@@ -33,8 +34,31 @@ from salesflow.config.storage import LakeConfig, LandingConfig, WarehouseConfig
 from salesflow.config.streaming import KafkaConfig, StreamConfig
 
 __all__ = [
-    "CONFIG_ENV", "DEFAULT_CONFIG_FILE", "ENV_PREFIX", "FREE_FORM_MAPS", "AlertsConfig", "ApiSourceSpec",
-    "CollectorConfig", "EngineConfig", "FieldSpec", "FileSourceSpec", "ForecastConfig", "GbmParams", "KafkaConfig",
-    "LakeConfig", "LandingConfig", "LiveConfig", "MappingSpec", "PipelineConfig", "QualityConfig", "RunConfig",
-    "Settings", "SparkConfig", "StreamConfig", "WarehouseConfig", "config_file_in_use", "load_settings",
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_FILE",
+    "ENV_PREFIX",
+    "FREE_FORM_MAPS",
+    "AlertsConfig",
+    "ApiSourceSpec",
+    "CollectorConfig",
+    "EngineConfig",
+    "FieldSpec",
+    "FileSourceSpec",
+    "ForecastConfig",
+    "GbmParams",
+    "KafkaConfig",
+    "LakeConfig",
+    "LandingConfig",
+    "LineageConfig",
+    "LiveConfig",
+    "MappingSpec",
+    "PipelineConfig",
+    "QualityConfig",
+    "RunConfig",
+    "Settings",
+    "SparkConfig",
+    "StreamConfig",
+    "WarehouseConfig",
+    "config_file_in_use",
+    "load_settings",
 ]

@@ -15,6 +15,7 @@ from pydantic_settings import (
 from salesflow.config.engine import EngineConfig, SparkConfig
 from salesflow.config.file import ENV_PREFIX, config_file_in_use, read_config_file
 from salesflow.config.forecast import ForecastConfig
+from salesflow.config.lineage import LineageConfig
 from salesflow.config.pipeline import PipelineConfig
 from salesflow.config.quality import AlertsConfig, QualityConfig
 from salesflow.config.run import LiveConfig, RunConfig
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     forecast: ForecastConfig = ForecastConfig()
     run: RunConfig = RunConfig()
     live: LiveConfig = LiveConfig()
+    lineage: LineageConfig = LineageConfig()
+    """OpenLineage events for every job run (off unless a url or file is set)."""
     log_format: Literal["text", "json"] = "text"
     """Log line format on stderr."""
 

@@ -31,6 +31,7 @@ from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
 from salesflow.lake.log import commits
 from salesflow.lake.tables import BRONZE_EVENTS, SILVER_EVENT_TABLES
+from salesflow.ops import lineage
 from salesflow.silver import SilverProcessor
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Backfill:
                 "gold_rows": self.gold_rows, "warehouse_rows": self.warehouse_rows, "seconds": round(self.seconds, 2)}
 
 
+@lineage.traced("backfill", lineage.BRONZE, (*lineage.SILVER, *lineage.GOLD, *lineage.WAREHOUSE))
 def backfill(ctx: RunContext | Settings, first: date, last: date, layers: tuple[str, ...] = LAYERS,
              progress: Callable[[str, int, int], None] | None = None) -> Backfill:
     unknown = [layer for layer in layers if layer not in LAYERS]
@@ -120,6 +122,7 @@ def _bronze_batches(lake: Lake, first: date, last: date, silver_done: int) -> li
     return [int(b) for b in lake.distinct((BRONZE_EVENTS,), "batch_id", keep)]
 
 
+@lineage.traced("replay", lineage.BRONZE, (*lineage.SILVER, *lineage.GOLD, *lineage.WAREHOUSE))
 def replay(
     ctx: RunContext | Settings, from_version: int, progress: Callable[[str, int, int], None] | None = None
 ) -> Backfill:

@@ -10,6 +10,7 @@ from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
+from salesflow.ops import lineage
 from salesflow.pipeline.runner import (
     BatchRun,
     BronzeSource,
@@ -21,6 +22,7 @@ from salesflow.pipeline.runner import (
 from salesflow.sources.landing import LandingLog
 
 
+@lineage.traced("batch", (lineage.LANDING,), lineage.PIPELINE)
 def run_batch(ctx: RunContext | Settings, progress: ProgressFn | None = None,
               bronze: Callable[[Lake, EngineAdapter], BronzeSource] | None = None) -> BatchRun:
     """Run the batch pipeline; ``bronze`` builds another Bronze source than the landing log."""

@@ -31,6 +31,7 @@ from salesflow.forecast.registry import Registry
 from salesflow.forecast.training import WEEK, load_training_data
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
+from salesflow.ops import lineage
 
 
 @dataclass
@@ -49,6 +50,7 @@ def evaluate(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS) -> Back
     return run_backtest(data.frames, ctx.settings.forecast, kinds)
 
 
+@lineage.traced("forecast_train", ("gold.daily_sales",), ())
 def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: str | None = "best") -> TrainResult:
     """Backtest every kind, fit each on all data, register them, promote the best WAPE (or ``promote``)."""
     ctx = as_context(ctx)
@@ -103,6 +105,7 @@ class PredictResult:
     table: pa.Table
 
 
+@lineage.traced("forecast_predict", ("gold.daily_sales",), ("gold.demand_predictions",))
 def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictResult:
     """Next-day and next-7-day forecasts per product, with intervals, into gold.demand_predictions.
 

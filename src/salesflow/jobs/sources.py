@@ -14,6 +14,7 @@ from salesflow.context import RunContext, as_context
 from salesflow.engine.base import EngineAdapter
 from salesflow.jobs.batch import run_batch
 from salesflow.lake.delta import Lake
+from salesflow.ops import lineage
 from salesflow.pipeline.runner import BatchRun, BronzeSource
 
 
@@ -37,6 +38,7 @@ class PollRun:
     pipeline: BatchRun | None
 
 
+@lineage.traced("ingest_files", ("partner.files",), lineage.BRONZE)
 def ingest_files(ctx: RunContext | Settings, paths: list[Path], source: str, bronze_only: bool = False) -> FilesRun:
     ctx = as_context(ctx)
     made: list[FileIngestor] = []
@@ -49,6 +51,7 @@ def ingest_files(ctx: RunContext | Settings, paths: list[Path], source: str, bro
     return FilesRun(made[0].outcomes if made else [], run)
 
 
+@lineage.traced("poll_api", ("partner.api",), lineage.BRONZE)
 def poll_api(ctx: RunContext | Settings, name: str, bronze_only: bool = False) -> PollRun:
     ctx = as_context(ctx)
     made: list[ApiIngestor] = []

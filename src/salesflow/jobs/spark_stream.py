@@ -43,6 +43,7 @@ from salesflow.engine.spark import SparkEngine
 from salesflow.errors import ConfigError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
+from salesflow.ops import lineage
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_finished
 from salesflow.pipeline.runner import BatchRun, Runner
 from salesflow.silver.reference import load_reference
@@ -70,6 +71,7 @@ class SparkStreamResult:
         return self.records / self.seconds if self.seconds else 0.0
 
 
+@lineage.traced("spark_stream", (lineage.LANDING,), lineage.PIPELINE)
 def run_spark_stream(ctx: RunContext | Settings, *, source: str = "landing", available_now: bool = True,
                      timeout_seconds: float | None = None) -> SparkStreamResult:
     """Run the streaming query until the source is drained (available-now) or ``timeout``."""

@@ -27,6 +27,7 @@ from salesflow.errors import TransientError
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
 from salesflow.lake.storage import LakeUnavailableError
+from salesflow.ops import lineage
 from salesflow.pipeline.reconcile import reconcile_finished
 from salesflow.pipeline.runner import BatchRun, Runner, landing_source
 from salesflow.pipeline.stats import StreamStats
@@ -36,6 +37,7 @@ from salesflow.sources.kafka import KafkaReader
 log = logging.getLogger(__name__)
 
 
+@lineage.traced("stream", (lineage.LANDING,), lineage.PIPELINE)
 def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
                stop: threading.Event | None = None, caught_up: threading.Event | None = None,
                stats: StreamStats | None = None) -> StreamStats:

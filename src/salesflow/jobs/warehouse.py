@@ -12,10 +12,12 @@ from salesflow.analytics import run_query
 from salesflow.config import Settings, WarehouseConfig
 from salesflow.context import RunContext, as_context
 from salesflow.lake.delta import Lake
+from salesflow.ops import lineage
 from salesflow.warehouse.load import LoadResult, WarehouseLoader
 from salesflow.warehouse.targets import connect
 
 
+@lineage.traced("warehouse_load", (*lineage.SILVER, *lineage.GOLD), lineage.WAREHOUSE)
 def load_warehouse(ctx: RunContext | Settings, *, full: bool = False, date_from: date | None = None,
                    date_to: date | None = None, lake: Lake | None = None) -> LoadResult:
     """``lake`` may be a time-travel view (``ctx.lake_as_of(...)``): then no gate results are written."""
