@@ -25,6 +25,8 @@ from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import sqlglot
+from sqlglot import exp
 
 from salesflow.errors import ModelError
 from salesflow.lake.delta import Lake
@@ -54,6 +56,13 @@ class Txn:
 
     app_id: str
     batch_id: int
+
+
+def predicate_columns(predicate: str | None) -> set[str]:
+    """The columns a SQL predicate reads (so a projected read keeps them for the filter)."""
+    if predicate is None:
+        return set()
+    return {column.name for column in sqlglot.parse_one(predicate, read="duckdb").find_all(exp.Column)}
 
 
 class EngineAdapter(ABC):
@@ -131,11 +140,17 @@ class EngineAdapter(ABC):
             if empty is not None:
                 self.register(name, empty.empty_table())
             return False
+        # The rows come through the lake (its storage errors are transient and retried), then the
+        # engine filters them: an engine scanning the files itself would turn an outage into a
+        # model error. The files were pruned by the predicate already.
+        rows = lake.load(dataset, None if columns is None else sorted({*columns, *predicate_columns(predicate)}))
+        if predicate is None:
+            self.register(name, rows.select(columns) if columns else rows)
+            return True
         scan = f"_scan_{name}"
-        self.register(scan, dataset)
+        self.register(scan, rows)
         wanted = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        where = f" WHERE {predicate}" if predicate else ""
-        self.compute_sql(name, f'SELECT {wanted} FROM "{scan}"{where}', f"read {spec.qualified}")  # noqa: S608 - our own predicates
+        self.compute_sql(name, f'SELECT {wanted} FROM "{scan}" WHERE {predicate}', f"read {spec.qualified}")  # noqa: S608 - our own predicates
         return True
 
     def write_table(self, lake: Lake, spec: TableSpec, relation: str, scope: WriteScope, txn: Txn | None,

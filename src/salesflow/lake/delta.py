@@ -152,6 +152,12 @@ class Lake:
                 table.to_pyarrow_dataset(file_pruning_predicate=predicate) if predicate else table.to_pyarrow_dataset()
             )
 
+    def load(self, dataset: ds.Dataset, columns: list[str] | None = None) -> pa.Table:
+        """The rows of a dataset from ``scan``; storage errors leave as salesflow errors (an outage
+        is transient)."""
+        with self._storage():
+            return dataset.to_table(columns=columns)
+
     def read(self, spec: TableSpec, columns: list[str] | None = None,
              filter: ds.Expression | None = None, prune: str | None = None) -> pa.Table | None:
         """Rows of ``spec`` (``filter`` applies per row). ``prune`` is a SQL predicate over the
