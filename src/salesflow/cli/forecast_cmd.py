@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from salesflow.cli.output import console, handle_errors
 from salesflow.cli.params import run_context
-from salesflow.forecast.backtest import Backtest
-from salesflow.forecast.models import KINDS
-from salesflow.forecast.registry import Registry
-from salesflow.forecast.training import plot_backtest
-from salesflow.jobs.forecast import PredictResult, TrainResult, evaluate, predict, promote, registered_models, train
+
+if TYPE_CHECKING:  # the forecasters (pandas, LightGBM) load when a forecast command runs, not for every command
+    from salesflow.forecast.backtest import Backtest
+    from salesflow.forecast.registry import Registry
+    from salesflow.jobs.forecast import PredictResult, TrainResult
 
 _MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seasonal_naive, ridge, lightgbm.")
 
@@ -33,6 +34,9 @@ def forecast() -> None:
 @handle_errors
 def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None, as_json: bool) -> None:
     """Rolling-origin backtest: MAE, RMSE, WAPE, MASE, R2 per model and horizon."""
+    from salesflow.forecast.training import plot_backtest
+    from salesflow.jobs.forecast import evaluate
+
     kinds = parse_kinds(models)
     backtest = evaluate(run_context(ctx), kinds)
     if plot is not None:
@@ -49,6 +53,8 @@ def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None,
 @handle_errors
 def forecast_train(ctx: click.Context, models: str | None, promote: str, as_json: bool) -> None:
     """Backtest, fit on all data, register each model, promote the best."""
+    from salesflow.jobs.forecast import train
+
     print_training(train(run_context(ctx), parse_kinds(models), None if promote == "none" else promote), as_json)
 
 
@@ -59,6 +65,8 @@ def forecast_train(ctx: click.Context, models: str | None, promote: str, as_json
 @handle_errors
 def forecast_predict(ctx: click.Context, version: str | None, as_json: bool) -> None:
     """Next-day and next-7-day demand per product, with intervals, into gold.demand_predictions."""
+    from salesflow.jobs.forecast import predict
+
     print_prediction(predict(run_context(ctx), version), as_json)
 
 
@@ -68,6 +76,8 @@ def forecast_predict(ctx: click.Context, version: str | None, as_json: bool) -> 
 @handle_errors
 def forecast_models(ctx: click.Context, as_json: bool) -> None:
     """The model registry: versions, data ranges, backtest WAPE, which one is promoted."""
+    from salesflow.jobs.forecast import registered_models
+
     print_models(registered_models(run_context(ctx)), as_json)
 
 
@@ -77,11 +87,15 @@ def forecast_models(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def forecast_promote(ctx: click.Context, version: str) -> None:
     """Make VERSION the model `forecast predict` uses."""
+    from salesflow.jobs.forecast import promote
+
     promote(run_context(ctx), version)
     console.print(f"promoted {version}")
 
 
 def parse_kinds(models: str | None) -> tuple[str, ...]:
+    from salesflow.forecast.models import KINDS
+
     if not models:
         return KINDS
     kinds = tuple(m.strip() for m in models.split(",") if m.strip())

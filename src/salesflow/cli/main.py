@@ -10,7 +10,7 @@ import shutil
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -35,8 +35,10 @@ from salesflow.cli.sources_cmd import collect, ingest_files_cmd, poll
 from salesflow.cli.stream_cmd import run_cmd, spark, stream
 from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.cli.warehouse_cmd import print_load, query, warehouse
-from salesflow.context import RunContext
 from salesflow.redact import REDACTOR, format_exception, install_process_guards
+
+if TYPE_CHECKING:  # commands build it on first use (cli.params.PendingContext)
+    from salesflow.context import RunContext
 
 
 @click.group()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import pyarrow as pa
@@ -23,10 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from salesflow.errors import ConfigError, SalesflowError
-from salesflow.gold.status import TableStatus
-from salesflow.lake.log import Head
-from salesflow.pipeline.reconcile import Reconciliation
 from salesflow.redact import redact
+
+if TYPE_CHECKING:  # annotations only: importing the lake here would load it for `--help` too
+    from salesflow.gold.status import TableStatus
+    from salesflow.lake.log import Head
+    from salesflow.pipeline.reconcile import Reconciliation
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from salesflow.cli.logs import setup_logging
-from salesflow.context import RunContext
+
+if TYPE_CHECKING:  # built on first use: `--help` and settings-free commands do not load the lake
+    from salesflow.context import RunContext
 from salesflow.errors import ParameterError
 
 
@@ -27,6 +29,8 @@ class PendingContext:
 
     def get(self) -> RunContext:
         if self.built is None:
+            from salesflow.context import RunContext
+
             self.built = RunContext.load(self.config_file, **self.overrides)
             setup_logging(self.built.settings.log_format, self.verbose)
         return self.built

@@ -11,7 +11,6 @@ from rich.table import Table
 
 from salesflow.cli.output import console, handle_errors
 from salesflow.cli.params import run_context
-from salesflow.jobs.lake import quality_results
 
 
 @click.group()
@@ -26,6 +25,8 @@ def quality() -> None:
 @handle_errors
 def quality_report(ctx: click.Context, run_id: str | None, as_json: bool) -> None:
     """Show the latest run's checks: rule, action, violations and sample rows. Exit 1 on a blocking failure."""
+    from salesflow.jobs.lake import quality_results
+
     sys.exit(print_report(quality_results(run_context(ctx), run_id), as_json))
 
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from salesflow.bronze.file_ingest import FileOutcome
 from salesflow.cli.output import console, handle_errors, print_line
 from salesflow.cli.params import run_context
 from salesflow.cli.summary import batch_facts, print_batch
-from salesflow.jobs.collector import serve_collector
-from salesflow.jobs.sources import FilesRun, PollRun, ingest_files, poll_api
+
+if TYPE_CHECKING:  # the jobs load when an ingestion command runs, not for every command
+    from salesflow.bronze.file_ingest import FileOutcome
+    from salesflow.jobs.sources import FilesRun, PollRun
 
 
 @click.command("ingest-files")
@@ -28,6 +30,8 @@ from salesflow.jobs.sources import FilesRun, PollRun, ingest_files, poll_api
 def ingest_files_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str, bronze_only: bool,
                      as_json: bool) -> None:
     """Ingest partner files (CSV, JSON Lines, Parquet) through the source's column mapping, each once."""
+    from salesflow.jobs.sources import ingest_files
+
     run = ingest_files(run_context(ctx), list(paths), source, bronze_only)
     print_files_run(run, as_json)
     sys.exit(2 if run.rejected else 0)  # 2: a file was rejected (the others went in)
@@ -41,6 +45,8 @@ def ingest_files_cmd(ctx: click.Context, paths: tuple[Path, ...], source: str, b
 @handle_errors
 def poll(ctx: click.Context, name: str, bronze_only: bool, as_json: bool) -> None:
     """Pull new orders from the partner API ``apis.NAME`` (resumes from its committed cursor)."""
+    from salesflow.jobs.sources import poll_api
+
     print_poll_run(poll_api(run_context(ctx), name, bronze_only), as_json)
 
 
@@ -54,6 +60,8 @@ def poll(ctx: click.Context, name: str, bronze_only: bool, as_json: bool) -> Non
 @handle_errors
 def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | None, insecure_no_auth: bool) -> None:
     """Serve the HTTP collector: POST /v1/events, /healthz, /metrics, /docs."""
+    from salesflow.jobs.collector import serve_collector
+
     serve_collector(run_context(ctx), host, port, sink, insecure_no_auth, announce=print_line)
 
 

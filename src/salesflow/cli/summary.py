@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from salesflow.pipeline.runner import BatchRun
+if TYPE_CHECKING:
+    from salesflow.pipeline.runner import BatchRun
 
 
 def batch_facts(run: BatchRun, sample: dict[str, Any] | None) -> dict[str, Any]:

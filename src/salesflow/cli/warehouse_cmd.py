@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -12,9 +13,10 @@ from rich.table import Table
 from salesflow.analytics import list_queries
 from salesflow.cli.output import console, handle_errors, render
 from salesflow.cli.params import parse_as_of, parse_params, run_context
-from salesflow.jobs.warehouse import answer_query, load_warehouse
-from salesflow.warehouse.load import LoadResult
 from salesflow.warehouse.schema import ddl, load_statements
+
+if TYPE_CHECKING:  # the jobs load when a warehouse command runs, not for every command
+    from salesflow.warehouse.load import LoadResult
 
 
 @click.group()
@@ -34,6 +36,8 @@ def warehouse_load(ctx: click.Context, full: bool, date_from: datetime | None, d
     """Load new Silver/Gold data into the warehouse (incremental unless --full or a date range)."""
     if full and (date_from or date_to):
         raise click.UsageError("--full reloads everything; do not combine it with --from/--to")
+    from salesflow.jobs.warehouse import load_warehouse
+
     result = load_warehouse(run_context(ctx), full=full, date_from=date_from.date() if date_from else None,
                             date_to=date_to.date() if date_to else None)
     print_load(result, as_json)
@@ -65,6 +69,8 @@ def query(ctx: click.Context, name: str | None, fmt: str, params: tuple[str, ...
     if show_list or not name:
         print_queries()
         return
+    from salesflow.jobs.warehouse import answer_query
+
     click.echo(render(answer_query(run_context(ctx), name, parse_params(params), parse_as_of(as_of)), fmt, console))
 
 
