@@ -3,20 +3,28 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: run demo test bench bench-scale clean system-deps
 
+# `make run` installs the runtime set only (the embedded default and the dashboard), with pip's
+# progress; `make test` adds every extra and the test tools. Either stamp is refreshed by pyproject.toml.
+$(RUNTIME): pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e '.[dashboard]'
+	touch $(RUNTIME)
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME)
 
 run: demo  ## the main job: stream + scheduled steps + dashboard (prints its URL), until Ctrl-C
 	SALESFLOW__RUN__DASHBOARD=true $(BIN)/salesflow run
 
-demo: $(STAMP)  ## simulate ~200,000 events and run the whole pipeline once on embedded defaults
+demo: $(RUNTIME)  ## simulate ~200,000 events and run the whole pipeline once on embedded defaults
 	$(BIN)/salesflow demo
 
 system-deps:  ## Debian packages the tests start for real: PostgreSQL, Redis, Chromium (dashboard), Java 17 (Spark)

@@ -15,6 +15,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from salesflow.common.extras import check
 from salesflow.config import Settings, load_settings
 from salesflow.engine import create_engine
 from salesflow.engine.base import EngineAdapter
@@ -70,3 +71,20 @@ class RunContext:
 def as_context(target: RunContext | Settings) -> RunContext:
     """Jobs accept plain settings too (the Python API, tests): a context is built around them."""
     return target if isinstance(target, RunContext) else RunContext(target)
+
+
+def check_extras(settings: Settings) -> None:
+    """Fail before any work when the settings ask for a feature whose extra is not installed, rather
+    than after Bronze has committed or on the first batch that happens to need it."""
+    wants = [
+        (settings.engine.name == "spark", "pyspark", "engine.name = 'spark'"),
+        (settings.run.source == "kafka", "confluent_kafka", "run.source = 'kafka'"),
+        (settings.collector.sink == "kafka", "confluent_kafka", "collector.sink = 'kafka'"),
+        (settings.live.sink == "redis", "redis", "live.sink = 'redis'"),
+        (settings.lineage.url is not None or settings.lineage.file is not None, "openlineage",
+         "lineage.url / lineage.file"),
+        (settings.warehouse.url is not None, "psycopg", "a PostgreSQL warehouse.url"),
+    ]
+    for wanted, module, purpose in wants:
+        if wanted:
+            check(module, purpose)

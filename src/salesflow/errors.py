@@ -28,6 +28,10 @@ class ConfigError(TerminalError):
     exit_code = 2
 
 
+class MissingDependencyError(ConfigError):
+    """An optional package (an extra of the install) is needed by what was asked for."""
+
+
 class ContractError(TerminalError):
     """Input does not follow the event or reference-data contract."""
 

@@ -80,7 +80,7 @@ def config_group() -> None:
 @handle_errors
 def config_show(ctx: click.Context, as_json: bool) -> None:
     """Settings in force, the file and environment variables they came from; secrets masked."""
-    job = run_context(ctx)
+    job = run_context(ctx, check_extras=False)
     show_config(job.settings, job.config_file, as_json, job.overrides)
 
 

@@ -38,6 +38,10 @@ def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None,
     from salesflow.jobs.forecast import evaluate
 
     kinds = parse_kinds(models)
+    if plot is not None:  # before minutes of backtesting, not after
+        from salesflow.common.extras import check
+
+        check("matplotlib", "--plot")
     backtest = evaluate(run_context(ctx), kinds)
     if plot is not None:
         plot_backtest(backtest, min(kinds, key=lambda k: backtest.wape(k)), plot)

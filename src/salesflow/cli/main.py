@@ -210,8 +210,10 @@ def replay(ctx: click.Context, version: int, as_json: bool) -> None:
 @handle_errors
 def dashboard(ctx: click.Context, host: str, port: int) -> None:
     """Serve the live dashboard (Streamlit): Live, Sales, Forecast, Data quality, Pipeline."""
+    from salesflow.common.extras import check
     from salesflow.jobs.dashboard import serve_dashboard
 
+    check("streamlit", "the dashboard")
     print_line(f"dashboard on http://{host}:{port}")
     serve_dashboard(run_context(ctx), host, port)
 
@@ -222,8 +224,10 @@ def dashboard(ctx: click.Context, host: str, port: int) -> None:
 @handle_errors
 def report(ctx: click.Context, out: Path) -> None:
     """Write the dashboard's charts and tables as one self-contained HTML file (e-mail, CI artifacts)."""
+    from salesflow.common.extras import check
     from salesflow.jobs.dashboard import write_html_report
 
+    check("matplotlib", "the report's charts")
     counts = write_html_report(run_context(ctx), out)
     print_line(f"report: {out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
 

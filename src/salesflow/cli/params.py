@@ -27,21 +27,27 @@ class PendingContext:
     verbose: bool
     built: RunContext | None = None
 
-    def get(self) -> RunContext:
+    def get(self, check_extras: bool = True) -> RunContext:
         if self.built is None:
             from salesflow.context import RunContext
 
             self.built = RunContext.load(self.config_file, **self.overrides)
             setup_logging(self.built.settings.log_format, self.verbose)
+        if check_extras:
+            from salesflow.context import check_extras as check_installed
+
+            check_installed(self.built.settings)
         return self.built
 
 
-def run_context(ctx: click.Context) -> RunContext:
-    """The one context of this command (``cli.main.cli`` says what to build)."""
+def run_context(ctx: click.Context, check_extras: bool = True) -> RunContext:
+    """The one context of this command (``cli.main.cli`` says what to build). ``check_extras``:
+    fail at once when the settings ask for an optional package that is not installed (the
+    ``config`` commands, which show and check settings, do not)."""
     pending = ctx.find_object(PendingContext)
     if pending is None:  # a command object called outside the group (a test that invokes it alone)
         raise click.UsageError("run salesflow commands through the salesflow group")
-    return pending.get()
+    return pending.get(check_extras)
 
 
 def parse_as_of(value: str | None) -> datetime | None:

@@ -13,6 +13,7 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from salesflow.common.extras import require
 from salesflow.config import Settings
 from salesflow.errors import TransientError
 from salesflow.sources.landing import LandingLog
@@ -50,9 +51,9 @@ class LandingSink(Sink):
 
 class KafkaSink(Sink):
     def __init__(self, settings: Settings) -> None:
-        from confluent_kafka import Producer
-
         from salesflow.sources.kafka import client_config
+
+        Producer = require("confluent_kafka", "collector.sink = 'kafka'").Producer
 
         self.topic = settings.kafka.topic
         self.producer = Producer({**client_config(settings.kafka), "acks": "all", "enable.idempotence": True,

@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 
+from salesflow.common.extras import require
 from salesflow.config import Settings
 from salesflow.dashboard.data import DashboardData
 
 
 def _png(draw: Callable[[Any], object], height: float = 3.2) -> str:
-    import matplotlib
-
+    matplotlib = require("matplotlib", "drawing charts")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from salesflow.common.extras import require
 from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
-from salesflow.errors import ConfigError, ModelError
+from salesflow.errors import ModelError
 from salesflow.models import Model
 from salesflow.redact import is_secret_key
 
@@ -58,10 +59,7 @@ def s3a_conf(lake: LakeConfig) -> dict[str, str]:
 
 
 def spark_session(config: SparkConfig, lake: LakeConfig | None = None) -> SparkSession:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise ConfigError("engine.name = 'spark' needs pyspark: pip install 'salesflow[spark]'") from exc
+    SparkSession = require("pyspark.sql", "the spark engine").SparkSession
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this interpreter
     builder = SparkSession.builder
     settings = {**SEMANTICS, **(s3a_conf(lake) if lake else {}), **config.conf}

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from salesflow.common.extras import require
 from salesflow.engine.base import EngineAdapter
 from salesflow.forecast.backtest import (
     Backtest,
@@ -69,8 +70,7 @@ def _fingerprint(daily: pa.Table) -> str:
 
 def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -> None:
     """Actual vs predicted units per category over the backtest days, with the interval band."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "drawing charts")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

