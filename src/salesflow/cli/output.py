@@ -106,7 +106,10 @@ def print_head(name: str, found: Head, fmt: str) -> None:
 
 def print_reconciliation(rec: Reconciliation) -> int:
     """The reconciliation as JSON; the exit code (1 when it does not balance)."""
-    console.print_json(data={**vars(rec), "balanced": rec.balanced})
+    facts = {k: v for k, v in vars(rec).items() if v is not None and v != []}
+    if rec.silver_batch is not None:
+        facts["gold_lag_batches"] = rec.gold_lag_batches
+    console.print_json(data={**facts, "balanced": rec.balanced}, default=str)
     return 0 if rec.balanced else 1
 
 

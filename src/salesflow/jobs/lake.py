@@ -36,7 +36,7 @@ def show_table(ctx: RunContext | Settings, qualified: str, limit: int | None, ve
 
 
 def reconcile(ctx: RunContext | Settings) -> Reconciliation:
-    return reconcile_lake(as_context(ctx).lake)
+    return reconcile_lake(as_context(ctx).lake, money=True)
 
 
 def maintain_lake(ctx: RunContext | Settings, retention_hours: float | None = None) -> list[Maintained]:

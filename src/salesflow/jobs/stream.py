@@ -58,9 +58,15 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
             sink = RedisLiveSink(settings)
         result = BatchRun(run_id=runner.run_id)
         try:
-            load_reference(lake, runner.landing)
-            runner.downstream(result)  # finish whatever a stopped run left between layers
             outage = _Backoff(settings)
+            while not stop.is_set():  # the catch-up retries like any micro-batch (a commit conflict, an outage)
+                try:
+                    load_reference(lake, runner.landing)
+                    runner.downstream(result)  # finish whatever a stopped run left between layers
+                    break
+                except TransientError as exc:
+                    outage.wait(exc, stop)
+            outage.reset()
             while not stop.is_set():
                 try:  # every step is idempotent: after a transient failure, wait and redo it
                     did_work = _micro_batches(runner, result, stats, stop)

@@ -43,12 +43,13 @@ from salesflow.models import load_model, sql_literal
 from salesflow.quality.gate import QualityGate
 from salesflow.quality.results import write_results
 from salesflow.silver.gates import SilverGates
+from salesflow.silver.key_index import OLD_KEYS_SCHEMA, KeyIndex
 from salesflow.silver.state import SeenState
 
 log = logging.getLogger(__name__)
 SILVER_APP = "salesflow.silver"
 STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.seen_keys",
-           "silver.deduped_events")
+           "silver.unseen_keys", "silver.deduped_events")
 VIEWS = frozenset({"silver.classified_events"})
 """Staging kept as a view where the engine can: seven models read classified_events, each a few of
 its columns and often one event type, and a copy of every row cost more than their joins
@@ -94,6 +95,9 @@ class SilverProcessor:
     def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings, gate: QualityGate | None = None) -> None:
         self.lake, self.engine, self.settings, self.gate = lake, engine, settings, gate
         self.state = SeenState(lake, settings.pipeline.dedupe_horizon_hours)
+        self.keys = KeyIndex(lake) if engine.KEEPS_RESULTS_IN_PROCESS else None
+        """Keys beyond the horizon: an in-process index where relations live here; an engine on a
+        cluster reads every earlier key instead (``SeenState``), on its executors."""
         self.last_written: tuple[int, dict[TableSpec, str]] | None = None
         """The relations the last processed batch wrote, for Gold (on the same engine) to take
         without reading them back."""
@@ -143,6 +147,8 @@ class SilverProcessor:
         self._register_state(batch_id, self._oldest_plausible(), keep=rebuild is None)
         params = self._params()
         for name in STAGING:
+            if name == "silver.deduped_events":
+                self._register_old_keys(batch_id)
             self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS, **params)
         for spec, name in OUTPUTS.items():
             self.engine.compute(RELATIONS[spec], load_model(name), **params)
@@ -159,6 +165,8 @@ class SilverProcessor:
             if rebuild is None:  # a rebuild may write only part of the rows
                 self.last_written = (batch_id, outputs)
                 self.state.add(batch_id, outputs, self.engine)
+                if self.keys is not None:
+                    self.keys.add(self.engine, batch_id, outputs)
         finally:
             if self.gate is not None:
                 write_results(self.lake, self.gate.results)
@@ -210,6 +218,14 @@ class SilverProcessor:
         crash sees the same state. A stream keeps it in memory between its micro-batches.
         """
         self.state.register(self.engine, batch_id, oldest, keep)
+
+    def _register_old_keys(self, batch_id: int) -> None:
+        """``old_keys``: this batch's keys that Silver accepted before the dedupe horizon (the
+        horizon's own are in ``seen_keys``; ``unseen_keys`` are the batch's others)."""
+        if self.keys is None:
+            self.engine.register("old_keys", OLD_KEYS_SCHEMA.empty_table())
+            return
+        self.engine.register("old_keys", self.keys.old_keys(self.engine, batch_id, "unseen_keys"))
 
     def _params(self) -> dict[str, object]:
         pipeline = self.settings.pipeline

@@ -25,10 +25,17 @@ from salesflow.lake.tables import SILVER_CART_ADDS, SILVER_ORDERS, SILVER_PRODUC
 
 _TIME = ("event_time", pa.timestamp("us", "UTC"))
 _DATE = ("event_date", pa.date32())
+_BATCH = ("batch_id", pa.int64())
+_CUSTOMER = ("customer_id", pa.string())
+# Keys, times, and what a re-used key is compared on (conflicting_duplicate): the customer and the
+# money of an order, the customer and product of a view or cart add.
 SEEN_SCHEMA = {
-    SILVER_ORDERS: pa.schema([("event_id", pa.string()), ("order_id", pa.string()), _TIME, _DATE]),
-    SILVER_PRODUCT_VIEWS: pa.schema([("event_id", pa.string()), _TIME, _DATE]),
-    SILVER_CART_ADDS: pa.schema([("event_id", pa.string()), _TIME, _DATE]),
+    SILVER_ORDERS: pa.schema([("event_id", pa.string()), ("order_id", pa.string()), _TIME, _DATE, _BATCH, _CUSTOMER,
+                              ("total_amount", pa.decimal128(18, 2)), ("currency", pa.string())]),
+    SILVER_PRODUCT_VIEWS: pa.schema([("event_id", pa.string()), _TIME, _DATE, _BATCH, _CUSTOMER,
+                                     ("product_id", pa.string())]),
+    SILVER_CART_ADDS: pa.schema([("event_id", pa.string()), _TIME, _DATE, _BATCH, _CUSTOMER,
+                                 ("product_id", pa.string())]),
 }
 
 
@@ -62,12 +69,12 @@ class SeenState:
                 engine.register(f"seen_{spec.name}", seen)
             return
         self.reads += 1
-        for spec, schema in SEEN_SCHEMA.items():
+        for spec, schema in SEEN_SCHEMA.items():  # every earlier key: uniqueness has no horizon
             engine.read_table(
                 self.lake,
                 spec,
                 f"seen_{spec.name}",
-                predicate=self._predicate(batch_id, self.first_day(oldest)),
+                predicate=self._predicate(batch_id, None),
                 columns=schema.names,
                 empty=schema,
             )

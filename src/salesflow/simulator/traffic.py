@@ -76,7 +76,10 @@ def day_weights(start: date, days: int, promos: list[Promotion]) -> list[float]:
 
 def simulate(spec: SimulationSpec, catalog: Catalog) -> Iterator[SimRecord]:
     """Yield exactly ``spec.events`` records, defects and duplicate copies included."""
-    rng = random.Random(spec.seed)  # noqa: S311 - not for security: jitter and simulated data
+    # Real-time mode draws from the seed and its start instant: `simulate --rate` after `make run`
+    # (same default seed) re-used 109 ids of the demo's orders. A finite run stays reproducible.
+    seed = spec.seed if spec.realtime_from is None else f"{spec.seed}-{spec.realtime_from.isoformat()}"
+    rng = random.Random(seed)  # noqa: S311 - not for security: jitter and simulated data
     injector = DefectInjector(spec.defects, random.Random(f"defects-{spec.seed}"))  # noqa: S311 - not for security: jitter and simulated data
     shop = _Shop(catalog, promotions(spec.seed, spec.start, spec.days), rng)
     return itertools.islice(_records(spec, shop, injector), spec.events)

@@ -1,6 +1,7 @@
 -- silver.deduped_events: the verdict for each valid event (narrow: keys, duplicate_key, late). The first occurrence (lowest
 -- record_seq; one Bronze batch is processed at a time) wins; an event_id or order_id already in
--- Silver is a duplicate. `late` marks events that arrived after the watermark passed them: older
+-- Silver is a duplicate: in the dedupe horizon's state (seen_keys) or before it (old_keys, from
+-- the key index, silver/key_index.py). `late` marks events that arrived after the watermark passed them: older
 -- than the newest event seen before them (in earlier batches or earlier in this one) less the
 -- allowed lateness. The running max is taken over this narrow projection (window functions over
 -- the wide rows cost several times more); output models join the verdicts back.
@@ -19,18 +20,63 @@ first_event AS (
 first_order AS (
     SELECT order_id, min(record_seq) AS first_seq FROM valid
     WHERE event_type = 'order_created' GROUP BY order_id HAVING count(*) > 1
-)
-SELECT v.record_seq,
+),
+-- Keys accepted in earlier batches (within the horizon, then before it) with their content.
+prior AS (
+    SELECT DISTINCT kind, key, event_time, customer_id, total_amount, currency, product_id, batch_id FROM (
+        SELECT kind, key, event_time, customer_id, total_amount, currency, product_id, batch_id FROM seen_keys
+        UNION ALL
+        SELECT kind, key, event_time, customer_id, total_amount, currency, product_id, batch_id FROM old_keys
+    ) k
+),
+verdicts AS (
+SELECT v.record_seq, v.event_id, v.order_id,
     CASE  -- a key seen once has no first_seq: the comparison is NULL, and so not a duplicate
         WHEN v.record_seq <> fe.first_seq OR se.key IS NOT NULL THEN 'event_id'
         WHEN v.event_type = 'order_created' AND (v.record_seq <> fo.first_seq OR so.key IS NOT NULL) THEN 'order_id'
     END AS duplicate_key,
+    CASE  -- the occurrence earlier in this batch a duplicate is compared with, when no earlier batch has the key
+        WHEN se.key IS NULL AND v.record_seq <> fe.first_seq THEN fe.first_seq
+        WHEN se.key IS NULL AND so.key IS NULL AND v.event_type = 'order_created' AND v.record_seq <> fo.first_seq
+            THEN fo.first_seq
+    END AS first_seq,
     COALESCE(v.event_time < greatest({{ watermark }},
         max(v.event_time) OVER (ORDER BY v.record_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         - to_seconds({{ allowed_lateness_seconds }})), FALSE) AS late
 FROM valid v
 LEFT JOIN first_event fe USING (event_id)
 LEFT JOIN first_order fo ON fo.order_id = v.order_id AND v.event_type = 'order_created'
-LEFT JOIN (SELECT DISTINCT key FROM seen_keys WHERE kind = 'event_id') se ON se.key = v.event_id
-LEFT JOIN (SELECT DISTINCT key FROM seen_keys WHERE kind = 'order_id') so
+LEFT JOIN (SELECT DISTINCT key FROM prior WHERE kind = 'event_id') se ON se.key = v.event_id
+LEFT JOIN (SELECT DISTINCT key FROM prior WHERE kind = 'order_id') so
        ON so.key = v.order_id AND v.event_type = 'order_created'
+),
+-- A re-used key whose content differs from the first occurrence's is not a retry but a conflict:
+-- quarantined as conflicting_duplicate, naming where the first came from, never silently dropped.
+-- An event id is compared on time, customer, money and product; an order id (re-sent under a new
+-- event id) on customer and money. Only duplicates are looked at: a few rows of parsed_events.
+conflicts AS (
+    SELECT d.record_seq,
+        CASE
+            WHEN p.key IS NOT NULL AND ((d.duplicate_key = 'event_id' AND (p.event_time IS DISTINCT FROM e.event_time
+                    OR p.product_id IS DISTINCT FROM e.product_id))
+                 OR p.customer_id IS DISTINCT FROM e.customer_id OR p.total_amount IS DISTINCT FROM e.total_amount
+                 OR p.currency IS DISTINCT FROM e.currency)
+                THEN d.duplicate_key || ' ' || p.key || ' was accepted in batch ' || CAST(p.batch_id AS VARCHAR)
+                     || ' with other content'
+            WHEN p.key IS NULL AND ((d.duplicate_key = 'event_id' AND (f.event_time IS DISTINCT FROM e.event_time
+                    OR f.product_id IS DISTINCT FROM e.product_id))
+                 OR f.customer_id IS DISTINCT FROM e.customer_id OR f.total_amount IS DISTINCT FROM e.total_amount
+                 OR f.currency IS DISTINCT FROM e.currency)
+                THEN d.duplicate_key || ' first came from ' || f.source || ' ' || f.source_position
+                     || ' with other content'
+        END AS conflict
+    FROM verdicts d
+    JOIN parsed_events e ON e.record_seq = d.record_seq
+    LEFT JOIN prior p ON p.kind = d.duplicate_key
+        AND p.key = CASE WHEN d.duplicate_key = 'event_id' THEN d.event_id ELSE d.order_id END
+    LEFT JOIN parsed_events f ON f.record_seq = d.first_seq
+    WHERE d.duplicate_key IS NOT NULL
+)
+SELECT v.record_seq, v.duplicate_key, v.late, c.conflict
+FROM verdicts v
+LEFT JOIN conflicts c USING (record_seq)

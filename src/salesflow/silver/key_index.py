@@ -1,0 +1,168 @@
+"""Global uniqueness of ``event_id`` and ``order_id`` beyond the dedupe horizon, at bounded cost.
+
+The dedupe state (``silver.state``) holds the full keys of the last ``dedupe_horizon_hours``; a key
+re-used after that (a simulator restarted with the same seed, a partner re-sending last year's
+file) must still be a duplicate. This index holds every key Silver ever accepted as a 64-bit hash
+with the Bronze batch that accepted it, in sorted runs whose sizes grow geometrically (a binary
+counter, as in a log-structured merge tree): adding a batch's keys merges only runs of similar
+size, so each key is merged O(log N) times; a probe sorts the batch's hashes once and
+binary-searches each of the O(log N) runs. Per micro-batch the cost is O(B log N) for B keys
+against N in history (bench/key_index_bench.py).
+
+A hash hit is only a candidate: the key is then looked up exactly in the one Silver batch the
+index names (Delta file statistics on ``batch_id`` prune the read to that batch's files), so a hash
+collision can never drop an event. The index is derived state: it is built from Silver when a
+process first needs it and caught up from Silver when another writer added batches, so a crash,
+a restart or a second writer cannot make it wrong, only cold.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from salesflow.engine.base import EngineAdapter
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import SILVER_CART_ADDS, SILVER_ORDERS, SILVER_PRODUCT_VIEWS, TableSpec
+from salesflow.silver.state import SEEN_SCHEMA
+
+SEEN_COLUMNS = {spec: set(schema.names) for spec, schema in SEEN_SCHEMA.items()}
+
+log = logging.getLogger(__name__)
+KEY_COLUMNS: dict[TableSpec, tuple[str, ...]] = {
+    SILVER_ORDERS: ("event_id", "order_id"),
+    SILVER_PRODUCT_VIEWS: ("event_id",),
+    SILVER_CART_ADDS: ("event_id",),
+}
+OLD_KEYS_SCHEMA = pa.schema([("kind", pa.string()), ("key", pa.string()), ("event_time", pa.timestamp("us", "UTC")),
+                             ("customer_id", pa.string()), ("total_amount", pa.decimal128(18, 2)),
+                             ("currency", pa.string()), ("product_id", pa.string()), ("batch_id", pa.int64())])
+"""As ``silver.seen_keys``: each key with what a re-used key is compared on and its batch."""
+
+
+@dataclass
+class HashRuns:
+    """Sorted runs of (hash, batch) pairs; run sizes at least double from newest to oldest."""
+
+    runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(len(h) for h, _ in self.runs)
+
+    def add(self, hashes: np.ndarray, batches: np.ndarray) -> None:
+        if len(hashes) == 0:
+            return
+        order = np.argsort(hashes, kind="stable")
+        self.runs.append((hashes[order], batches[order].astype(np.int32)))
+        while len(self.runs) >= 2 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (h1, b1), (h2, b2) = self.runs.pop(), self.runs.pop()
+            merged = np.concatenate([h2, h1])
+            order = np.argsort(merged, kind="stable")  # radix sort on uint64: linear in the two runs
+            self.runs.append((merged[order], np.concatenate([b2, b1])[order]))
+
+    def probe(self, hashes: np.ndarray) -> np.ndarray:
+        """For each hash, the earliest batch holding it, or -1."""
+        found = np.full(len(hashes), -1, dtype=np.int64)
+        if len(hashes) == 0:
+            return found
+        order = np.argsort(hashes, kind="stable")
+        wanted = hashes[order]
+        for run_hashes, run_batches in self.runs:
+            at = np.searchsorted(run_hashes, wanted)
+            inside = at < len(run_hashes)
+            hit = np.zeros(len(wanted), dtype=bool)
+            hit[inside] = run_hashes[at[inside]] == wanted[inside]
+            batch = np.where(hit, run_batches[np.minimum(at, len(run_hashes) - 1)], -1)
+            current = found[order]
+            better = hit & ((current < 0) | (batch < current))
+            found[order[better]] = batch[better]
+        return found
+
+
+class KeyIndex:
+    """Every key accepted in Silver batches below ``covered_below``, hashed with the engine."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self.runs = HashRuns()
+        self.covered_below = 0
+        self.exact_lookups = 0
+        """Silver reads made to confirm a hash hit (the rest of the work is in memory)."""
+
+    def old_keys(self, engine: EngineAdapter, batch_id: int, batch_keys: str) -> pa.Table:
+        """Keys of ``batch_keys`` (a relation ``kind, key``) that a Silver batch below ``batch_id``
+        accepted, confirmed exactly."""
+        self.catch_up(engine, batch_id)
+        keys = engine.query(f'SELECT kind, key, hash(kind || key) AS h FROM "{batch_keys}"',  # noqa: S608 - our own relation
+                            "silver key index probe")
+        if keys.num_rows == 0 or len(self.runs) == 0:
+            return OLD_KEYS_SCHEMA.empty_table()
+        batches = self.runs.probe(keys["h"].to_numpy())
+        hit = (batches >= 0) & (batches < batch_id)  # a rebuild must not see its own or later batches
+        if not hit.any():
+            return OLD_KEYS_SCHEMA.empty_table()
+        return self._confirm(keys.filter(pa.array(hit)), batches[hit])
+
+    def catch_up(self, engine: EngineAdapter, batch_id: int) -> None:
+        """Add the keys of Silver batches in ``[covered_below, batch_id)``: every batch the first
+        time, then what other writers (or our own writes) committed since."""
+        if self.covered_below >= batch_id:
+            return
+        low = self.covered_below
+        keep = (ds.field("batch_id") >= low) & (ds.field("batch_id") < batch_id)
+        prune = f"batch_id >= {low} AND batch_id < {batch_id}"
+        for spec, columns in KEY_COLUMNS.items():
+            rows = self.lake.read(spec, columns=["batch_id", *columns], filter=keep, prune=prune)
+            if rows is None or rows.num_rows == 0:
+                continue
+            engine.register("key_index_rows", rows)
+            for column in columns:
+                hashed = engine.query(f"SELECT hash('{column}' || {column}) AS h, batch_id FROM key_index_rows",  # noqa: S608 - our own column names
+                                      "silver key index")
+                self.runs.add(hashed["h"].to_numpy(), hashed["batch_id"].to_numpy())
+        self.covered_below = batch_id
+        if low == 0:
+            log.info("silver key index built: %d keys of batches below %d", len(self.runs), batch_id)
+
+    def add(self, engine: EngineAdapter, batch_id: int, written: dict[TableSpec, str]) -> None:
+        """Batch ``batch_id`` is committed: its keys join the index (when it was the next one)."""
+        if self.covered_below != batch_id:
+            return  # a gap: the next probe catches up from Silver
+        for spec, columns in KEY_COLUMNS.items():
+            for column in columns:
+                hashed = engine.query(f"SELECT hash('{column}' || {column}) AS h FROM \"{written[spec]}\"",  # noqa: S608 - our own names
+                                      "silver key index")
+                self.runs.add(hashed["h"].to_numpy(), np.full(hashed.num_rows, batch_id, dtype=np.int32))
+        self.covered_below = batch_id + 1
+
+    def _confirm(self, candidates: pa.Table, batches: np.ndarray) -> pa.Table:
+        """The candidates really in Silver, with their content: each looked up in the batch the
+        index named."""
+        self.exact_lookups += 1
+        found = []
+        in_batches = f"batch_id IN ({', '.join(str(b) for b in sorted(set(batches.tolist())))})"
+        for spec, columns in KEY_COLUMNS.items():
+            content = [n for n in OLD_KEYS_SCHEMA.names[2:] if n in SEEN_COLUMNS[spec]]
+            for column in columns:
+                wanted = candidates.filter(pc.equal(candidates["kind"], column))["key"]
+                if len(wanted) == 0:
+                    continue
+                # The id columns are filtered here, not in the read: they are written without
+                # statistics, and delta-rs's dataset then guarantees `column >= null` per file, which
+                # prunes every file for any predicate on them.
+                rows = self.lake.read(spec, columns=[column, *content],
+                                      filter=pc.field("batch_id").isin(pa.array(batches)), prune=in_batches)
+                if rows is None or rows.num_rows == 0:
+                    continue
+                rows = rows.filter(pc.is_in(rows[column], value_set=wanted))
+                out = {"kind": pa.array([column] * rows.num_rows, pa.string()), "key": rows[column]}
+                for name in OLD_KEYS_SCHEMA.names[2:]:
+                    absent = pa.nulls(rows.num_rows, OLD_KEYS_SCHEMA.field(name).type)
+                    out[name] = rows[name] if name in content else absent
+                found.append(pa.table(out).cast(OLD_KEYS_SCHEMA))
+        return pa.concat_tables(found) if found else OLD_KEYS_SCHEMA.empty_table()
