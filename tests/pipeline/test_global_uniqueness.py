@@ -71,7 +71,7 @@ def test_the_index_is_rebuilt_from_silver_and_confirms_every_hit(tmp_path: Path)
     runner = Runner(ctx, DuckDBEngine(), landing_source(settings, ctx.lake, DuckDBEngine()))
     result = runner.run()
     index = runner.silver.keys
-    assert index is not None and index.exact_lookups >= 1 and len(index.runs) > 0
+    assert index is not None and index.exact_lookups >= 1 and len(index) > 0
     assert result.quarantined_by_reason.get("conflicting_duplicate", 0) > 0 and result.reconciliation.balanced
     conflicts = [q for q in rows(settings, QUARANTINE) if q["reason"] == "conflicting_duplicate"]
     assert conflicts and all(" was accepted in batch " in q["reason_detail"] for q in conflicts)

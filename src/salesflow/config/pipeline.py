@@ -31,6 +31,9 @@ class PipelineConfig(Section):
     """Orders in another currency are quarantined as ``unsupported_currency``."""
     earliest_event_time: AwareDatetime = EARLIEST_EVENT_TIME
     """Events before this are quarantined as ``implausible_time`` (and refused by the collector)."""
+    quarantine_processing_errors: bool = True
+    """A batch a SQL model fails on because of a value (not the machine) goes to quarantine whole
+    as ``processing_error`` and the stage goes on; false: the stage stops on it, as before."""
     max_future_seconds: int = Field(MAX_FUTURE_SECONDS, ge=0)
     """Events more than this after their arrival are ``implausible_time``."""
     max_quantity: int = Field(MAX_QUANTITY, ge=1, le=10**9)

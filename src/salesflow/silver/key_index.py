@@ -32,6 +32,8 @@ from salesflow.lake.tables import SILVER_CART_ADDS, SILVER_ORDERS, SILVER_PRODUC
 from salesflow.silver.state import SEEN_SCHEMA
 
 SEEN_COLUMNS = {spec: set(schema.names) for spec, schema in SEEN_SCHEMA.items()}
+_VALID = {"event_id": "problem IS NULL",
+          "order_id": "problem IS NULL AND event_type = 'order_created' AND order_id IS NOT NULL"}
 
 log = logging.getLogger(__name__)
 KEY_COLUMNS: dict[TableSpec, tuple[str, ...]] = {
@@ -40,8 +42,8 @@ KEY_COLUMNS: dict[TableSpec, tuple[str, ...]] = {
     SILVER_CART_ADDS: ("event_id",),
 }
 OLD_KEYS_SCHEMA = pa.schema([("kind", pa.string()), ("key", pa.string()), ("event_time", pa.timestamp("us", "UTC")),
-                             ("customer_id", pa.string()), ("total_amount", pa.decimal128(18, 2)),
-                             ("currency", pa.string()), ("product_id", pa.string()), ("batch_id", pa.int64())])
+                             ("total_amount", pa.decimal128(18, 2)), ("currency", pa.string()),
+                             ("batch_id", pa.int64())])
 """As ``silver.seen_keys``: each key with what a re-used key is compared on and its batch."""
 
 
@@ -54,59 +56,89 @@ class HashRuns:
     def __len__(self) -> int:
         return sum(len(h) for h, _ in self.runs)
 
-    def add(self, hashes: np.ndarray, batches: np.ndarray) -> None:
+    def add(self, hashes: np.ndarray, batches: np.ndarray | int) -> None:
+        """Add keys: of one batch (``batches`` an int: a plain sort) or of several (co-sorted)."""
         if len(hashes) == 0:
             return
-        order = np.argsort(hashes, kind="stable")
-        self.runs.append((hashes[order], batches[order].astype(np.int32)))
+        if isinstance(batches, int):
+            self.runs.append((np.sort(hashes), np.full(len(hashes), batches, dtype=np.int32)))
+        else:
+            order = np.argsort(hashes, kind="stable")
+            self.runs.append((hashes[order], batches[order].astype(np.int32)))
         while len(self.runs) >= 2 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             (h1, b1), (h2, b2) = self.runs.pop(), self.runs.pop()
             merged = np.concatenate([h2, h1])
-            order = np.argsort(merged, kind="stable")  # radix sort on uint64: linear in the two runs
+            order = np.argsort(merged, kind="stable")  # timsort finds the two sorted runs: a linear merge
             self.runs.append((merged[order], np.concatenate([b2, b1])[order]))
 
-    def probe(self, hashes: np.ndarray) -> np.ndarray:
-        """For each hash, the earliest batch holding it, or -1."""
-        found = np.full(len(hashes), -1, dtype=np.int64)
-        if len(hashes) == 0:
-            return found
-        order = np.argsort(hashes, kind="stable")
-        wanted = hashes[order]
+    def hits(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The hashes found, each with the earliest batch holding it in each run that does."""
+        wanted = np.sort(hashes)
+        found_h, found_b = [], []
         for run_hashes, run_batches in self.runs:
-            at = np.searchsorted(run_hashes, wanted)
-            inside = at < len(run_hashes)
-            hit = np.zeros(len(wanted), dtype=bool)
-            hit[inside] = run_hashes[at[inside]] == wanted[inside]
-            batch = np.where(hit, run_batches[np.minimum(at, len(run_hashes) - 1)], -1)
-            current = found[order]
-            better = hit & ((current < 0) | (batch < current))
-            found[order[better]] = batch[better]
+            at = np.minimum(np.searchsorted(run_hashes, wanted), len(run_hashes) - 1)
+            hit = run_hashes[at] == wanted
+            found_h.append(wanted[hit])
+            found_b.append(run_batches[at[hit]])
+        if not found_h:
+            return np.empty(0, np.uint64), np.empty(0, np.int32)
+        return np.concatenate(found_h), np.concatenate(found_b)
+
+    def probe(self, hashes: np.ndarray) -> np.ndarray:
+        """For each hash, the earliest batch holding it, or -1 (in the caller's order)."""
+        found = np.full(len(hashes), -1, dtype=np.int64)
+        hit_h, hit_b = self.hits(hashes)
+        earliest: dict[int, int] = {}
+        for h, b in zip(hit_h.tolist(), hit_b.tolist(), strict=True):
+            earliest[h] = min(b, earliest.get(h, b))
+        for i, h in enumerate(hashes.tolist()):
+            found[i] = earliest.get(h, -1)
         return found
 
 
 class KeyIndex:
-    """Every key accepted in Silver batches below ``covered_below``, hashed with the engine."""
+    """Every key accepted in Silver batches below ``covered_below``, hashed with the engine (one set
+    of runs per kind of key)."""
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
-        self.runs = HashRuns()
+        self.runs = {"event_id": HashRuns(), "order_id": HashRuns()}
         self.covered_below = 0
         self.exact_lookups = 0
         """Silver reads made to confirm a hash hit (the rest of the work is in memory)."""
 
-    def old_keys(self, engine: EngineAdapter, batch_id: int, batch_keys: str) -> pa.Table:
-        """Keys of ``batch_keys`` (a relation ``kind, key``) that a Silver batch below ``batch_id``
-        accepted, confirmed exactly."""
+    def __len__(self) -> int:
+        return sum(len(runs) for runs in self.runs.values())
+
+    def old_keys(self, engine: EngineAdapter, batch_id: int) -> pa.Table:
+        """Keys of this batch's valid records (``parsed_events``) that a Silver batch below
+        ``batch_id`` accepted before the dedupe horizon (``seen_keys`` holds the horizon's own),
+        confirmed exactly, with their content. Only hashes cross into this process unless one hits."""
         self.catch_up(engine, batch_id)
-        keys = engine.query(f'SELECT kind, key, hash(kind || key) AS h FROM "{batch_keys}"',  # noqa: S608 - our own relation
-                            "silver key index probe")
-        if keys.num_rows == 0 or len(self.runs) == 0:
+        if len(self) == 0:
             return OLD_KEYS_SCHEMA.empty_table()
-        batches = self.runs.probe(keys["h"].to_numpy())
-        hit = (batches >= 0) & (batches < batch_id)  # a rebuild must not see its own or later batches
-        if not hit.any():
+        hits = []
+        for kind, runs in self.runs.items():
+            hashed = engine.query(f"SELECT hash({kind}) AS h FROM parsed_events WHERE {_VALID[kind]}",  # noqa: S608 - our own names
+                                  "silver key index probe")["h"].to_numpy()
+            hit_h, hit_b = runs.hits(hashed)
+            earlier = hit_b < batch_id  # a rebuild must not see its own or later batches
+            if earlier.any():
+                hits.append(pa.table({"kind": pa.array([kind] * int(earlier.sum())), "h": hit_h[earlier],
+                                      "batch_id": hit_b[earlier].astype(np.int64)}))
+        if not hits:
             return OLD_KEYS_SCHEMA.empty_table()
-        return self._confirm(keys.filter(pa.array(hit)), batches[hit])
+        engine.register("key_index_hits", pa.concat_tables(hits))
+        keys = " UNION ALL ".join(f"SELECT '{kind}' AS kind, {kind} AS key FROM parsed_events WHERE {_VALID[kind]}"
+                                  for kind in self.runs)
+        candidates = engine.query(
+            f"SELECT DISTINCT k.kind, k.key, x.batch_id FROM ({keys}) k "  # noqa: S608 - our own names
+            "JOIN key_index_hits x ON x.kind = k.kind AND x.h = hash(k.key) "
+            "WHERE NOT EXISTS (SELECT 1 FROM seen_keys s WHERE s.kind = k.kind AND s.key = k.key)",
+            "silver key index candidates")
+        if candidates.num_rows == 0:
+            return OLD_KEYS_SCHEMA.empty_table()
+        return self._confirm(candidates.select(["kind", "key"]), candidates["batch_id"].to_numpy())
 
     def catch_up(self, engine: EngineAdapter, batch_id: int) -> None:
         """Add the keys of Silver batches in ``[covered_below, batch_id)``: every batch the first
@@ -122,22 +154,21 @@ class KeyIndex:
                 continue
             engine.register("key_index_rows", rows)
             for column in columns:
-                hashed = engine.query(f"SELECT hash('{column}' || {column}) AS h, batch_id FROM key_index_rows",  # noqa: S608 - our own column names
+                hashed = engine.query(f"SELECT hash({column}) AS h, batch_id FROM key_index_rows",  # noqa: S608 - our own column names
                                       "silver key index")
-                self.runs.add(hashed["h"].to_numpy(), hashed["batch_id"].to_numpy())
+                self.runs[column].add(hashed["h"].to_numpy(), hashed["batch_id"].to_numpy())
         self.covered_below = batch_id
         if low == 0:
-            log.info("silver key index built: %d keys of batches below %d", len(self.runs), batch_id)
+            log.info("silver key index built: %d keys of batches below %d", len(self), batch_id)
 
     def add(self, engine: EngineAdapter, batch_id: int, written: dict[TableSpec, str]) -> None:
         """Batch ``batch_id`` is committed: its keys join the index (when it was the next one)."""
         if self.covered_below != batch_id:
             return  # a gap: the next probe catches up from Silver
-        for spec, columns in KEY_COLUMNS.items():
-            for column in columns:
-                hashed = engine.query(f"SELECT hash('{column}' || {column}) AS h FROM \"{written[spec]}\"",  # noqa: S608 - our own names
-                                      "silver key index")
-                self.runs.add(hashed["h"].to_numpy(), np.full(hashed.num_rows, batch_id, dtype=np.int32))
+        for kind in self.runs:  # one run per kind and batch: the event ids of all three tables together
+            union = " UNION ALL ".join(f'SELECT hash({kind}) AS h FROM "{written[spec]}"'  # noqa: S608 - our own names
+                                       for spec, columns in KEY_COLUMNS.items() if kind in columns)
+            self.runs[kind].add(engine.query(union, "silver key index")["h"].to_numpy(), batch_id)
         self.covered_below = batch_id + 1
 
     def _confirm(self, candidates: pa.Table, batches: np.ndarray) -> pa.Table:

@@ -42,14 +42,20 @@ from salesflow.lake.tables import (
 from salesflow.models import load_model, sql_literal
 from salesflow.quality.gate import QualityGate
 from salesflow.quality.results import write_results
+from salesflow.redact import redact
 from salesflow.silver.gates import SilverGates
 from salesflow.silver.key_index import OLD_KEYS_SCHEMA, KeyIndex
 from salesflow.silver.state import SeenState
 
 log = logging.getLogger(__name__)
 SILVER_APP = "salesflow.silver"
+DATA_ERRORS = ("ConversionException", "OutOfRangeException", "InvalidInputException", "ArithmeticException",
+               "NumberFormatException", "DateTimeException", "Conversion Error", "Out of Range Error",
+               "Invalid Input Error")
+"""Errors a value causes (DuckDB's exception classes, the JVM's in a Spark trace), as opposed to a
+broken model or the machine (out of memory, I/O): only these quarantine a batch."""
 STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.seen_keys",
-           "silver.unseen_keys", "silver.deduped_events")
+           "silver.deduped_events")
 VIEWS = frozenset({"silver.classified_events"})
 """Staging kept as a view where the engine can: seven models read classified_events, each a few of
 its columns and often one event type, and a copy of every row cost more than their joins
@@ -84,6 +90,15 @@ class SilverBatch:
     @property
     def balanced(self) -> bool:
         return self.bronze_rows == self.silver_events + self.quarantined_total + self.duplicates
+
+
+def _data_error(exc: BaseException) -> bool:
+    causes: list[BaseException] = []
+    found: BaseException | None = exc
+    while found is not None and len(causes) < 10:
+        causes.append(found)
+        found = found.__cause__
+    return any(type(e).__name__ in DATA_ERRORS or any(name in str(e) for name in DATA_ERRORS) for e in causes)
 
 
 def silver_committed(lake: Lake) -> int:
@@ -146,17 +161,19 @@ class SilverProcessor:
         bronze_rows = self._register_bronze(batch_id, bronze)
         self._register_state(batch_id, self._oldest_plausible(), keep=rebuild is None)
         params = self._params()
-        for name in STAGING:
-            if name == "silver.deduped_events":
-                self._register_old_keys(batch_id)
-            self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS, **params)
-        for spec, name in OUTPUTS.items():
-            self.engine.compute(RELATIONS[spec], load_model(name), **params)
+        failed = False
+        try:
+            self._compute(batch_id, params)
+        except ModelError as exc:
+            if rebuild is not None or not self.settings.pipeline.quarantine_processing_errors or not _data_error(exc):
+                raise
+            self._quarantine_whole_batch(batch_id, params, exc)
+            failed = True
         outputs = dict(RELATIONS)
         if durable is not None:
             durable()
         try:
-            if self.gate is not None:  # Gates first: a blocking rule stops the batch before any write
+            if self.gate is not None and not failed:  # Gates first: a blocking rule stops the batch before any write
                 outputs = SilverGates(self.lake, self.engine, self.gate, batch_id).apply(outputs)
             result = self._summarize(batch_id, bronze_rows, outputs)
             self._reconcile(result)
@@ -172,6 +189,35 @@ class SilverProcessor:
                 write_results(self.lake, self.gate.results)
                 self.gate.results.clear()
         return SilverBatch(**{**vars(result), "seconds": time.perf_counter() - clock})
+
+    def _compute(self, batch_id: int, params: dict[str, object]) -> None:
+        for name in STAGING:
+            if name == "silver.deduped_events":
+                self._register_old_keys(batch_id)
+            self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS, **params)
+        for spec, name in OUTPUTS.items():
+            self.engine.compute(RELATIONS[spec], load_model(name), **params)
+
+    def _quarantine_whole_batch(self, batch_id: int, params: dict[str, object], exc: ModelError) -> None:
+        """A data error no check foresaw (a value a SQL function cannot take) must not stop the
+        stage for ever: the batch's records go to quarantine as ``processing_error`` with the
+        error, every other output is empty, and the stage goes on. After a fix, ``salesflow replay``
+        recomputes the batch from Bronze."""
+        detail = redact(str(exc).splitlines()[0])[:500]
+        log.error("silver batch %d: %s; its %d records go to quarantine as processing_error",
+                  batch_id, detail, self.engine.rows("bronze_batch"))
+        if self.gate is not None:
+            self.gate.alerter.send(f"silver batch {batch_id} quarantined whole (processing_error)", [detail])
+        self.engine.compute_sql("failed_bronze", "SELECT * FROM bronze_batch", "silver processing_error")
+        self.engine.compute_sql("bronze_batch", "SELECT * FROM failed_bronze WHERE 1 = 0", "silver processing_error")
+        self._compute(batch_id, params)  # every output empty and typed as usual
+        self.engine.compute_sql(
+            RELATIONS[QUARANTINE],
+            "SELECT batch_id, record_seq, source, source_position, 'processing_error' AS reason, "  # noqa: S608 - a literal we quote
+            f"{sql_literal(detail)} AS reason_detail, CAST(NULL AS VARCHAR) AS event_type, "
+            "CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS DATE) AS event_date, payload, ingested_at "
+            "FROM failed_bronze", "silver processing_error")
+        self.engine.compute_sql("bronze_batch", "SELECT * FROM failed_bronze", "silver processing_error")
 
     def _reconcile(self, result: SilverBatch) -> None:
         """Refuse to write anything that would lose or double a record."""
@@ -221,11 +267,11 @@ class SilverProcessor:
 
     def _register_old_keys(self, batch_id: int) -> None:
         """``old_keys``: this batch's keys that Silver accepted before the dedupe horizon (the
-        horizon's own are in ``seen_keys``; ``unseen_keys`` are the batch's others)."""
+        horizon's own are in ``seen_keys``)."""
         if self.keys is None:
             self.engine.register("old_keys", OLD_KEYS_SCHEMA.empty_table())
             return
-        self.engine.register("old_keys", self.keys.old_keys(self.engine, batch_id, "unseen_keys"))
+        self.engine.register("old_keys", self.keys.old_keys(self.engine, batch_id))
 
     def _params(self) -> dict[str, object]:
         pipeline = self.settings.pipeline

@@ -26,16 +26,13 @@ from salesflow.lake.tables import SILVER_CART_ADDS, SILVER_ORDERS, SILVER_PRODUC
 _TIME = ("event_time", pa.timestamp("us", "UTC"))
 _DATE = ("event_date", pa.date32())
 _BATCH = ("batch_id", pa.int64())
-_CUSTOMER = ("customer_id", pa.string())
-# Keys, times, and what a re-used key is compared on (conflicting_duplicate): the customer and the
-# money of an order, the customer and product of a view or cart add.
+# Keys, times, the batch that accepted them, and the money a re-used order id is compared on
+# (conflicting_duplicate); an event id is compared on its time too.
 SEEN_SCHEMA = {
-    SILVER_ORDERS: pa.schema([("event_id", pa.string()), ("order_id", pa.string()), _TIME, _DATE, _BATCH, _CUSTOMER,
+    SILVER_ORDERS: pa.schema([("event_id", pa.string()), ("order_id", pa.string()), _TIME, _DATE, _BATCH,
                               ("total_amount", pa.decimal128(18, 2)), ("currency", pa.string())]),
-    SILVER_PRODUCT_VIEWS: pa.schema([("event_id", pa.string()), _TIME, _DATE, _BATCH, _CUSTOMER,
-                                     ("product_id", pa.string())]),
-    SILVER_CART_ADDS: pa.schema([("event_id", pa.string()), _TIME, _DATE, _BATCH, _CUSTOMER,
-                                 ("product_id", pa.string())]),
+    SILVER_PRODUCT_VIEWS: pa.schema([("event_id", pa.string()), _TIME, _DATE, _BATCH]),
+    SILVER_CART_ADDS: pa.schema([("event_id", pa.string()), _TIME, _DATE, _BATCH]),
 }
 
 

@@ -23,10 +23,10 @@ first_order AS (
 ),
 -- Keys accepted in earlier batches (within the horizon, then before it) with their content.
 prior AS (
-    SELECT DISTINCT kind, key, event_time, customer_id, total_amount, currency, product_id, batch_id FROM (
-        SELECT kind, key, event_time, customer_id, total_amount, currency, product_id, batch_id FROM seen_keys
+    SELECT DISTINCT kind, key, event_time, total_amount, currency, batch_id FROM (
+        SELECT kind, key, event_time, total_amount, currency, batch_id FROM seen_keys
         UNION ALL
-        SELECT kind, key, event_time, customer_id, total_amount, currency, product_id, batch_id FROM old_keys
+        SELECT kind, key, event_time, total_amount, currency, batch_id FROM old_keys
     ) k
 ),
 verdicts AS (
@@ -52,21 +52,17 @@ LEFT JOIN (SELECT DISTINCT key FROM prior WHERE kind = 'order_id') so
 ),
 -- A re-used key whose content differs from the first occurrence's is not a retry but a conflict:
 -- quarantined as conflicting_duplicate, naming where the first came from, never silently dropped.
--- An event id is compared on time, customer, money and product; an order id (re-sent under a new
--- event id) on customer and money. Only duplicates are looked at: a few rows of parsed_events.
+-- An event id is compared on its time and money; an order id (re-sent under a new event id) on its
+-- money. Only duplicates are looked at: a few rows of parsed_events.
 conflicts AS (
     SELECT d.record_seq,
         CASE
-            WHEN p.key IS NOT NULL AND ((d.duplicate_key = 'event_id' AND (p.event_time IS DISTINCT FROM e.event_time
-                    OR p.product_id IS DISTINCT FROM e.product_id))
-                 OR p.customer_id IS DISTINCT FROM e.customer_id OR p.total_amount IS DISTINCT FROM e.total_amount
-                 OR p.currency IS DISTINCT FROM e.currency)
+            WHEN p.key IS NOT NULL AND ((d.duplicate_key = 'event_id' AND p.event_time IS DISTINCT FROM e.event_time)
+                 OR p.total_amount IS DISTINCT FROM e.total_amount OR p.currency IS DISTINCT FROM e.currency)
                 THEN d.duplicate_key || ' ' || p.key || ' was accepted in batch ' || CAST(p.batch_id AS VARCHAR)
                      || ' with other content'
-            WHEN p.key IS NULL AND ((d.duplicate_key = 'event_id' AND (f.event_time IS DISTINCT FROM e.event_time
-                    OR f.product_id IS DISTINCT FROM e.product_id))
-                 OR f.customer_id IS DISTINCT FROM e.customer_id OR f.total_amount IS DISTINCT FROM e.total_amount
-                 OR f.currency IS DISTINCT FROM e.currency)
+            WHEN p.key IS NULL AND ((d.duplicate_key = 'event_id' AND f.event_time IS DISTINCT FROM e.event_time)
+                 OR f.total_amount IS DISTINCT FROM e.total_amount OR f.currency IS DISTINCT FROM e.currency)
                 THEN d.duplicate_key || ' first came from ' || f.source || ' ' || f.source_position
                      || ' with other content'
         END AS conflict
