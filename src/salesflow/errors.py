@@ -7,6 +7,8 @@ not reconcile). Schedulers and the CLI decide what to do by checking these two m
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class SalesflowError(Exception):
     """Root of every error salesflow raises on purpose."""
@@ -41,9 +43,9 @@ class CheckpointError(TerminalError):
 
 
 class ReconciliationError(TerminalError):
-    """Record counts between layers do not add up: something would be lost or doubled."""
+    """Record counts (or money) between layers do not add up: something would be lost or doubled."""
 
-    def __init__(self, message: str, *, expected: int, actual: int) -> None:
+    def __init__(self, message: str, *, expected: int | Decimal, actual: int | Decimal) -> None:
         super().__init__(f"{message}: expected {expected:,}, got {actual:,}")
         self.expected = expected
         self.actual = actual

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,6 +37,7 @@ from salesflow.lake.tables import (
     QUARANTINE,
     SILVER_EVENT_TABLES,
     SILVER_ORDER_LINES,
+    SILVER_ORDERS,
     SILVER_TABLES,
     TableSpec,
 )
@@ -78,6 +80,9 @@ class SilverBatch:
     late: int
     drift: dict[str, int]
     seconds: float = 0.0
+    money: dict[str, Decimal] = field(default_factory=dict)
+    """Order totals of the batch as parsed from Bronze, and where they went: ``bronze`` =
+    ``silver`` + ``quarantined`` + ``duplicates`` (a total that could not be parsed counts nowhere)."""
 
     @property
     def silver_events(self) -> int:
@@ -88,8 +93,13 @@ class SilverBatch:
         return sum(self.quarantined.values())
 
     @property
+    def money_balanced(self) -> bool:
+        m = self.money
+        return not m or m["bronze"] == m["silver"] + m["quarantined"] + m["duplicates"]
+
+    @property
     def balanced(self) -> bool:
-        return self.bronze_rows == self.silver_events + self.quarantined_total + self.duplicates
+        return self.bronze_rows == self.silver_events + self.quarantined_total + self.duplicates and self.money_balanced
 
 
 def _data_error(exc: BaseException) -> bool:
@@ -228,6 +238,17 @@ class SilverProcessor:
                                      [{"bronze": result.bronze_rows, "accounted": accounted}])
             if check.blocking:
                 self.gate.alerter.send(f"silver batch {result.batch_id} does not reconcile", [str(check.sample)])
+        if self.gate is not None and result.money:
+            m = result.money
+            gap = m["bronze"] - m["silver"] - m["quarantined"] - m["duplicates"]
+            self.gate.record("events", f"batch {result.batch_id}", "reconcile_bronze_silver_money", "reconciliation",
+                             "fail", 0 if gap == 0 else 1, [{k: str(v) for k, v in m.items()}])
+        if not result.money_balanced:
+            m = result.money
+            raise ReconciliationError(
+                f"silver batch {result.batch_id} does not reconcile in money (bronze order totals = silver "
+                f"{m['silver']} + quarantined {m['quarantined']} + duplicates {m['duplicates']})",
+                expected=m["bronze"], actual=m["silver"] + m["quarantined"] + m["duplicates"])
         if not result.balanced:
             raise ReconciliationError(
                 f"silver batch {result.batch_id} does not reconcile (bronze = silver + quarantined + duplicates)",
@@ -315,7 +336,24 @@ class SilverProcessor:
             duplicates=self.engine.rows(outputs[DUPLICATES]),
             late=sum(n or 0 for n in self.engine.query(late, "silver summary")["n"].to_pylist()),
             drift={f"{r['event_type']}.{r['field']}": r["events"] for r in drift.to_pylist()},
+            money=self._money(outputs),
         )
+
+    def _money(self, outputs: dict[TableSpec, str]) -> dict[str, Decimal]:
+        """The batch's order totals in each place, from the totals Silver parsed (one pass over a
+        column of parsed_events and the few rows of quarantine and duplicates)."""
+        found = self.engine.query(
+            "SELECT sum(CASE WHEN e.event_type = 'order_created' THEN e.total_amount END) AS bronze, "  # noqa: S608 - our own relation names
+            f'(SELECT sum(total_amount) FROM "{outputs[SILVER_ORDERS]}") AS silver, '
+            "sum(CASE WHEN e.event_type = 'order_created' AND q.record_seq IS NOT NULL THEN e.total_amount END) "
+            "AS quarantined, "
+            "sum(CASE WHEN e.event_type = 'order_created' AND d.record_seq IS NOT NULL THEN e.total_amount END) "
+            "AS duplicates "
+            "FROM parsed_events e "
+            f'LEFT JOIN (SELECT DISTINCT record_seq FROM "{outputs[QUARANTINE]}") q ON q.record_seq = e.record_seq '
+            f'LEFT JOIN (SELECT DISTINCT record_seq FROM "{outputs[DUPLICATES]}") d ON d.record_seq = e.record_seq',
+            "silver money").to_pylist()[0]
+        return {k: Decimal(v or 0) for k, v in found.items()}
 
     def _write(self, batch_id: int, outputs: dict[TableSpec, str], rebuild: WriteScope | None,
                rows_in: str | None) -> None:
