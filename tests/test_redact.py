@@ -7,7 +7,7 @@ import logging
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from salesflow.cli.logs import setup_logging
@@ -30,6 +30,8 @@ SHAPES = (
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(password=PASSWORD, shape=st.sampled_from(SHAPES), around=st.text(max_size=30))
+# Found by this test in CI: parse_qsl read the '+' as a space, libpq quotes the password back as written.
+@example(password="00+)0000", shape="postgresql://etl@db/sales?sslmode=require&password={p}", around="")
 def test_a_registered_secret_never_survives_in_any_shape(password: str, shape: str, around: str) -> None:
     redactor = Redactor()
     secret = shape.format(p=password)

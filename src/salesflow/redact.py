@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
@@ -131,6 +131,10 @@ def _embedded_secrets(value: str) -> list[str]:
         url = urlsplit(value)
         parts.append(url.password or "")
         parts += [v for k, v in parse_qsl(url.query) if is_secret_key(k)]
+        # As written too: parse_qsl reads '+' as a space, libpq keeps it ("00+)0000" quoted back whole).
+        pairs = (pair.partition("=") for pair in url.query.split("&"))
+        raw = [(k, v) for k, _, v in pairs if is_secret_key(unquote(k))]
+        parts += [v for _, v in raw] + [unquote(v) for _, v in raw]
     except ValueError:  # not a URL at all
         pass
     params = _PARAM if "://" in value else _DSN_PARAM

@@ -129,7 +129,7 @@ class KeyIndex:
         if not hits:
             return OLD_KEYS_SCHEMA.empty_table()
         engine.register("key_index_hits", pa.concat_tables(hits))
-        keys = " UNION ALL ".join(f"SELECT '{kind}' AS kind, {kind} AS key FROM parsed_events WHERE {_VALID[kind]}"
+        keys = " UNION ALL ".join(f"SELECT '{kind}' AS kind, {kind} AS key FROM parsed_events WHERE {_VALID[kind]}"  # noqa: S608 - our own names
                                   for kind in self.runs)
         candidates = engine.query(
             f"SELECT DISTINCT k.kind, k.key, x.batch_id FROM ({keys}) k "  # noqa: S608 - our own names
