@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from salesflow.bronze.oversized import PayloadLimit
 from salesflow.config import Settings, load_settings
 from salesflow.jobs import BatchRun, reconcile_lake, run_batch
 from salesflow.lake.delta import Lake
@@ -114,7 +117,11 @@ def test_bronze_keeps_raw_payload_and_metadata(processed: tuple[Settings, list[S
     assert len(bronze) == len(records)
     for row in bronze[:2000]:
         record = by_position[row["source_position"]]
-        if row["valid_utf8"]:
+        if len(record.line) > settings.pipeline.max_payload_bytes:  # kept by reference
+            reference = json.loads(row["payload"])["oversized_payload"]
+            assert reference["sha256"] == hashlib.sha256(record.line).hexdigest()
+            assert row["ingest_error"] == "payload_too_large"
+        elif row["valid_utf8"]:
             assert row["payload"].encode() == record.line
         assert row["source"] == "landing" and row["ingested_at"] is not None
         if record.event is not None and record.defect is None:
@@ -227,7 +234,7 @@ def test_a_batch_another_writer_lands_after_silver_is_in_flight_not_lost(tmp_pat
     late = next_bronze_batch(lake)
     records = bronze_input([b'{"event_type":"product_viewed"}'] * 5, "shop", "drop.csv",
                            pa.array([str(i) for i in range(5)]), 0, late, pa.scalar(0, pa.timestamp("us", "UTC")))
-    assert write_bronze(lake, DuckDBEngine(), records, "salesflow.bronze.files", late, {})[1]
+    assert write_bronze(lake, DuckDBEngine(), records, "salesflow.bronze.files", late, {}, PayloadLimit())[1]
     whole, finished = reconcile_lake(lake), reconcile_finished(lake)
     assert whole.bronze == finished.bronze + 5 and not whole.balanced
     assert finished.balanced and finished.accounted == whole.accounted

@@ -102,6 +102,10 @@ CASES: list[tuple[bytes, str | None]] = [
      .encode(), "malformed_json"),                                                       # repeated, even with one value
     (json.dumps({**VIEW, "customer_id": None}).encode(), None),        # anonymous view, +02:00 offset
     (json.dumps({**VIEW, "event_id": "V2", "quantity": "n/a"}).encode(), None),  # unknown field: drift
+    (order(50, event_id="E" * 129), "invalid_value"),                     # ids are keys: 128 characters at most
+    (order(51, lines=line(product_id="\u00e9" * 129)), "invalid_value"),
+    (order(52, store_id="S" * 200_000), "invalid_value"),
+    (json.dumps({**VIEW, "event_id": "V6", "session_id": "s" * 129}).encode(), "invalid_value"),
 ]
 
 

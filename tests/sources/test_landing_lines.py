@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from salesflow.bronze.oversized import PayloadLimit
 from salesflow.bronze.rows import decode_lines
 from salesflow.sources.landing import line_array
 
@@ -123,7 +124,7 @@ def test_bronze_keeps_each_payload_as_received_and_reads_its_date(tmp_path: Path
     records = bronze_input(PAYLOADS, "test", "f", pa.array([str(i) for i in range(len(PAYLOADS))]), 10, 3,
                            pa.scalar(0, pa.timestamp("us", "UTC")))
     lake = Lake(str(tmp_path / "lake"))
-    rows, written = write_bronze(lake, DuckDBEngine(), records, "test", 3, {})
+    rows, written = write_bronze(lake, DuckDBEngine(), records, "test", 3, {}, PayloadLimit())
     assert written
     stored = lake.read(BRONZE_EVENTS).sort_by("record_seq")
     assert stored.column_names == rows.column_names == [*RECEIVED.names, "ingested_at", "event_date"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from salesflow.bronze.external import committed_position, map_records, write_external
+from salesflow.bronze.oversized import payload_limit
 from salesflow.bronze.rows import BronzeBatch
 from salesflow.common.files import atomic_write
 from salesflow.config import Settings
@@ -149,7 +150,7 @@ class ApiIngestor:
         write = write_external(self.lake, self.engine, self.settings.checkpoint_dir, app_id=self.app_id,
                                source=self.source, source_file=self.spec.url,
                                position_prefix=None, mapped=mapped,
-                               position=state.as_dict())
+                               position=state.as_dict(), limit=payload_limit(self.settings))
         assert write is not None  # no already_in check: the cursor itself prevents re-reads  # noqa: S101 - type narrowing
         self.records += write.rows
         self._save(write.batch_id, state)

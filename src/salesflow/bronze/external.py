@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesflow.bronze.lock import bronze_lock
+from salesflow.bronze.oversized import PayloadLimit
 from salesflow.bronze.rows import bronze_input, next_bronze_batch, write_bronze
 from salesflow.config.sources import MappingSpec
 from salesflow.engine.base import EngineAdapter
@@ -46,13 +47,17 @@ def map_records(engine: EngineAdapter, spec: MappingSpec, source: str, reporting
     for column in sorted({f.column for f in spec.fields.values() if f.column} - set(records.column_names)):
         # A JSON source may lack a key in every record: the field is then missing, not a crash.
         records = records.append_column(column, pa.nulls(records.num_rows, pa.string()))
+    if "__file" not in records.column_names:  # one file or page: every record is from file 0
+        records = records.append_column("__file", pa.repeat(pa.scalar(0, pa.int32()), records.num_rows))
     engine.register("partner_records", records)
     return engine.run(mapping_model(spec, source, reporting_currency))
 
 
-def bronze_records(mapped: pa.Table, source: str, source_file: str, position_prefix: str, batch_id: int,
-                   produced_at: datetime) -> pa.Table:
-    positions = pc.binary_join_element_wise(pa.scalar(position_prefix), pc.cast(mapped["line"], pa.string()), ":")
+def bronze_records(mapped: pa.Table, source: str, source_file: str | pa.Array, position_prefix: str | pa.Array,
+                   batch_id: int, produced_at: datetime) -> pa.Table:
+    """``source_file`` and ``position_prefix``: one for the whole unit, or one per mapped row."""
+    prefix = pa.scalar(position_prefix) if isinstance(position_prefix, str) else position_prefix
+    positions = pc.binary_join_element_wise(prefix, pc.cast(mapped["line"], pa.string()), ":")
     # The mapping's output is text already, so every payload counts as valid UTF-8.
     rows = bronze_input(mapped["payload"].combine_chunks().cast(pa.string()), source, source_file, positions, 0,
                         batch_id, pa.scalar(produced_at, pa.timestamp("us", "UTC")))
@@ -60,23 +65,33 @@ def bronze_records(mapped: pa.Table, source: str, source_file: str, position_pre
 
 
 def write_external(lake: Lake, engine: EngineAdapter, checkpoint_dir: Path, *, app_id: str, source: str,
-                   source_file: str, position_prefix: str | None, mapped: pa.Table,
-                   position: dict[str, Any], already_in: Callable[[], bool] | None = None) -> ExternalWrite | None:
-    """Append one unit of work with its source position, under the Bronze writer lock.
+                   source_file: str | pa.Array, position_prefix: str | pa.Array | None, mapped: pa.Table,
+                   position: dict[str, Any], limit: PayloadLimit,
+                   still_new: Callable[[], pa.Array | None] | None = None) -> ExternalWrite | None:
+    """Append one unit of work (a page, a file, or a batch of small files: ``source_file`` and
+    ``position_prefix`` per mapped row) with its source position, under the Bronze writer lock.
 
-    ``already_in`` is asked under the lock, so two processes loading the same file at once cannot
-    both write it; None is returned when it says the work is already in Bronze. Without a
-    ``position_prefix`` (no file to name), positions read ``<source>@<batch id>:<record>``."""
+    ``still_new`` is asked under the lock, so two processes loading the same file at once cannot
+    both write it: it gives which mapped rows are not in Bronze yet (None: all are); None is
+    returned when none are. Without a ``position_prefix`` (no file to name), positions read
+    ``<source>@<batch id>:<record>``."""
     with bronze_lock(checkpoint_dir):
-        if already_in is not None and already_in():
-            return None
+        keep = still_new() if still_new is not None else None
+        if keep is not None:
+            if not pc.any(keep).as_py():
+                return None
+            mapped = mapped.filter(keep)
+            source_file = source_file if isinstance(source_file, str) else source_file.filter(keep)
+            if position_prefix is not None and not isinstance(position_prefix, str):
+                position_prefix = position_prefix.filter(keep)
         batch_id = next_bronze_batch(lake, after=lake.txn_version(BRONZE_EVENTS, app_id))
         prefix = position_prefix or f"{source}@{batch_id}"  # no file to name: the batch is the position
         records = bronze_records(mapped, source, source_file, prefix, batch_id, datetime.now(UTC))
         rows, written = write_bronze(lake, engine, records, app_id, batch_id,
                                      {"salesflow.source": source, APP_KEY: app_id,
-                                      POSITION_KEY: json.dumps(position)})
-    log.info("bronze batch %d: %d records from %s (%s)", batch_id, rows.num_rows, source, source_file)
+                                      POSITION_KEY: json.dumps(position)}, limit)
+    log.info("bronze batch %d: %d records from %s (%s)", batch_id, rows.num_rows, source,
+             source_file if isinstance(source_file, str) else f"{len(pc.unique(source_file))} files")
     return ExternalWrite(batch_id, rows.num_rows, written)
 
 

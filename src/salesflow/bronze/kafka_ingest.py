@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.bronze.lock import bronze_lock
+from salesflow.bronze.oversized import PayloadLimit
 from salesflow.bronze.rows import BronzeBatch, bronze_input, write_bronze
 from salesflow.common.files import atomic_write
 from salesflow.engine.base import EngineAdapter
@@ -70,9 +71,9 @@ class OffsetCheckpoint:
 
 class KafkaIngestor:
     def __init__(self, lake: Lake, engine: EngineAdapter, reader: KafkaReader, checkpoint: OffsetCheckpoint,
-                 max_records: int, next_batch_id: Callable[[], int]) -> None:
+                 max_records: int, next_batch_id: Callable[[], int], limit: PayloadLimit) -> None:
         self.lake, self.engine, self.reader, self.checkpoint = lake, engine, reader, checkpoint
-        self.max_records, self.next_batch_id = max_records, next_batch_id
+        self.max_records, self.next_batch_id, self.limit = max_records, next_batch_id, limit
         self.app_id = kafka_app_id(reader.config.topic)
 
     def batches(self) -> Iterator[BronzeBatch]:
@@ -141,6 +142,7 @@ class KafkaIngestor:
             self.app_id,
             batch_id,
             {"salesflow.source": SOURCE, "salesflow.offsets": json.dumps(end)},
+            self.limit,
         )
         self.checkpoint.commit()
         self.reader.commit(end)

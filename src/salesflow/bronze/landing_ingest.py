@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from salesflow.bronze.lock import bronze_lock
+from salesflow.bronze.oversized import PayloadLimit
 from salesflow.bronze.rows import (
     BronzeBatch,
     append_bronze,
@@ -40,9 +41,9 @@ class LandingIngestor:
     """Moves landing segments into ``bronze.events`` following the checkpoint protocol."""
 
     def __init__(self, lake: Lake, engine: EngineAdapter, landing: LandingLog,
-                 checkpoint: SourceCheckpoint, max_batch_bytes: int) -> None:
+                 checkpoint: SourceCheckpoint, max_batch_bytes: int, limit: PayloadLimit) -> None:
         self.lake, self.engine, self.landing = lake, engine, landing
-        self.checkpoint, self.max_batch_bytes = checkpoint, max_batch_bytes
+        self.checkpoint, self.max_batch_bytes, self.limit = checkpoint, max_batch_bytes, limit
         self._ahead: tuple[Future[BronzeBatch | None], Future[BronzeBatch]] | None = None
         """The step in flight on the worker, and where it hands its rows over before committing."""
         self._worker: tuple[ThreadPoolExecutor, Lake, EngineAdapter] | None = None
@@ -151,7 +152,7 @@ class LandingIngestor:
     def _ingest(self, pending: PendingBatch, lake: Lake, engine: EngineAdapter,
                 handover: Future[BronzeBatch] | None) -> BronzeBatch:
         clock = time.perf_counter()
-        rows = bronze_rows(engine, self._read(tuple(pending.segments), pending.batch_id))
+        rows = bronze_rows(engine, self._read(tuple(pending.segments), pending.batch_id), self.limit)
         if handover is not None:
             handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, True, rows))
         written = append_bronze(lake, engine, rows, APP_ID, pending.batch_id, {"salesflow.source": SOURCE})

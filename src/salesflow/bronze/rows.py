@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from salesflow.bronze.oversized import PayloadLimit, by_reference
 from salesflow.engine.base import EngineAdapter, Txn, WriteScope
 from salesflow.errors import LakeWriteError, ModelError
 from salesflow.lake.delta import Lake
@@ -142,15 +143,18 @@ def next_bronze_batch(lake: Lake, after: int = -1) -> int:
 
 
 def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: str, batch_id: int,
-                 metadata: dict[str, str], txn_version: int | None = None) -> tuple[pa.Table, bool]:
+                 metadata: dict[str, str], limit: PayloadLimit,
+                 txn_version: int | None = None) -> tuple[pa.Table, bool]:
     """Step 2 of every source's protocol: the bronze.events model over the records, appended once
     per (app_id, txn_version); the version is the batch id unless the source counts its own."""
-    rows = bronze_rows(engine, records)
+    rows = bronze_rows(engine, records, limit)
     return rows, append_bronze(lake, engine, rows, app_id, batch_id, metadata, txn_version)
 
 
-def bronze_rows(engine: EngineAdapter, records: pa.Table) -> pa.Table:
-    """The Bronze rows of a source's records: the bronze.events model beside the records as received."""
+def bronze_rows(engine: EngineAdapter, records: pa.Table, limit: PayloadLimit) -> pa.Table:
+    """The Bronze rows of a source's records: the bronze.events model beside the records as
+    received, oversized ones by reference."""
+    records = by_reference(records, limit)
     engine.register("landing_records", records)
     return as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from salesflow.common.storage_errors import storage_failure
 from salesflow.errors import ConfigError, SalesflowError
 from salesflow.redact import redact
 
@@ -47,9 +48,15 @@ def handle_errors(func: F) -> F:
         except ConfigError as exc:
             click.secho(redact(f"salesflow: {exc}"), err=True, fg="red")  # one line, never wrapped
             sys.exit(exc.exit_code)
-        except SalesflowError as exc:
-            click.secho(redact(f"salesflow: {type(exc).__name__}: {exc}"), err=True, fg="red")
-            sys.exit(exc.exit_code)
+        except Exception as exc:
+            refused = storage_failure(exc)  # infrastructure: the path and the cause, no traceback
+            if refused is not None:
+                click.secho(redact(f"salesflow: {refused}"), err=True, fg="red")
+                sys.exit(1)
+            if isinstance(exc, SalesflowError):
+                click.secho(redact(f"salesflow: {type(exc).__name__}: {exc}"), err=True, fg="red")
+                sys.exit(exc.exit_code)
+            raise
 
     return wrapper  # type: ignore[return-value]
 

@@ -18,7 +18,10 @@ from salesflow.contract.bounds import (
 
 class PipelineConfig(Section):
     max_payload_bytes: int = Field(1_048_576, ge=1024)
-    """Records larger than this are quarantined as ``payload_too_large``."""
+    """Records larger than this are quarantined as ``payload_too_large``; Bronze keeps them by
+    reference (length, SHA-256, first characters), not whole."""
+    keep_oversized_payloads: bool = False
+    """Also keep the full bytes of such records, one file per content under ``<data_dir>/oversized``."""
     max_batch_bytes: int = Field(192 * 1024 * 1024, ge=1)
     """Landing bytes per Bronze batch (whole segments, at least one); bounds memory. A batch has
     a fixed cost whatever its size (queries, checks, commits), so larger batches catch up faster

@@ -21,6 +21,8 @@ MAX_FUTURE_SECONDS = 86_400
 MAX_QUANTITY = 1_000_000
 MAX_AMOUNT = Decimal("1000000000")
 CONTROL_CHARACTERS = "[\\x00-\\x1F]"
+MAX_ID_CHARS = 128
+"""Longest id (characters): a key, not a document."""
 """A regular expression (RE2, Java and Rust spell it alike): ids must hold none of these C0
 controls. JSON cannot carry them raw, only escaped, so Silver looks for them only in payloads that
 hold a backslash (one memchr instead of a regular expression over every record's ids)."""

@@ -26,14 +26,14 @@ from pydantic import (
     model_validator,
 )
 
-from salesflow.contract.bounds import CONTROL_CHARACTERS, DEFAULT_BOUNDS, UTC_OFFSET, Bounds
+from salesflow.contract.bounds import CONTROL_CHARACTERS, DEFAULT_BOUNDS, MAX_ID_CHARS, UTC_OFFSET, Bounds
 from salesflow.contract.duplicate_keys import refuse_duplicate_keys
 from salesflow.contract.vocabulary import CHANNELS, PAYMENT_METHODS
 
 CONTRACT_VERSION = 1
 
 # No control characters: a NUL in a key breaks PostgreSQL, and none belongs in an id.
-Id = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=f"^[^{CONTROL_CHARACTERS[1:-1]}]+$")]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=f"^[^{CONTROL_CHARACTERS[1:-1]}]+$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
 
 

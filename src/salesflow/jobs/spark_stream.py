@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from salesflow.bronze.landing_ingest import APP_ID as LANDING_APP_ID
 from salesflow.bronze.lock import bronze_lock
+from salesflow.bronze.oversized import payload_limit
 from salesflow.bronze.rows import (
     bronze_input,
     files_in_bronze,
@@ -154,7 +155,7 @@ class _Job:
                 return None
             records = pa.concat_tables(parts)
             write_bronze(self.lake, self.runner.engine, records, LANDING_APP_ID, batch_id,
-                         {"salesflow.source": "landing", "salesflow.runner": "spark"})
+                         {"salesflow.source": "landing", "salesflow.runner": "spark"}, payload_limit(self.settings))
         self.result.records += records.num_rows
         return batch_id
 
@@ -177,7 +178,7 @@ class _Job:
                                    pa.array(positions, pa.string()), 0, batch_id, messages["timestamp"])
             write_bronze(self.lake, self.runner.engine, records, KAFKA_APP_ID, batch_id,
                          {"salesflow.source": "kafka", "salesflow.runner": "spark",
-                          "salesflow.spark_epoch": str(epoch_id)}, txn_version=epoch_id)
+                          "salesflow.spark_epoch": str(epoch_id)}, payload_limit(self.settings), txn_version=epoch_id)
         self.result.records += n
         return batch_id
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import pyarrow.compute as pc
 
 from salesflow.bronze.kafka_ingest import KafkaIngestor, OffsetCheckpoint
+from salesflow.bronze.oversized import payload_limit
 from salesflow.bronze.rows import BronzeBatch, next_bronze_batch
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
@@ -133,7 +134,8 @@ def _kafka_source(settings: Settings, lake: Lake, engine: EngineAdapter,
     reader = KafkaReader(settings.kafka, stop_at_end=available_now)
     checkpoint = OffsetCheckpoint.load(settings.checkpoint_dir / f"kafka-{settings.kafka.topic}.json")
     return reader, KafkaIngestor(lake, engine, reader, checkpoint, settings.kafka.max_batch_records,
-                                 lambda: next_bronze_batch(lake, after=checkpoint.batch_id))
+                                 lambda: next_bronze_batch(lake, after=checkpoint.batch_id),
+                                 payload_limit(settings))
 
 
 def _micro_batches(runner: Runner, result: BatchRun, stats: StreamStats, stop: threading.Event) -> bool:

@@ -8,12 +8,15 @@ rerun after a crash can never apply the same batch twice.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -121,8 +124,13 @@ class Lake:
         return table
 
     def _refuse_if_pinned(self, spec: TableSpec) -> None:
+        """Before every write: a lake pinned to a past instant is read-only, and a local lake
+        must take a byte. Found here, read-only or full storage is one OSError naming the path;
+        found inside delta-rs, it came with Rust panics from the writer it tore down."""
         if self.as_of is not None:
             raise LakeSchemaError(f"{spec.qualified}: a lake read as of {self.as_of} is read-only")
+        if "://" not in self.root:  # an object store answers for itself, without panics
+            _probe_writable(Path(self.root))
 
     def exists(self, spec: TableSpec) -> bool:
         return self.table(spec) is not None
@@ -272,7 +280,7 @@ class Lake:
         try:
             with self._storage():  # through the open handle: a URI replays the whole log per write
                 write_deltalake(self.table(spec) or self.uri(spec), data, mode="append",  # type: ignore[call-overload]
-                                storage_options=self._options)
+                                storage_options=self._options, writer_properties=writer_properties(spec))
         except CommitFailedError as exc:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
 
@@ -292,9 +300,10 @@ class Lake:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
 
     def overwrite(self, spec: TableSpec, data: pa.Table, *, metadata: Mapping[str, str]) -> None:
+        self._refuse_if_pinned(spec)
         with self._storage():
             write_deltalake(self.uri(spec), data, mode="overwrite", schema_mode="overwrite",
-                            storage_options=self._options,
+                            storage_options=self._options, writer_properties=writer_properties(spec),
                             commit_properties=CommitProperties(custom_metadata=dict(metadata)))
 
     def last_commit_metadata(self, spec: TableSpec) -> dict[str, Any]:
@@ -350,12 +359,33 @@ def _writers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=8, thread_name_prefix="delta-write")
 
 
+STATS_TRUNCATE_CHARS = 64
+"""Longest string min/max kept in a file's statistics. Untruncated, one hostile 100 MB value put
+200 MB into a Delta log entry and a Parquet footer over every reader's thrift limit; a truncated
+max is rounded up, so pruning stays correct."""
+
+
 def writer_properties(spec: TableSpec) -> WriterProperties:
     """Parquet settings of a table's files: delta-rs's defaults (Snappy, dictionaries, statistics)
     except for the table's unique columns, whose dictionary would be built and then abandoned and
     whose min/max nothing prunes on (a quarter of writing a Bronze batch went to the payload's)."""
     plain = ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
-    return WriterProperties(compression="SNAPPY", column_properties={c: plain for c in spec.unique} or None)
+    return WriterProperties(compression="SNAPPY", statistics_truncate_length=STATS_TRUNCATE_CHARS,
+                            column_properties={c: plain for c in spec.unique} or None)
+
+
+def _probe_writable(root: Path) -> None:
+    probe = root / f".write-probe-{os.getpid()}-{threading.get_ident()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0")
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as exc:  # named for the lake, not for the probe
+        raise OSError(exc.errno, exc.strerror, str(root)) from None
 
 
 def _marker(table: DeltaTable | None, app_id: str) -> int:

@@ -14,7 +14,8 @@ class TableSpec:
     """Columns to cluster files by in maintenance: the filters queries use most within a partition."""
     unique: tuple[str, ...] = ()
     """Columns whose values (almost) never repeat: written without a Parquet dictionary, which
-    would only be built and thrown away (a third of a Bronze write went to the payload's)."""
+    would only be built and thrown away (a third of a Bronze write went to the payload's), and
+    without min/max statistics, which nothing prunes on."""
 
     @property
     def qualified(self) -> str:
@@ -32,7 +33,7 @@ SILVER_ORDER_LINES = TableSpec("silver", "order_lines", ("event_date",), ("produ
                                unique=("event_id", "order_id"))
 SILVER_PRODUCT_VIEWS = TableSpec("silver", "product_views", ("event_date",), unique=(*_EVENT_KEYS, "session_id"))
 SILVER_CART_ADDS = TableSpec("silver", "cart_adds", ("event_date",), unique=(*_EVENT_KEYS, "session_id"))
-QUARANTINE = TableSpec("silver", "quarantine")
+QUARANTINE = TableSpec("silver", "quarantine", unique=("payload",))
 DUPLICATES = TableSpec("silver", "duplicates")
 
 REF_PRODUCTS = TableSpec("reference", "products")

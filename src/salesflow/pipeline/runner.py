@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from salesflow.bronze import BronzeBatch, LandingIngestor
+from salesflow.bronze.oversized import payload_limit
 from salesflow.config import Settings
 from salesflow.context import RunContext
 from salesflow.engine.base import EngineAdapter
@@ -81,7 +82,7 @@ def landing_checkpoint(settings: Settings) -> SourceCheckpoint:
 def landing_source(settings: Settings, lake: Lake, engine: EngineAdapter) -> LandingIngestor:
     """The default Bronze source: the landing log, from its checkpoint on."""
     return LandingIngestor(lake, engine, LandingLog(settings.landing_dir), landing_checkpoint(settings),
-                           settings.pipeline.max_batch_bytes)
+                           settings.pipeline.max_batch_bytes, payload_limit(settings))
 
 
 class Runner:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.config import Settings
-from salesflow.contract.bounds import CONTROL_CHARACTERS, UTC_OFFSET
+from salesflow.contract.bounds import CONTROL_CHARACTERS, MAX_ID_CHARS, UTC_OFFSET
 from salesflow.contract.events import CONTRACT_VERSION
 from salesflow.contract.vocabulary import (
     CHANNELS,
@@ -317,6 +317,7 @@ class SilverProcessor:
             if pipeline.max_amount == int(pipeline.max_amount)
             else float(pipeline.max_amount),
             "control_characters": CONTROL_CHARACTERS,
+            "max_id_chars": MAX_ID_CHARS,
             "utc_offset": UTC_OFFSET,
         }
 

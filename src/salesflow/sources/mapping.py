@@ -1,9 +1,10 @@
 """Partner records -> contract events, as one SQL statement built from the source's mapping.
 
-The input relation ``partner_records`` holds the partner's columns plus ``__line`` (where the
+The input relation ``partner_records`` holds the partner's columns plus ``__file`` (which file of
+a batch of small files the record came from; 0 for one file or an API page), ``__line`` (where the
 record starts in its file, or its index in an API page) and ``__error`` (set when the record could
-not even be split into columns). The output is one JSON payload per event, in the contract's
-shape, for Bronze.
+not even be split into columns). Orders of line-grain sources are grouped within their file.
+The output is one JSON payload per event, in the contract's shape, for Bronze.
 
 A value that does not fit its contract type is passed through as a JSON string rather than
 dropped, so Silver quarantines the record with the exact reason (``invalid_type:lines.quantity``)
@@ -54,21 +55,21 @@ class _MappingSql:
         line = self._line_json() if has_lines else "NULL"
         line_revenue = self._line_revenue() if has_lines else "NULL"
         head_cols = ",\n    ".join(f"{expr} AS {quote_ident('j_' + name)}" for name, expr in head.items())
-        mapped = f"""SELECT __line, __error, __raw,
+        mapped = f"""SELECT __file, __line, __error, __raw,
     {head_cols},
     {line} AS j_line, {line_revenue} AS line_revenue
 FROM partner_records"""  # noqa: S608 - the mapping is the operator's SQL from config
         if self.spec.grain == "line":
             first = ", ".join(f"arg_min({quote_ident('j_' + n)}, __line) AS {quote_ident('j_' + n)}"
                               for n in head if n != "order_id")
-            grouped = f"""SELECT min(__line) AS __line, NULL AS __error, NULL AS __raw,
+            grouped = f"""SELECT __file, min(__line) AS __line, NULL AS __error, NULL AS __raw,
     {quote_ident('j_order_id')}, {first},
     '[' || string_agg(j_line, ',' ORDER BY __line) || ']' AS j_lines,
     sum(line_revenue) AS revenue, bool_and(line_revenue IS NOT NULL) AS revenue_known
 FROM mapped WHERE __error IS NULL AND {quote_ident('j_order_id')} IS NOT NULL
-GROUP BY {quote_ident('j_order_id')}
+GROUP BY __file, {quote_ident('j_order_id')}
 UNION ALL BY NAME
-SELECT __line, __error, __raw, * EXCLUDE (__line, __error, __raw, j_line, line_revenue),
+SELECT __file, __line, __error, __raw, * EXCLUDE (__file, __line, __error, __raw, j_line, line_revenue),
     '[' || j_line || ']' AS j_lines, line_revenue AS revenue, line_revenue IS NOT NULL AS revenue_known
 FROM mapped WHERE __error IS NOT NULL OR {quote_ident('j_order_id')} IS NULL"""  # noqa: S608 - the mapping is the operator's SQL from config
         else:
@@ -90,9 +91,9 @@ grouped AS (
 {grouped}
 )
 SELECT CASE WHEN __error IS NULL THEN {payload} ELSE __raw END AS payload,
-    CAST(__line AS BIGINT) AS line, __error AS ingest_error
+    CAST(__line AS BIGINT) AS line, __error AS ingest_error, CAST(__file AS INTEGER) AS file
 FROM grouped
-ORDER BY __line"""  # noqa: S608 - the mapping is the operator's SQL from config
+ORDER BY __file, __line"""  # noqa: S608 - the mapping is the operator's SQL from config
 
     # -- one field ------------------------------------------------------------------------
     def _raw(self, f: FieldSpec) -> str:

@@ -125,21 +125,22 @@ flagged AS (
                 WHEN product_id_t <> 'VARCHAR' THEN 'product_id'
                 WHEN event_type = 'add_to_cart' AND quantity_t NOT IN ('UBIGINT', 'BIGINT') THEN 'quantity' END
         END AS wrong_type,
+        -- Ids are keys: 1 to max_id_chars characters (a long one is a document in the wrong place).
         CASE
-            WHEN event_id = '' THEN 'event_id'
-            WHEN store_id = '' THEN 'store_id'
-            WHEN customer_id = '' THEN 'customer_id'
+            WHEN event_id = '' OR length(event_id) > {{ max_id_chars }} THEN 'event_id'
+            WHEN store_id = '' OR length(store_id) > {{ max_id_chars }} THEN 'store_id'
+            WHEN customer_id = '' OR length(customer_id) > {{ max_id_chars }} THEN 'customer_id'
             WHEN channel NOT IN {{ channels }} THEN 'channel'
             WHEN event_type = 'order_created' THEN CASE
-                WHEN order_id = '' THEN 'order_id'
+                WHEN order_id = '' OR length(order_id) > {{ max_id_chars }} THEN 'order_id'
                 WHEN NOT regexp_full_match(currency, '[A-Z]{3}') THEN 'currency'
                 WHEN payment_method NOT IN {{ payment_methods }} THEN 'payment_method'
                 WHEN CAST(lines AS VARCHAR) = '[]' THEN 'lines'
                 WHEN total_amount IS NULL OR total_amount_exact IS NULL OR total_amount_exact <> total_amount
                     THEN 'total_amount' END
             ELSE CASE
-                WHEN session_id = '' THEN 'session_id'
-                WHEN product_id = '' THEN 'product_id' END
+                WHEN session_id = '' OR length(session_id) > {{ max_id_chars }} THEN 'session_id'
+                WHEN product_id = '' OR length(product_id) > {{ max_id_chars }} THEN 'product_id' END
         END AS bad_value,
         CASE WHEN total_amount_exact > {{ max_amount }} THEN 'implausible_amount:total_amount'
              WHEN event_type = 'add_to_cart' AND (quantity IS NULL OR quantity > {{ max_quantity }})

@@ -60,7 +60,8 @@ SELECT
         WHEN quantity_t NOT IN ('UBIGINT', 'BIGINT') THEN 'invalid_type:lines.quantity'
         WHEN unit_price_t NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'invalid_type:lines.unit_price'
         WHEN discount_t NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE', 'NULL') THEN 'invalid_type:lines.discount'
-        WHEN product_id = '' OR regexp_matches(product_id, {{ control_characters }}) THEN 'invalid_value:lines.product_id'
+        WHEN product_id = '' OR length(product_id) > {{ max_id_chars }}
+             OR regexp_matches(product_id, {{ control_characters }}) THEN 'invalid_value:lines.product_id'
         WHEN unit_price IS NULL OR unit_price_exact IS NULL OR unit_price_exact <> unit_price THEN 'invalid_value:lines.unit_price'
         WHEN discount IS NULL OR discount_exact IS NULL OR discount_exact <> discount THEN 'invalid_value:lines.discount'
         WHEN quantity <= 0 THEN 'non_positive_quantity:lines.quantity'
