@@ -31,6 +31,7 @@ from salesflow.cli.output import (
 )
 from salesflow.cli.params import PendingContext, parse_as_of, run_context
 from salesflow.cli.quality_cmd import quality
+from salesflow.cli.quarantine_cmd import quarantine
 from salesflow.cli.sources_cmd import collect, ingest_files_cmd, poll
 from salesflow.cli.stream_cmd import run_cmd, spark, stream
 from salesflow.cli.summary import batch_facts, print_batch
@@ -59,8 +60,8 @@ def cli(ctx: click.Context, config_file: Path | None, data_dir: Path | None, eng
     ctx.obj = PendingContext(config_file, overrides, verbose)
 
 
-for command in (config_group, forecast, quality, warehouse, query, stream, spark, run_cmd, ingest_files_cmd, poll,
-                collect):
+for command in (config_group, forecast, quality, quarantine, warehouse, query, stream, spark, run_cmd,
+                ingest_files_cmd, poll, collect):
     cli.add_command(command)
 
 

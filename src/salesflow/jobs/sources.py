@@ -9,6 +9,7 @@ from pathlib import Path
 
 from salesflow.bronze.api_ingest import ApiIngestor
 from salesflow.bronze.file_ingest import FileIngestor, FileOutcome
+from salesflow.bronze.release import QuarantineRelease
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
 from salesflow.engine.base import EngineAdapter
@@ -73,3 +74,34 @@ def _drive(ctx: RunContext, make: Callable[[Lake, EngineAdapter], BronzeSource],
         for _ in make(ctx.lake, engine).batches():
             pass
     return None
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    chosen: int
+    """Quarantine rows matching the filters."""
+    released: int
+    already: int
+    """Released before (each row is released once)."""
+    not_releasable: int
+    """Kept by reference without their full bytes."""
+    batch_id: int | None
+    samples: list[str]
+    pipeline: BatchRun | None
+
+
+@lineage.traced("quarantine_release", ("silver.quarantine",), lineage.BRONZE)
+def release_quarantine(ctx: RunContext | Settings, reasons: tuple[str, ...] = (), batch_ids: tuple[int, ...] = (),
+                       dry_run: bool = False, bronze_only: bool = False) -> ReleaseRun:
+    """Re-submit quarantined records after a fix: through Silver and Gold again unless ``bronze_only``."""
+    ctx = as_context(ctx)
+    made: list[QuarantineRelease] = []
+
+    def make(lake: Lake, engine: EngineAdapter) -> QuarantineRelease:
+        made.append(QuarantineRelease(lake, engine, ctx.settings, reasons, batch_ids, dry_run))
+        return made[-1]
+
+    run = _drive(ctx, make, bronze_only or dry_run)
+    done = made[0]
+    return ReleaseRun(done.chosen, done.released, done.already, done.not_releasable, done.batch_id, done.samples,
+                      run)
