@@ -80,8 +80,16 @@ def test_a_batch_that_fails_on_a_value_is_quarantined_whole(tmp_path: Path, monk
 
 
 def test_the_machine_failing_is_not_a_data_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from salesflow.silver.process import _data_error
+    from salesflow.engine.duckdb import DuckDBEngine
+    from salesflow.engine.spark import SparkEngine
 
-    assert _data_error(ModelError("x failed on duckdb: Conversion Error: Could not convert string 'ten'"))
-    assert not _data_error(ModelError("x failed on duckdb: Out of Memory Error: could not allocate block"))
-    assert not _data_error(ModelError("x failed on duckdb: IO Error: No space left on device"))
+    failed = "x failed on duckdb: "
+    assert DuckDBEngine.is_data_error(ModelError(failed + "Conversion Error: Could not convert string 'ten'"))
+    assert not DuckDBEngine.is_data_error(ModelError(failed + "Out of Memory Error: could not allocate block"))
+    assert not DuckDBEngine.is_data_error(ModelError(failed + "IO Error: No space left on device"))
+    jvm = "x failed on spark: org.apache.spark.SparkArithmeticException: [ARITHMETIC_OVERFLOW] Overflow"
+    wrapped = ModelError("x failed on duckdb")
+    wrapped.__cause__ = duckdb.ConversionException("could not convert")  # found by class, down the chain
+    assert DuckDBEngine.is_data_error(wrapped) and not SparkEngine.is_data_error(wrapped)
+    assert SparkEngine.is_data_error(ModelError(jvm)) and not DuckDBEngine.is_data_error(ModelError(jvm))
+    assert not SparkEngine.is_data_error(ModelError("x failed on spark: java.lang.OutOfMemoryError: Java heap space"))

@@ -73,6 +73,23 @@ class EngineAdapter(ABC):
     KEEPS_RESULTS_IN_PROCESS: ClassVar[bool] = False
     """Relations live in this process's memory, so a projection of one costs no transfer: state a
     stream keeps between micro-batches (dedupe keys) may then be held here rather than re-read."""
+    DATA_ERRORS: ClassVar[tuple[str, ...]] = ()
+    """Names of the engine's errors that a value causes (a cast, a range, a format), as opposed to
+    a broken model or the machine (out of memory, I/O): matched against exception classes and
+    messages, since a remote engine's arrive as text."""
+
+    @classmethod
+    def is_data_error(cls, exc: BaseException) -> bool:
+        """Whether ``exc`` (or what it was raised from) is one of ``DATA_ERRORS``: a batch that
+        fails on one is quarantined, not retried for ever."""
+        found: BaseException | None = exc
+        for _ in range(10):
+            if found is None:
+                return False
+            if type(found).__name__ in cls.DATA_ERRORS or any(name in str(found) for name in cls.DATA_ERRORS):
+                return True
+            found = found.__cause__
+        return False
 
     @abstractmethod
     def register(self, name: str, data: pa.Table | ds.Dataset) -> None:

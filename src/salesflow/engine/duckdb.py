@@ -20,6 +20,9 @@ class DuckDBEngine(EngineAdapter):
     DIALECT: ClassVar[str] = "duckdb"
     SUPPORTS_ARROW_SCAN: ClassVar[bool] = True
     KEEPS_RESULTS_IN_PROCESS: ClassVar[bool] = True
+    DATA_ERRORS: ClassVar[tuple[str, ...]] = (
+        "ConversionException", "OutOfRangeException", "InvalidInputException",
+        "Conversion Error", "Out of Range Error", "Invalid Input Error")
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None,
                  con: duckdb.DuckDBPyConnection | None = None) -> None:

@@ -93,6 +93,8 @@ def spark_session(config: SparkConfig, lake: LakeConfig | None = None) -> SparkS
 
 class SparkEngine(EngineAdapter):
     DIALECT: ClassVar[str] = "spark"
+    DATA_ERRORS: ClassVar[tuple[str, ...]] = (  # the JVM's, inside the Py4J or Spark Connect text
+        "ArithmeticException", "NumberFormatException", "DateTimeException")
 
     def __init__(self, config: SparkConfig, session: SparkSession | None = None,
                  lake: LakeConfig | None = None) -> None:

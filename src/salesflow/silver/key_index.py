@@ -14,12 +14,29 @@ index names (Delta file statistics on ``batch_id`` prune the read to that batch'
 collision can never drop an event. The index is derived state: it is built from Silver when a
 process first needs it and caught up from Silver when another writer added batches, so a crash,
 a restart or a second writer cannot make it wrong, only cold.
+
+It is kept beside the checkpoints (``<data_dir>/checkpoints/silver-key-index/``), so a new process
+starts from it instead of hashing every id Silver holds (O(history) at each start): each run is a
+file written once (a merge writes the merged run and drops the two), and a manifest names the runs
+and the batches they cover; per batch that is the new small run and the amortised merges. Saves
+take a lock; two processes writing Silver at once each save their own runs (the last manifest
+wins, and a save rewrites any run file it names that the other deleted). A stale or missing file
+only makes the index cold: the manifest is checked against Silver's own marker, and a Silver
+rebuild (replay, backfill), which may accept keys under batches already covered, forgets it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -52,6 +69,8 @@ class HashRuns:
     """Sorted runs of (hash, batch) pairs; run sizes at least double from newest to oldest."""
 
     runs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    names: list[str | None] = field(default_factory=list)
+    """The file each run is kept in (None: not written yet), parallel to ``runs``."""
 
     def __len__(self) -> int:
         return sum(len(h) for h, _ in self.runs)
@@ -65,11 +84,14 @@ class HashRuns:
         else:
             order = np.argsort(hashes, kind="stable")
             self.runs.append((hashes[order], batches[order].astype(np.int32)))
+        self.names.append(None)
         while len(self.runs) >= 2 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             (h1, b1), (h2, b2) = self.runs.pop(), self.runs.pop()
+            del self.names[-2:]
             merged = np.concatenate([h2, h1])
             order = np.argsort(merged, kind="stable")  # timsort finds the two sorted runs: a linear merge
             self.runs.append((merged[order], np.concatenate([b2, b1])[order]))
+            self.names.append(None)
 
     def hits(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The hashes found, each with the earliest batch holding it in each run that does."""
@@ -84,28 +106,20 @@ class HashRuns:
             return np.empty(0, np.uint64), np.empty(0, np.int32)
         return np.concatenate(found_h), np.concatenate(found_b)
 
-    def probe(self, hashes: np.ndarray) -> np.ndarray:
-        """For each hash, the earliest batch holding it, or -1 (in the caller's order)."""
-        found = np.full(len(hashes), -1, dtype=np.int64)
-        hit_h, hit_b = self.hits(hashes)
-        earliest: dict[int, int] = {}
-        for h, b in zip(hit_h.tolist(), hit_b.tolist(), strict=True):
-            earliest[h] = min(b, earliest.get(h, b))
-        for i, h in enumerate(hashes.tolist()):
-            found[i] = earliest.get(h, -1)
-        return found
 
 
 class KeyIndex:
     """Every key accepted in Silver batches below ``covered_below``, hashed with the engine (one set
-    of runs per kind of key)."""
+    of runs per kind of key); kept in ``directory`` when given."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, directory: Path | None = None) -> None:
         self.lake = lake
         self.runs = {"event_id": HashRuns(), "order_id": HashRuns()}
         self.covered_below = 0
         self.exact_lookups = 0
         """Silver reads made to confirm a hash hit (the rest of the work is in memory)."""
+        self.store = RunStore(directory) if directory is not None else None
+        self.loaded = False
 
     def __len__(self) -> int:
         return sum(len(runs) for runs in self.runs.values())
@@ -114,6 +128,7 @@ class KeyIndex:
         """Keys of this batch's valid records (``parsed_events``) that a Silver batch below
         ``batch_id`` accepted before the dedupe horizon (``seen_keys`` holds the horizon's own),
         confirmed exactly, with their content. Only hashes cross into this process unless one hits."""
+        self._load()
         self.catch_up(engine, batch_id)
         if len(self) == 0:
             return OLD_KEYS_SCHEMA.empty_table()
@@ -170,6 +185,32 @@ class KeyIndex:
                                        for spec, columns in KEY_COLUMNS.items() if kind in columns)
             self.runs[kind].add(engine.query(union, "silver key index")["h"].to_numpy(), batch_id)
         self.covered_below = batch_id + 1
+        if self.store is not None and not self.store.save(self.runs, self.covered_below):
+            self.runs = {kind: HashRuns() for kind in self.runs}  # Silver was rebuilt meanwhile
+            self.covered_below = 0
+
+    def forget(self) -> None:
+        """Silver was rebuilt under covered batches: start again from Silver, here and on disk."""
+        self.runs = {kind: HashRuns() for kind in self.runs}
+        self.covered_below = 0
+        self.loaded = True
+        if self.store is not None:
+            self.store.clear()
+
+    def _load(self) -> None:
+        """Once per process: the kept runs, when they still describe Silver."""
+        if self.loaded or self.store is None:
+            return
+        self.loaded = True
+        kept = self.store.load(self.runs)
+        if kept is None:
+            return
+        runs, covered = kept
+        if silver_marker(self.lake) < covered - 1:  # Silver is behind what the index claims: another lake
+            log.info("silver key index on disk covers batches below %d, Silver does not: rebuilt", covered)
+            return
+        self.runs, self.covered_below = runs, covered
+        log.info("silver key index loaded: %d keys of batches below %d", len(self), covered)
 
     def _confirm(self, candidates: pa.Table, batches: np.ndarray) -> pa.Table:
         """The candidates really in Silver, with their content: each looked up in the batch the
@@ -197,3 +238,90 @@ class KeyIndex:
                     out[name] = rows[name] if name in content else absent
                 found.append(pa.table(out).cast(OLD_KEYS_SCHEMA))
         return pa.concat_tables(found) if found else OLD_KEYS_SCHEMA.empty_table()
+
+
+def silver_marker(lake: Lake) -> int:
+    """The last batch Silver's key tables all committed (-1 when none)."""
+    from salesflow.silver.process import SILVER_APP  # the processor imports this module
+
+    return min(lake.txn_version(spec, SILVER_APP) for spec in KEY_COLUMNS)
+
+
+class RunStore:
+    """The index's runs on disk: one ``.npy`` pair per run, written once, and ``manifest.json``
+    naming them (replaced atomically, under a lock)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.generation_file = directory.parent / "silver-key-index.generation"
+        self.generation = self._generation()
+        """Changed by every ``clear``: a process that sees it change knows Silver was rebuilt."""
+
+    def _generation(self) -> str:
+        try:
+            return self.generation_file.read_text()
+        except OSError:
+            return ""
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)  # also makes the checkpoint directory
+        fd = os.open(self.directory.parent / "silver-key-index.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def load(self, like: dict[str, HashRuns]) -> tuple[dict[str, HashRuns], int] | None:
+        try:
+            manifest = json.loads((self.directory / "manifest.json").read_text())
+            runs = {}
+            for kind in like:
+                names = manifest["runs"][kind]
+                arrays = [(np.load(self.directory / f"{n}.h.npy"), np.load(self.directory / f"{n}.b.npy"))
+                          for n in names]
+                runs[kind] = HashRuns(arrays, list(names))
+            return runs, int(manifest["covered_below"])
+        except (OSError, ValueError, KeyError, TypeError):  # none yet, or half of one: cold, not wrong
+            return None
+
+    def save(self, runs: dict[str, HashRuns], covered_below: int) -> bool:
+        """Keep the runs; False when Silver was rebuilt since this process read the generation:
+        its index is stale, and it must start again from Silver."""
+        if self._generation() != self.generation:
+            return False
+        try:
+            with self._locked():
+                self._write(runs, covered_below)
+        except OSError as exc:  # a full disk costs the next start a rebuild, not this batch
+            log.warning("silver key index not kept: %s", exc)
+        return True
+
+    def _write(self, runs: dict[str, HashRuns], covered_below: int) -> None:
+        for kind_runs in runs.values():
+            for i, (hashes, batches) in enumerate(kind_runs.runs):
+                name = kind_runs.names[i]
+                if name is None or not (self.directory / f"{name}.b.npy").exists():
+                    name = uuid.uuid4().hex
+                    np.save(self.directory / f"{name}.h.npy", hashes)
+                    np.save(self.directory / f"{name}.b.npy", batches)
+                    kind_runs.names[i] = name
+        manifest = {"covered_below": covered_below, "runs": {kind: list(r.names) for kind, r in runs.items()}}
+        temporary = self.directory / "manifest.json.tmp"
+        temporary.write_text(json.dumps(manifest))
+        os.replace(temporary, self.directory / "manifest.json")
+        named = {n for r in runs.values() for n in r.names if n is not None}
+        for path in self.directory.glob("*.npy"):  # merged-away runs, and a crashed writer's
+            if path.name.split(".", 1)[0] not in named:
+                path.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        """Forget the kept runs, and tell every process holding an index that it is stale."""
+        self.generation = uuid.uuid4().hex
+        with self._locked():
+            temporary = self.generation_file.with_suffix(".tmp")
+            temporary.write_text(self.generation)
+            os.replace(temporary, self.generation_file)
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory.mkdir(parents=True, exist_ok=True)

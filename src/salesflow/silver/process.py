@@ -46,16 +46,11 @@ from salesflow.quality.gate import QualityGate
 from salesflow.quality.results import write_results
 from salesflow.redact import redact
 from salesflow.silver.gates import SilverGates
-from salesflow.silver.key_index import OLD_KEYS_SCHEMA, KeyIndex
+from salesflow.silver.key_index import OLD_KEYS_SCHEMA, KeyIndex, RunStore
 from salesflow.silver.state import SeenState
 
 log = logging.getLogger(__name__)
 SILVER_APP = "salesflow.silver"
-DATA_ERRORS = ("ConversionException", "OutOfRangeException", "InvalidInputException", "ArithmeticException",
-               "NumberFormatException", "DateTimeException", "Conversion Error", "Out of Range Error",
-               "Invalid Input Error")
-"""Errors a value causes (DuckDB's exception classes, the JVM's in a Spark trace), as opposed to a
-broken model or the machine (out of memory, I/O): only these quarantine a batch."""
 STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.seen_keys",
            "silver.deduped_events")
 VIEWS = frozenset({"silver.classified_events"})
@@ -102,15 +97,6 @@ class SilverBatch:
         return self.bronze_rows == self.silver_events + self.quarantined_total + self.duplicates and self.money_balanced
 
 
-def _data_error(exc: BaseException) -> bool:
-    causes: list[BaseException] = []
-    found: BaseException | None = exc
-    while found is not None and len(causes) < 10:
-        causes.append(found)
-        found = found.__cause__
-    return any(type(e).__name__ in DATA_ERRORS or any(name in str(e) for name in DATA_ERRORS) for e in causes)
-
-
 def silver_committed(lake: Lake) -> int:
     """Last Bronze batch present in every Silver table (-1 when none)."""
     return min(lake.txn_version(spec, SILVER_APP) for spec in SILVER_TABLES)
@@ -120,7 +106,8 @@ class SilverProcessor:
     def __init__(self, lake: Lake, engine: EngineAdapter, settings: Settings, gate: QualityGate | None = None) -> None:
         self.lake, self.engine, self.settings, self.gate = lake, engine, settings, gate
         self.state = SeenState(lake, settings.pipeline.dedupe_horizon_hours)
-        self.keys = KeyIndex(lake) if engine.KEEPS_RESULTS_IN_PROCESS else None
+        self.key_dir = settings.checkpoint_dir / "silver-key-index"
+        self.keys = KeyIndex(lake, self.key_dir) if engine.KEEPS_RESULTS_IN_PROCESS else None
         """Keys beyond the horizon: an in-process index where relations live here; an engine on a
         cluster reads every earlier key instead (``SeenState``), on its executors."""
         self.last_written: tuple[int, dict[TableSpec, str]] | None = None
@@ -175,7 +162,8 @@ class SilverProcessor:
         try:
             self._compute(batch_id, params)
         except ModelError as exc:
-            if rebuild is not None or not self.settings.pipeline.quarantine_processing_errors or not _data_error(exc):
+            if rebuild is not None or not self.settings.pipeline.quarantine_processing_errors \
+                    or not self.engine.is_data_error(exc):
                 raise
             self._quarantine_whole_batch(batch_id, params, exc)
             failed = True
@@ -189,6 +177,8 @@ class SilverProcessor:
             self._reconcile(result)
             self.last_written = None
             self._write(batch_id, outputs, rebuild, rows_in)
+            if rebuild is not None:  # keys may now be accepted under batches the index covers
+                self._forget_keys()
             if rebuild is None:  # a rebuild may write only part of the rows
                 self.last_written = (batch_id, outputs)
                 self.state.add(batch_id, outputs, self.engine)
@@ -355,6 +345,12 @@ class SilverProcessor:
             f'LEFT JOIN (SELECT DISTINCT record_seq FROM "{outputs[DUPLICATES]}") d ON d.record_seq = e.record_seq',
             "silver money").to_pylist()[0]
         return {k: Decimal(v or 0) for k, v in found.items()}
+
+    def _forget_keys(self) -> None:
+        if self.keys is not None:
+            self.keys.forget()
+        else:  # this engine keeps no index, but a process on another engine may have kept one
+            RunStore(self.key_dir).clear()
 
     def _write(self, batch_id: int, outputs: dict[TableSpec, str], rebuild: WriteScope | None,
                rows_in: str | None) -> None:
