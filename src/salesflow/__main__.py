@@ -1,3 +1,3 @@
-from salesflow.cli.main import main
+from salesflow.cli.entry import main
 
 main()

@@ -18,9 +18,11 @@ from salesflow import __version__
 from salesflow.cli.config_cmd import config_group
 from salesflow.cli.forecast_cmd import forecast
 from salesflow.cli.output import (
+    INTERRUPTED,
     StagedProgress,
     console,
     handle_errors,
+    interrupted,
     print_facts,
     print_head,
     print_line,
@@ -294,9 +296,14 @@ def main(argv: list[str] | None = None) -> None:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
-    except Exception as exc:  # a bug, not a project error: the traceback, redacted, and exit 1
-        sys.stderr.write(format_exception(exc))
-        code = 1
+    except (Exception, KeyboardInterrupt) as exc:  # a bug, not a project error: the traceback, redacted
+        if interrupted(exc):  # Ctrl-C outside a command body (while loading, or in click itself)
+            print("salesflow: interrupted; what was committed stays, and the next run goes on from there",
+                  file=sys.stderr)
+            code = INTERRUPTED
+        else:
+            sys.stderr.write(format_exception(exc))
+            code = 1
     else:
         code = 0
     # The work is committed and the output written: flush, and leave without the interpreter's

@@ -48,7 +48,9 @@ def handle_errors(func: F) -> F:
         except ConfigError as exc:
             click.secho(redact(f"salesflow: {exc}"), err=True, fg="red")  # one line, never wrapped
             sys.exit(exc.exit_code)
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:
+            if interrupted(exc):
+                say_interrupted()
             refused = storage_failure(exc)  # infrastructure: the path and the cause, no traceback
             if refused is not None:
                 click.secho(redact(f"salesflow: {refused}"), err=True, fg="red")
@@ -59,6 +61,33 @@ def handle_errors(func: F) -> F:
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Ctrl-C: a KeyboardInterrupt, or DuckDB's query interrupted by it (DuckDB takes the signal
+    and raises ``RuntimeError("Query interrupted")`` from inside a model, which would otherwise
+    read as a failed model)."""
+    seen: set[int] = set()
+    found: BaseException | None = exc
+    while found is not None and id(found) not in seen:
+        if isinstance(found, KeyboardInterrupt) or type(found).__name__ == "InterruptException":
+            return True
+        if isinstance(found, RuntimeError) and str(found).startswith("Query interrupted"):
+            return True
+        seen.add(id(found))
+        found = found.__cause__ or found.__context__
+    return False
+
+
+def say_interrupted() -> None:
+    """One line and exit 130. Every write is one atomic commit (Delta, a renamed file), so an
+    interrupted command leaves what it committed and nothing half-written."""
+    click.secho("salesflow: interrupted; what was committed stays, and the next run goes on from there",
+                err=True, fg="yellow")
+    sys.exit(INTERRUPTED)
 
 
 def print_facts(facts: dict[str, Any], as_json: bool) -> None:
