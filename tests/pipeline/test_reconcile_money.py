@@ -3,12 +3,14 @@ is Silver's, and a Gold that is behind Silver is reported and not "balanced"."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from salesflow.config import load_settings
 from salesflow.gold.aggregate import GOLD_APP
@@ -63,3 +65,27 @@ def test_gold_behind_silver_is_reported_not_balanced(tmp_path: Path) -> None:
     rec = reconcile(settings)
     assert rec.bronze == rec.accounted and rec.revenue_days_differing == []
     assert rec.gold_lag_batches == 1 and not rec.balanced
+
+
+def test_money_moved_to_another_day_stops_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per day too: a Silver model that dated orders a day late (a bug we cannot cause with real
+    input, so the model is wrapped) keeps the batch's totals but not its days; the batch is
+    refused before any write."""
+    from salesflow import models
+    from salesflow.context import RunContext
+    from salesflow.errors import ReconciliationError
+    from salesflow.lake.tables import SILVER_ORDERS
+    from salesflow.silver import process
+
+    def shifted(name: str) -> models.Model:
+        model = models.load_model(name)
+        if name != "silver.orders":
+            return model
+        return replace(model, sql=f"SELECT * REPLACE (event_date + 1 AS event_date) FROM ({model.sql})")
+
+    settings = load_settings(data_dir=tmp_path / "d")
+    land(settings, SimulationSpec(events=1_000, seed=4, start=date(2026, 9, 1), days=2))
+    monkeypatch.setattr(process, "load_model", shifted)
+    with pytest.raises(ReconciliationError, match=r"does not reconcile in money .* days differing: 2026-09-0"):
+        run_batch(settings)
+    assert RunContext(settings).lake.read(SILVER_ORDERS) is None  # nothing of the batch was written
