@@ -63,6 +63,10 @@ class LakeSchemaError(TerminalError):
     """A Delta table refused rows whose schema does not match it: a model changed its output."""
 
 
+class NothingYetError(TerminalError):
+    """Asked for something the data directory does not hold yet; the message says what to run first."""
+
+
 class ParameterError(TerminalError):
     """A query parameter is unknown or its value does not fit its type."""
 

@@ -36,7 +36,7 @@ def _interrupt(args: list[str], after: float) -> subprocess.CompletedProcess[str
 @pytest.mark.parametrize("after", [0.8, 2.0, 3.5])
 def test_batch_interrupted_then_resumed(tmp_path: Path, after: float) -> None:
     settings = load_settings(data_dir=tmp_path / "data")
-    land(settings, SimulationSpec(events=120_000, seed=3, start=date(2026, 9, 1), days=7), per_segment=10_000)
+    land(settings, SimulationSpec(events=60_000, seed=3, start=date(2026, 9, 1), days=7), per_segment=5_000)
     base = ["--data-dir", str(settings.data_dir)]
 
     stopped = _interrupt([*base, "batch", "--json"], after)
@@ -49,4 +49,4 @@ def test_batch_interrupted_then_resumed(tmp_path: Path, after: float) -> None:
     resumed = subprocess.run([SALESFLOW, *base, "batch", "--json"], capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
     result = reconcile_lake(Lake(settings.lake_root), money=True)
-    assert result.balanced and result.bronze == 120_000
+    assert result.balanced and result.bronze == 60_000

@@ -167,6 +167,14 @@ def test_load_json_output(duck: Settings) -> None:
     facts = json.loads(result.stdout)
     assert facts["reconciled"] and facts["totals"]["fact_sales"] > 0
 
+    # JSON keeps numeric types (#29): revenue is a number, as exact as the warehouse holds it.
+    answer = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(duck.data_dir), "query",
+                             "top_categories", "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert answer.returncode == 0, answer.stderr
+    rows = json.loads(answer.stdout, parse_float=Decimal)
+    assert rows and all(isinstance(v, (int, Decimal)) for r in rows for k, v in r.items() if k != "category")
+    assert all(r["revenue"] == r["revenue"].quantize(Decimal("0.01")) for r in rows)  # money: cents, exact
+
 
 def test_postgres_constraints_exist(pg: Settings) -> None:
     load_warehouse(pg)

@@ -21,6 +21,7 @@ from salesflow.warehouse.targets.base import WarehouseTarget
 
 _PARAM = re.compile(r"^--\s*param\s+(\w+)\s+(DATE|INTEGER|TEXT|DOUBLE)\s*=\s*(.*?)\s*$", re.MULTILINE)
 _CASTS: dict[str, Callable[[str], object]] = {"DATE": date.fromisoformat, "INTEGER": int, "DOUBLE": float, "TEXT": str}
+_KINDS = {"DATE": "a date (YYYY-MM-DD)", "INTEGER": "a whole number", "DOUBLE": "a number", "TEXT": "text"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Param:
         try:
             return _CASTS[self.type](raw)
         except ValueError:
-            raise ParameterError(f"--param {self.name}={raw!r}: expected a {self.type.lower()}") from None
+            raise ParameterError(f"--param {self.name}={raw!r}: expected {_KINDS[self.type]}") from None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from salesflow.cli.output import console, handle_errors
+from salesflow.cli.output import console, handle_errors, to_json
 from salesflow.cli.params import run_context
 
 if TYPE_CHECKING:  # the forecasters (pandas, LightGBM) load when a forecast command runs, not for every command
@@ -131,7 +130,7 @@ def backtest_facts(backtest: Backtest) -> dict[str, object]:
 
 def print_evaluation(backtest: Backtest, plot: Path | None, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(backtest_facts(backtest), indent=2, default=str))
+        click.echo(to_json(backtest_facts(backtest)))
         return
     origins = ", ".join(c.isoformat() for c in backtest.cutoffs)
     console.print(metrics_table(backtest, f"Rolling-origin backtest, origins {origins}"))
@@ -141,8 +140,8 @@ def print_evaluation(backtest: Backtest, plot: Path | None, as_json: bool) -> No
 
 def print_training(result: TrainResult, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"versions": result.versions, "promoted": result.promoted,
-                               "seconds": result.seconds, **backtest_facts(result.backtest)}, indent=2, default=str))
+        click.echo(to_json({"versions": result.versions, "promoted": result.promoted,
+                            "seconds": result.seconds, **backtest_facts(result.backtest)}))
         return
     console.print(metrics_table(result.backtest, "Backtest of the models trained"))
     for kind, version in result.versions.items():
@@ -156,10 +155,9 @@ def print_prediction(result: PredictResult, as_json: bool) -> None:
     table = result.table.to_pandas()
     by_day = table.groupby("target_date")[["predicted_units", "lower_units", "upper_units"]].sum()
     if as_json:
-        click.echo(json.dumps({"version": result.version, "forecast_date": result.forecast_date.isoformat(),
-                               "rows": result.rows,
-                               "by_day": {str(d): r for d, r in by_day.to_dict(orient="index").items()}},
-                              indent=2, default=str))
+        click.echo(to_json({"version": result.version, "forecast_date": result.forecast_date.isoformat(),
+                            "rows": result.rows,
+                            "by_day": {str(d): r for d, r in by_day.to_dict(orient="index").items()}}))
         return
     out = Table(title=f"Demand forecast from {result.forecast_date} ({result.version}) -> gold.demand_predictions")
     for column in ("day", "predicted units", "interval (sum of bounds)"):
@@ -176,7 +174,7 @@ def print_models(registry: Registry, as_json: bool) -> None:
     if as_json:
         keep = ("version", "kind", "trained_at", "data_from", "data_to", "data_fingerprint", "params", "metrics",
                 "promoted")
-        click.echo(json.dumps([{k: m.get(k) for k in keep} for m in manifests], indent=2, default=str))
+        click.echo(to_json([{k: m.get(k) for k in keep} for m in manifests]))
         return
     table = Table(title=f"Models in {registry.root.parent}")
     for column in ("version", "kind", "data", "WAPE 1d", "WAPE 7d", "promoted"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import json
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -17,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import orjson
 import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,7 +39,8 @@ err_console = Console(stderr=True)
 
 
 def handle_errors(func: F) -> F:
-    """Project errors become one red line on stderr and the error's exit code; no traceback."""
+    """Project errors become one red line on stderr and the error's exit code; no traceback, and
+    no class name: the message says what happened and what to do."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -56,7 +57,7 @@ def handle_errors(func: F) -> F:
                 click.secho(redact(f"salesflow: {refused}"), err=True, fg="red")
                 sys.exit(1)
             if isinstance(exc, SalesflowError):
-                click.secho(redact(f"salesflow: {type(exc).__name__}: {exc}"), err=True, fg="red")
+                click.secho(redact(f"salesflow: {exc}"), err=True, fg="red")
                 sys.exit(exc.exit_code)
             raise
 
@@ -90,12 +91,27 @@ def say_interrupted() -> None:
     sys.exit(INTERRUPTED)
 
 
+def to_json(value: Any) -> str:
+    """JSON as a reader of numbers expects it: money (Decimal) as an exact number, not a string;
+    dates as ISO text; NumPy scalars as numbers."""
+    return orjson.dumps(value, default=_json_value,
+                        option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value)) if value.is_finite() else str(value)
+    if hasattr(value, "item"):  # a NumPy or Arrow scalar orjson does not know
+        return value.item()
+    return str(value)
+
+
 def print_facts(facts: dict[str, Any], as_json: bool) -> None:
     """Plain JSON for machines, highlighted JSON for people."""
     if as_json:
-        click.echo(json.dumps(facts, indent=2, default=str))
+        click.echo(to_json(facts))
     else:
-        console.print_json(data=json.loads(json.dumps(facts, default=str)))
+        console.print_json(to_json(facts))
 
 
 def print_line(text: str) -> None:
@@ -122,7 +138,7 @@ class StagedProgress:
 
 def print_status(rows: list[TableStatus], title: str, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([vars(r) for r in rows], default=str, indent=2))
+        click.echo(to_json([vars(r) for r in rows]))
         return
     table = Table(title=title)
     for column in ("table", "version", "rows", "files", "last update (UTC)", "lag (batches)"):
@@ -156,7 +172,7 @@ def status_title(lake_root: str, as_of: datetime | None) -> str:
 def render(result: pa.Table, fmt: str, console: Console) -> str:
     rows = result.to_pylist()
     if fmt == "json":
-        return json.dumps(rows, default=_plain, indent=2)
+        return to_json(rows)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=result.column_names)

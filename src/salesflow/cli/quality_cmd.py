@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 from rich.table import Table
 
-from salesflow.cli.output import console, handle_errors
+from salesflow.cli.output import console, handle_errors, to_json
 from salesflow.cli.params import run_context
 
 
@@ -33,7 +32,7 @@ def quality_report(ctx: click.Context, run_id: str | None, as_json: bool) -> Non
 def print_report(rows: list[dict[str, Any]], as_json: bool) -> int:
     """The exit code: 1 when a blocking rule failed."""
     if as_json:
-        click.echo(json.dumps(_summary(rows), default=str, indent=2))
+        click.echo(to_json(_summary(rows)))
         return 1 if any(r["action"] == "fail" and not r["passed"] for r in rows) else 0
     if not rows:
         console.print("No quality results yet: run `salesflow batch` first.")

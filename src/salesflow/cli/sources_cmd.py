@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from salesflow.cli.output import console, handle_errors, print_line
+from salesflow.cli.output import console, handle_errors, print_line, to_json
 from salesflow.cli.params import run_context
 from salesflow.cli.summary import batch_facts, print_batch
 
@@ -68,7 +67,7 @@ def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | 
 def print_files_run(run: FilesRun, as_json: bool) -> None:
     facts = None if run.pipeline is None else batch_facts(run.pipeline, None)
     if as_json:
-        click.echo(json.dumps({"files": [_outcome(o) for o in run.outcomes], "pipeline": facts}, default=str, indent=2))
+        click.echo(to_json({"files": [_outcome(o) for o in run.outcomes], "pipeline": facts}))
         return
     _print_outcomes(console, run.outcomes)
     if facts is not None:
@@ -78,8 +77,8 @@ def print_files_run(run: FilesRun, as_json: bool) -> None:
 def print_poll_run(run: PollRun, as_json: bool) -> None:
     facts = None if run.pipeline is None else batch_facts(run.pipeline, None)
     if as_json:
-        click.echo(json.dumps({"source": run.source, "pages": run.pages, "records": run.records,
-                               "retries": run.retries, "pipeline": facts}, default=str, indent=2))
+        click.echo(to_json({"source": run.source, "pages": run.pages, "records": run.records,
+                               "retries": run.retries, "pipeline": facts}))
         return
     console.print(f"api {run.source}: {run.pages} page(s), {run.records:,} record(s) to Bronze, "
                   f"{run.retries} retried request(s)")

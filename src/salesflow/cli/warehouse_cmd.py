@@ -3,7 +3,6 @@ asked of it."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,7 @@ import click
 from rich.table import Table
 
 from salesflow.analytics import list_queries
-from salesflow.cli.output import console, handle_errors, render
+from salesflow.cli.output import console, handle_errors, render, to_json
 from salesflow.cli.params import parse_as_of, parse_params, run_context
 from salesflow.warehouse.schema import ddl, load_statements
 
@@ -76,7 +75,7 @@ def query(ctx: click.Context, name: str | None, fmt: str, params: tuple[str, ...
 
 def print_load(result: LoadResult, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({**vars(result), "reconciled": result.reconciled}, indent=2))
+        click.echo(to_json({**vars(result), "reconciled": result.reconciled}))
         return
     table = Table(title=f"Warehouse {result.mode} load into {result.target} in {result.seconds:.2f} s")
     table.add_column("table")

@@ -25,7 +25,7 @@ from salesflow.common.files import atomic_write
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
 from salesflow.engine.base import EngineAdapter
-from salesflow.errors import ParameterError
+from salesflow.errors import NothingYetError, ParameterError
 from salesflow.gold import GoldBuilder
 from salesflow.jobs.warehouse import load_warehouse
 from salesflow.lake.delta import Lake
@@ -131,7 +131,9 @@ def replay(
     ctx = as_context(ctx)
     lake = ctx.lake
     newest = lake.version(BRONZE_EVENTS)
-    if newest is None or from_version < 0 or from_version > newest:
+    if newest is None:
+        raise NothingYetError("Bronze is empty, so there is nothing to replay: run `salesflow batch` first")
+    if from_version < 0 or from_version > newest:
         raise ParameterError(f"--from-bronze-version must be between 0 and the Bronze version ({newest})")
     report = progress or (lambda stage, n, total: None)
     clock = time.perf_counter()

@@ -11,6 +11,7 @@ import pyarrow as pa
 from salesflow.analytics import run_query
 from salesflow.config import Settings, WarehouseConfig
 from salesflow.context import RunContext, as_context
+from salesflow.errors import NothingYetError
 from salesflow.lake.delta import Lake
 from salesflow.ops import lineage
 from salesflow.warehouse.load import LoadResult, WarehouseLoader
@@ -36,7 +37,13 @@ def answer_query(ctx: RunContext | Settings, name: str, params: dict[str, str],
     ctx = as_context(ctx)
     if as_of is None:
         with connect(ctx.settings) as target:
-            return run_query(target, name, params)
+            try:
+                return run_query(target, name, params)
+            except Exception as exc:
+                if "does not exist" not in str(exc):  # DuckDB's and PostgreSQL's words for a missing table
+                    raise
+                raise NothingYetError("the warehouse has no tables yet: run `salesflow batch` and "
+                                      "`salesflow warehouse load` (or `salesflow demo`) first") from None
     with tempfile.TemporaryDirectory(prefix="salesflow-as-of-") as scratch:
         pinned = ctx.with_settings(ctx.settings.model_copy(
             update={"warehouse": WarehouseConfig(path=f"{scratch}/as_of.duckdb")}))
