@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml
 run: demo  ## the main job: stream + scheduled steps + dashboard (prints its URL), until Ctrl-C
 	SALESFLOW__RUN__DASHBOARD=true $(BIN)/salesflow run
 
-demo: $(RUNTIME)  ## simulate ~200,000 events and run the whole pipeline once on embedded defaults
-	$(BIN)/salesflow demo
+demo: $(RUNTIME)  ## simulate ~200,000 events (into an empty ./data only) and run the whole pipeline once
+	$(BIN)/salesflow demo $(DEMO_ARGS)
 
 system-deps:  ## Debian packages the tests start for real: PostgreSQL, Redis, Chromium (dashboard), Java 17 (Spark)
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! [ -x /usr/bin/chromium ] || \

@@ -117,20 +117,29 @@ def batch(ctx: click.Context, as_json: bool) -> None:
 @cli.command()
 @click.option("--events", type=click.IntRange(min=1), default=200_000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--reset/--no-reset", default=True, show_default=True,
-              help="Start from an empty data directory.")
+@click.option("--reset", is_flag=True, help="Delete the data directory first (history, models, warehouse).")
 @click.pass_context
 @handle_errors
 def demo(ctx: click.Context, events: int, seed: int, reset: bool) -> None:
-    """Simulate eight weeks of a shop (enough history to forecast), run the batch pipeline, load the warehouse."""
+    """Simulate eight weeks of a shop (enough history to forecast), run the batch pipeline, load the
+    warehouse. Safe to rerun: a lake that already holds data keeps it and is not simulated into again."""
     from salesflow.cli.simulate_cmd import run_simulation
+    from salesflow.jobs.lake import records_held
     from salesflow.jobs.warehouse import load_warehouse
 
     job = run_context(ctx)
-    if reset and job.settings.data_dir.exists():
-        shutil.rmtree(job.settings.data_dir)
-    run_simulation(console, job, events=events, rate=None, duration=None, seed=seed,
-                   start=date(2026, 9, 1), days=56, defects=(), clean=False, target="landing")
+    data_dir = job.settings.data_dir
+    if reset and data_dir.exists():
+        print_line(f"Removing {data_dir} (--reset): its lake, checkpoints, models and warehouse.")
+        shutil.rmtree(data_dir)
+    held = records_held(job)
+    if held:
+        print_line(f"{data_dir} already holds {held:,} records: the demo data is not generated again "
+                   "(`salesflow demo --reset` starts over). Processing anything new.")
+    else:
+        print_line(f"Simulating {events:,} demo events into {data_dir} (seed {seed}).")
+        run_simulation(console, job, events=events, rate=None, duration=None, seed=seed,
+                       start=date(2026, 9, 1), days=56, defects=(), clean=False, target="landing")
     _batch(job, as_json=False)
     print_load(load_warehouse(job), as_json=False)
     console.print("Try: salesflow query --list; salesflow query top_categories --param top_n=5")

@@ -12,7 +12,7 @@ from salesflow.errors import ConfigError, ParameterError
 from salesflow.gold.status import TableStatus, sample_gold_record, table_status
 from salesflow.lake.log import Head, head
 from salesflow.lake.maintenance import Maintained, maintain
-from salesflow.lake.tables import ALL_TABLES
+from salesflow.lake.tables import ALL_TABLES, BRONZE_EVENTS
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
 from salesflow.quality.results import latest_run
 
@@ -53,3 +53,14 @@ def sample_record(ctx: RunContext | Settings) -> dict[str, Any] | None:
 def quality_results(ctx: RunContext | Settings, run_id: str | None = None) -> list[dict[str, Any]]:
     """The gate results of one run (default: the latest), as ``salesflow quality report`` shows them."""
     return latest_run(as_context(ctx).lake, run_id)
+
+
+def records_held(ctx: RunContext | Settings) -> int:
+    """Records the data directory already holds: Bronze's rows plus the lines of landing segments
+    (landed and maybe not batched yet). Counting lines only when Bronze is empty keeps this cheap."""
+    ctx = as_context(ctx)
+    bronze = ctx.lake.count_rows(BRONZE_EVENTS)
+    if bronze:
+        return bronze
+    landing = ctx.settings.landing_dir
+    return sum(path.read_bytes().count(b"\n") for path in landing.glob("*.jsonl")) if landing.exists() else 0
