@@ -159,7 +159,7 @@ def test_hostile_parameters_are_data(value: str, loaded: tuple[Settings, Setting
 
 
 def test_bad_parameters_are_refused() -> None:
-    with pytest.raises(ParameterError, match="expected a integer"):
+    with pytest.raises(ParameterError, match="expected a whole number"):
         load_query("top_products").bind({"top_n": "5; DROP TABLE fact_sales"})
     with pytest.raises(ParameterError, match="no parameter"):
         load_query("top_products").bind({"limit": "5"})

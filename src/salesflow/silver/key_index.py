@@ -46,7 +46,7 @@ import pyarrow.dataset as ds
 from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import SILVER_CART_ADDS, SILVER_ORDERS, SILVER_PRODUCT_VIEWS, TableSpec
-from salesflow.silver.state import SEEN_SCHEMA
+from salesflow.silver.state import SEEN_SCHEMA, SILVER_APP
 
 SEEN_COLUMNS = {spec: set(schema.names) for spec, schema in SEEN_SCHEMA.items()}
 _VALID = {"event_id": "problem IS NULL",
@@ -242,8 +242,6 @@ class KeyIndex:
 
 def silver_marker(lake: Lake) -> int:
     """The last batch Silver's key tables all committed (-1 when none)."""
-    from salesflow.silver.process import SILVER_APP  # the processor imports this module
-
     return min(lake.txn_version(spec, SILVER_APP) for spec in KEY_COLUMNS)
 
 

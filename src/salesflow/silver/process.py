@@ -48,10 +48,9 @@ from salesflow.quality.results import write_results
 from salesflow.redact import redact
 from salesflow.silver.gates import SilverGates
 from salesflow.silver.key_index import OLD_KEYS_SCHEMA, KeyIndex, RunStore
-from salesflow.silver.state import SeenState
+from salesflow.silver.state import SILVER_APP, SeenState
 
 log = logging.getLogger(__name__)
-SILVER_APP = "salesflow.silver"
 STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_events", "silver.seen_keys",
            "silver.deduped_events")
 VIEWS = frozenset({"silver.classified_events"})

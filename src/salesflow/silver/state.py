@@ -23,6 +23,9 @@ from salesflow.engine.base import EngineAdapter
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import SILVER_CART_ADDS, SILVER_ORDERS, SILVER_PRODUCT_VIEWS, TableSpec
 
+SILVER_APP = "salesflow.silver"
+"""Application id of Silver's Delta transactions (its marker: the last Bronze batch it committed)."""
+
 _TIME = ("event_time", pa.timestamp("us", "UTC"))
 _DATE = ("event_date", pa.date32())
 _BATCH = ("batch_id", pa.int64())
