@@ -78,6 +78,8 @@ def interrupted(exc: BaseException) -> bool:
             return True
         if isinstance(found, RuntimeError) and str(found).startswith("Query interrupted"):
             return True
+        if type(found).__module__.lstrip("_").startswith("duckdb") and "KeyboardInterrupt" in str(found):
+            return True  # raised in DuckDB's callback into Python (an Arrow scan), wrapped as its error
         seen.add(id(found))
         found = found.__cause__ or found.__context__
     return False
