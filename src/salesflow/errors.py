@@ -7,7 +7,24 @@ not reconcile). Schedulers and the CLI decide what to do by checking these two m
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+INTERRUPTED_LINE = "salesflow: interrupted; what was committed stays, and the next run goes on from there"
+"""What Ctrl-C prints, wherever it lands. Every write is one atomic commit (Delta, a renamed file),
+so an interrupted command leaves what it committed and nothing half-written."""
+
+
+def exception_chain(exc: BaseException, *, context: bool = True) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from (``__cause__``; with ``context``, else what it was
+    raised while handling), each once: a chain may loop."""
+    seen: set[int] = set()
+    found: BaseException | None = exc
+    while found is not None and id(found) not in seen:
+        seen.add(id(found))
+        yield found
+        found = found.__cause__ or (found.__context__ if context else None)
 
 
 class SalesflowError(Exception):

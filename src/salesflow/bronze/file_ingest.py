@@ -78,18 +78,20 @@ class FileIngestor:
         in exactly one commit, whole, and once by content. (A commit per file cost about a second
         each: 10,000 small files took hours.)"""
         loaded = self._hashes_in_bronze()
-        group: list[tuple[PartnerFile, int]] = []
+        group: list[PartnerFile] = []
+        size = 0
         for path in drop_entries(self.paths):
             read = self._read(path, loaded)
             if read is None:
                 continue
             loaded.add(read[0].sha256)  # the same bytes twice in one run: the second is skipped
-            group.append(read)
-            if sum(size for _, size in group) >= self.settings.pipeline.max_batch_bytes:
-                yield from self._flush([p for p, _ in group])
-                group = []
+            group.append(read[0])
+            size += read[1]
+            if size >= self.settings.pipeline.max_batch_bytes:
+                yield from self._flush(group)
+                group, size = [], 0
         if group:
-            yield from self._flush([p for p, _ in group])
+            yield from self._flush(group)
         order = {path: i for i, path in enumerate(self.paths)}
         self.outcomes.sort(key=lambda o: order.get(o.path, len(order)))
 

@@ -2,14 +2,14 @@
 
 Loading the CLI (click, rich, the config models) takes a noticeable fraction of a second; a
 KeyboardInterrupt in that time would otherwise print an import traceback. Only the standard
-library is imported before the guard.
+library (and the error module, which imports nothing else) is imported before the guard.
 """
 
 from __future__ import annotations
 
 import sys
 
-INTERRUPTED = "salesflow: interrupted; what was committed stays, and the next run goes on from there\n"
+from salesflow.errors import INTERRUPTED, INTERRUPTED_LINE
 
 
 def main() -> None:
@@ -18,5 +18,5 @@ def main() -> None:
 
         run()
     except KeyboardInterrupt:  # the CLI itself says this for Ctrl-C in a command; here, the moments around it
-        sys.stderr.write(INTERRUPTED)
-        sys.exit(130)
+        sys.stderr.write(INTERRUPTED_LINE + "\n")
+        sys.exit(INTERRUPTED)

@@ -18,7 +18,6 @@ from salesflow import __version__
 from salesflow.cli.config_cmd import config_group
 from salesflow.cli.forecast_cmd import forecast
 from salesflow.cli.output import (
-    INTERRUPTED,
     StagedProgress,
     console,
     handle_errors,
@@ -38,6 +37,7 @@ from salesflow.cli.sources_cmd import collect, ingest_files_cmd, poll
 from salesflow.cli.stream_cmd import run_cmd, spark, stream
 from salesflow.cli.summary import batch_facts, print_batch
 from salesflow.cli.warehouse_cmd import print_load, query, warehouse
+from salesflow.errors import INTERRUPTED, INTERRUPTED_LINE
 from salesflow.redact import REDACTOR, format_exception, install_process_guards
 
 if TYPE_CHECKING:  # commands build it on first use (cli.params.PendingContext)
@@ -307,8 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             print(done.code, file=sys.stderr)
     except (Exception, KeyboardInterrupt) as exc:  # a bug, not a project error: the traceback, redacted
         if interrupted(exc):  # Ctrl-C outside a command body (while loading, or in click itself)
-            print("salesflow: interrupted; what was committed stays, and the next run goes on from there",
-                  file=sys.stderr)
+            print(INTERRUPTED_LINE, file=sys.stderr)
             code = INTERRUPTED
         else:
             sys.stderr.write(format_exception(exc))

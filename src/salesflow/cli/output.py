@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from salesflow.common.storage_errors import storage_failure
-from salesflow.errors import ConfigError, SalesflowError
+from salesflow.errors import INTERRUPTED, INTERRUPTED_LINE, ConfigError, SalesflowError, exception_chain
 from salesflow.redact import redact
 
 if TYPE_CHECKING:  # annotations only: importing the lake here would load it for `--help` too
@@ -64,32 +64,24 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-
-
 def interrupted(exc: BaseException) -> bool:
     """Ctrl-C: a KeyboardInterrupt, or DuckDB's query interrupted by it (DuckDB takes the signal
     and raises ``RuntimeError("Query interrupted")`` from inside a model, which would otherwise
     read as a failed model)."""
-    seen: set[int] = set()
-    found: BaseException | None = exc
-    while found is not None and id(found) not in seen:
+    for found in exception_chain(exc):
         if isinstance(found, KeyboardInterrupt) or type(found).__name__ == "InterruptException":
             return True
         if isinstance(found, RuntimeError) and str(found).startswith("Query interrupted"):
             return True
         if type(found).__module__.lstrip("_").startswith("duckdb") and "KeyboardInterrupt" in str(found):
             return True  # raised in DuckDB's callback into Python (an Arrow scan), wrapped as its error
-        seen.add(id(found))
-        found = found.__cause__ or found.__context__
     return False
 
 
 def say_interrupted() -> None:
     """One line and exit 130. Every write is one atomic commit (Delta, a renamed file), so an
     interrupted command leaves what it committed and nothing half-written."""
-    click.secho("salesflow: interrupted; what was committed stays, and the next run goes on from there",
-                err=True, fg="yellow")
+    click.secho(INTERRUPTED_LINE, err=True, fg="yellow")
     sys.exit(INTERRUPTED)
 
 

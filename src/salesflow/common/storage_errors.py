@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import re
 
+from salesflow.errors import exception_chain
+
 CAUSES = {
     errno.EROFS: "the file system is read-only",
     errno.ENOSPC: "no space left on the device",
@@ -23,14 +25,10 @@ _NATIVE = re.compile(r"(?P<path>(?:/|[a-z0-9]+://)[^\s:]+?)(?:#\d+)?:[^/]*?\(os 
 def storage_failure(exc: BaseException) -> str | None:
     """One line naming the path and the cause when ``exc`` (or what it was raised from) is a
     storage refusal; None otherwise."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(exc):
         line = _from_os_error(current) or _from_text(str(current))
         if line:
             return line
-        current = current.__cause__ or current.__context__
     return None
 
 

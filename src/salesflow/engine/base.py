@@ -28,7 +28,7 @@ import pyarrow.dataset as ds
 import sqlglot
 from sqlglot import exp
 
-from salesflow.errors import ModelError
+from salesflow.errors import ModelError, exception_chain
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import TableSpec
 from salesflow.models import Model
@@ -82,14 +82,8 @@ class EngineAdapter(ABC):
     def is_data_error(cls, exc: BaseException) -> bool:
         """Whether ``exc`` (or what it was raised from) is one of ``DATA_ERRORS``: a batch that
         fails on one is quarantined, not retried for ever."""
-        found: BaseException | None = exc
-        for _ in range(10):
-            if found is None:
-                return False
-            if type(found).__name__ in cls.DATA_ERRORS or any(name in str(found) for name in cls.DATA_ERRORS):
-                return True
-            found = found.__cause__
-        return False
+        return any(type(found).__name__ in cls.DATA_ERRORS or any(name in str(found) for name in cls.DATA_ERRORS)
+                   for found in exception_chain(exc, context=False))
 
     @abstractmethod
     def register(self, name: str, data: pa.Table | ds.Dataset) -> None:
