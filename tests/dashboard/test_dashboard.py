@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,8 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b.new_page(viewport={"width": 1400, "height": 1000})
+        try:  # tall enough that a screenshot holds the whole page (Streamlit scrolls inside the page)
+            yield b.new_page(viewport={"width": 1400, "height": 3600})
         finally:
             b.close()
 
@@ -71,6 +71,43 @@ def metric(page: Any, label: str) -> str:
     return str(box.locator('[data-testid="stMetricValue"]').inner_text())
 
 
+def choose(page: Any, label: str, option: str) -> None:
+    """Pick ``option`` in the sidebar select box titled ``label``."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).locator("input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def figures(page: Any) -> dict[str, str]:
+    """What the page shows: each metric, table and chart (its SVG), by position, read in one go
+    (Streamlit replaces elements while it reruns)."""
+    return dict(page.evaluate("""() => {
+        const out = {};
+        const read = (sel, name, pick) =>
+            document.querySelectorAll(sel).forEach((e, i) => { out[name + ' ' + i] = pick(e); });
+        read('[data-testid="stMetric"]', 'metric', e => e.innerText);
+        read('[data-testid="stTable"]', 'table', e => e.innerText);
+        read('[data-testid="stVegaLiteChart"]', 'chart', e => (e.querySelector('svg') || {}).innerHTML || '');
+        return out;
+    }"""))
+
+
+def settled(page: Any) -> dict[str, str]:
+    """The figures once the page has stopped changing (charts draw after the data arrives)."""
+    before = figures(page)
+    for _ in range(120):
+        page.wait_for_timeout(500)
+        now = figures(page)
+        drawn = all(value for key, value in now.items() if key.startswith("chart"))
+        if now == before and drawn and page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            return now
+        before = now
+    raise AssertionError("the page kept changing")
+
+
+def axis_labels(chart: Any) -> list[str]:
+    return [str(t.text_content()) for t in chart.locator("g.role-axis-label text").all()]
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data = tmp_path_factory.mktemp("dash") / "data"
@@ -83,36 +120,97 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
-def test_every_page_renders_real_data_and_filters_apply(lake: Settings, tmp_path: Path) -> None:
+def test_every_page_renders_formatted_figures(lake: Settings, tmp_path: Path) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     expect = {"Live": "Orders per minute", "Sales": "Daily revenue", "Forecast": "Actual vs predicted per category",
-              "Data quality": "Latest gate results", "Pipeline": "Lineage"}
+              "Data quality": "Latest result of every rule", "Pipeline": "Lineage"}
+    data = DashboardData(lake)
+    top = data.query("top_products", {"top_n": 1})
+    assert top is not None
     with dashboard(lake.data_dir, tmp_path / "dash.log") as url, browser() as page:
         page.goto(url, timeout=60_000)
         for name, text in expect.items():
             open_page(page, name)
             page.get_by_text(text).first.wait_for(timeout=60_000)
-            page.wait_for_timeout(1500)  # let charts draw before the picture
+            settled(page)
             page.screenshot(path=str(SHOTS / f"{name.lower().replace(' ', '_')}.png"), full_page=True)
-        body = page.locator("body").inner_text()
+            body = page.locator("body").inner_text()
+            assert not re.search(r"\bNone\b|\bNaN\b", body), name
+            if name == "Sales":
+                assert re.fullmatch(r"\$\d{1,3}(,\d{3})+\.\d{2}", metric(page, "Revenue"))  # currency, separators
+                assert re.search(r"[+−]\d+\.\d%", body)  # growth as a signed percentage
+                assert re.search(r"\b\d+\.\d%", body)  # conversion as a percentage
+                assert str(top["name"][0]) in body  # products by name, not only by id
+                assert "window_start" not in body and "mom_growth" not in body  # human titles
+            if name == "Forecast":
+                ahead = data.forecast_ahead()
+                assert ahead is not None
+                chart = page.locator('[data-testid="stVegaLiteChart"]').nth(1)
+                titles = [t.text_content() for t in chart.locator("g.role-title-text text").all()]
+                assert chart.locator("g.role-scope.cell > g").count() == ahead["category"].nunique()
+                assert titles == sorted(ahead["category"].unique())  # one panel per category, titled
+                assert "Lower is better" in body
         assert "bronze.events" in body and "gold.daily_sales" in body  # lineage and table list
-
-        open_page(page, "Live")
-        everything = metric(page, "Revenue, last 60 min")
-        category = DashboardData(lake).filters()[0][0]
-        page.locator('[data-testid="stMultiSelect"]').first.locator("input").click()
-        page.keyboard.type(category)
-        page.keyboard.press("Enter")
-        page.keyboard.press("Escape")
-        deadline = time.monotonic() + 30
-        while metric(page, "Revenue, last 60 min") == everything:
-            assert time.monotonic() < deadline, "the category filter did not change the live numbers"
-            page.wait_for_timeout(500)
-        open_page(page, "Sales")
-        page.get_by_text(f"Top products in {category}").wait_for(timeout=60_000)
-        page.screenshot(path=str(SHOTS / "sales_filtered.png"), full_page=True)
     log = (tmp_path / "dash.log").read_text()
     assert "Traceback" not in log and "Error" not in log, log[-2000:]
+
+
+def test_a_category_filter_changes_every_sales_figure(lake: Settings, tmp_path: Path) -> None:
+    category = DashboardData(lake).filters()[0][0]
+    with dashboard(lake.data_dir, tmp_path / "dash.log") as url, browser() as page:
+        page.goto(url, timeout=60_000)
+        open_page(page, "Sales")
+        page.get_by_text("Top products").first.wait_for(timeout=60_000)
+        everything = settled(page)
+        choose(page, "Category", category)
+        page.get_by_text(f"Showing category: {category}").wait_for(timeout=60_000)
+        filtered = settled(page)
+        page.screenshot(path=str(SHOTS / "sales_filtered.png"), full_page=True)
+        assert everything.keys() == filtered.keys() and len(everything) >= 8
+        unchanged = [key for key in everything if everything[key] == filtered[key]]
+        assert unchanged == [], f"figures the category filter did not change: {unchanged}"
+
+        open_page(page, "Live")  # stores by name and city beside their id
+        page.get_by_text("Top stores (60 min)").first.wait_for(timeout=60_000)
+        choose(page, "Category", "All")
+        settled(page)
+        names = DashboardData(lake).store_names()
+        rows = page.locator('[data-testid="stTable"]').nth(1).locator("tbody tr")
+        assert rows.count() >= 1
+        for row in rows.all():
+            cells = [str(c.inner_text()).strip() for c in row.locator("td, th").all()]
+            named = names[names["store_id"] == cells[0]]
+            assert len(named) == 1 and cells[1:3] == [named["store_name"].iloc[0], named["city"].iloc[0]], cells
+    log = (tmp_path / "dash.log").read_text()
+    assert "Traceback" not in log, log[-2000:]
+
+
+def test_live_chart_spans_the_hour_on_a_young_stream(tmp_path: Path) -> None:
+    """Three minutes of data: the chart still spans 60 minutes on a 24-hour axis (it used to shrink to the
+    data), and the tiles say there is nothing to compare with an hour and a day before."""
+    settings = load_settings(data_dir=tmp_path / "young")
+    started = datetime(2026, 9, 1, 14, 0, tzinfo=UTC)
+    land(settings, SimulationSpec(events=600, seed=53, realtime_from=started, realtime_seconds=180.0))
+    run_batch(settings)
+    live = DashboardData(settings).live()
+    assert live is not None and live.per_minute["window_start"].nunique() <= 4
+    with dashboard(settings.data_dir, tmp_path / "dash.log") as url, browser() as page:
+        page.goto(url, timeout=60_000)
+        page.get_by_text("Orders per minute").first.wait_for(timeout=60_000)
+        chart = page.locator('[data-testid="stVegaLiteChart"]').first
+        chart.locator("g.role-axis-label text").first.wait_for(timeout=60_000)
+        ticks = [t for t in axis_labels(chart) if re.fullmatch(r"\d\d:\d\d", t)]
+        minutes = [int(t[:2]) * 60 + int(t[3:]) for t in ticks]
+        assert len(minutes) >= 5 and max(minutes) - min(minutes) >= 45, ticks  # the whole hour, 24-hour clock
+        assert f"{live.as_of:%H:%M}" in page.get_by_text("Orders per minute").first.inner_text()
+        assert "1 h n/a · 1 d n/a" in metric_delta(page, "Revenue, last 60 min")
+        assert re.fullmatch(r"\$\d{1,3}(,\d{3})*\.\d{2}", metric(page, "Revenue, last 60 min"))
+        page.screenshot(path=str(SHOTS / "live_young_stream.png"), full_page=True)
+
+
+def metric_delta(page: Any, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return str(box.locator('[data-testid="stMetricDelta"]').inner_text())
 
 
 def test_live_numbers_move_when_new_events_stream_in(lake: Settings, tmp_path: Path) -> None:
@@ -131,6 +229,7 @@ def test_live_numbers_move_when_new_events_stream_in(lake: Settings, tmp_path: P
         while metric(page, "Revenue, last 60 min") == before:
             assert time.monotonic() < deadline, "live revenue did not change after new events"
             page.wait_for_timeout(500)
+        page.get_by_text("Last run: stream").wait_for(timeout=30_000)  # stream runs are recorded too
         page.screenshot(path=str(SHOTS / "live_after_stream.png"), full_page=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import yaml
 from salesflow.common.processes import free_port
 from salesflow.config import Settings
 from salesflow.lake.delta import Lake
-from salesflow.lake.tables import BRONZE_EVENTS
+from salesflow.lake.tables import BRONZE_EVENTS, PIPELINE_RUNS
 from salesflow.pipeline.reconcile import reconcile_lake
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land
@@ -99,7 +100,7 @@ def test_supervised_run_retries_a_transient_step_and_stops_cleanly_on_sigterm(
             proc.kill()
     log = (tmp_path / "run.log").read_text()
     assert "step flaky: command flaky (test) exited 75" in log and "retry 1/3" in log
-    assert re.search(r"step quality ok after 1 attempt\(s\) in [0-9.]+ s reconciled", log)
+    assert re.search(r"step quality ok after 1 attempt\(s\) in [0-9.]+ s: reconciled", log)
     assert reconcile_lake(Lake(settings.lake_root)).balanced  # whatever SIGTERM interrupted
 
     # A restart picks up what the stop left and ends with everything accounted for.
@@ -173,3 +174,51 @@ def _cmdline(pid: str) -> str:
             return handle.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_a_taken_dashboard_port_stops_the_job_before_anything_starts(tmp_path: Path, settings: Settings) -> None:
+    land(settings, SimulationSpec(events=500, seed=8, days=1))
+    metrics_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        write_config(tmp_path, dashboard=True, dashboard_port=port, metrics_port=metrics_port, steps=["warehouse"])
+        result = subprocess.run([sys.executable, "-m", "salesflow", "--config", str(tmp_path / "salesflow.yaml"),
+                                 "--data-dir", str(settings.data_dir), "run"], capture_output=True, text=True,
+                                timeout=120, cwd=tmp_path)
+        alone = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings.data_dir), "dashboard",
+                                "--port", str(port)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert alone.returncode == 2 and alone.stdout == "" and f"port {port}" in alone.stderr  # no URL of another server
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port}" in lines[0] and "run.dashboard_port" in lines[0], result.stderr
+    assert "SALESFLOW__RUN__DASHBOARD_PORT" in lines[0]
+    assert "dashboard on" not in result.stdout  # no URL printed for a dashboard that cannot start
+    assert not Lake(settings.lake_root).exists(BRONZE_EVENTS)  # the stream never started
+    assert not (settings.data_dir / "warehouse.duckdb").exists()  # nor any step
+
+
+def test_the_main_job_says_what_it_does_as_it_happens(tmp_path: Path, settings: Settings) -> None:
+    """Without -v: stream progress (records, events/s, freshness) and each step's start, end,
+    duration and outcome, as they happen; the stream's run is in ops.pipeline_runs."""
+    land(settings, SimulationSpec(events=6_000, seed=9, days=2))
+    write_config(tmp_path, steps=["quality", "warehouse"], progress_seconds=0.2, metrics_port=None)
+    small_batches = {**os.environ, "SALESFLOW__PIPELINE__MAX_BATCH_BYTES": "400000"}  # a few micro-batches
+    result = subprocess.run([sys.executable, "-m", "salesflow", "--config", str(tmp_path / "salesflow.yaml"),
+                             "--data-dir", str(settings.data_dir), "run", "--once"], capture_output=True, text=True,
+                            timeout=300, cwd=tmp_path, env=small_batches)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stderr
+    progress = re.findall(r"stream: (\d+) records in (\d+) micro-batch\(es\) since the last line \((\d+) in all\), "
+                          r"\d+ events/s, freshness [0-9.]+ s", log)
+    assert progress and int(progress[-1][2]) == 6_000, log[-3000:]
+    order = [m.group(0) for m in re.finditer(r"step (quality|warehouse) (started|ok after 1 attempt\(s\) in [0-9.]+ s)",
+                                             log)]
+    assert [o.split(" in ")[0] for o in order] == ["step quality started", "step quality ok after 1 attempt(s)",
+                                                   "step warehouse started", "step warehouse ok after 1 attempt(s)"]
+    assert log.index("stream:") < log.index("step quality started")  # as it happened, not at shutdown
+    runs = Lake(settings.lake_root).read(PIPELINE_RUNS)
+    assert runs is not None
+    streamed = [r for r in runs.to_pylist() if r["command"] == "stream"]
+    assert sum(r["bronze_rows"] for r in streamed) == 6_000 and all(r["balanced"] for r in streamed)

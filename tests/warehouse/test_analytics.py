@@ -108,17 +108,63 @@ def test_daily_revenue_matches_pandas(loaded: tuple[Settings, Settings], lines: 
                 assert rows[day][col] == pytest.approx(expected, rel=1e-9)
 
 
-def test_month_over_month_matches_pandas(loaded: tuple[Settings, Settings], lines: pd.DataFrame) -> None:
-    monthly = (
-        lines.assign(month=pd.to_datetime(lines["event_date"]).dt.strftime("%Y-%m")).groupby("month")["revenue"].sum()
-    )
-    growth = monthly.pct_change()
+def test_month_over_month_compares_like_days_as_pandas_does(loaded: tuple[Settings, Settings],
+                                                            lines: pd.DataFrame) -> None:
+    """Growth compares like periods: a whole month with the whole previous one, the newest partial
+    month (month to date) with days 1-N of the previous month; none after a partial month."""
+    dates = pd.to_datetime(lines["event_date"])
+    first, last = dates.min(), dates.max()
+    frame = lines.assign(month=dates.dt.strftime("%Y-%m"), dom=dates.dt.day)
+
+    def complete(month: str) -> bool:
+        start = pd.Timestamp(f"{month}-01")
+        return bool(first <= start and last >= start + pd.offsets.MonthEnd(0))
+
     rows = normalized(answer(loaded[1], "monthly_revenue_growth"))
-    assert [r["month"] for r in rows] == list(monthly.index) and len(rows) >= 2
-    for row in rows:
-        assert row["revenue"] == pytest.approx(monthly[row["month"]], abs=0.005)
-        expected = growth[row["month"]]
-        assert (row["mom_growth"] is None) if pd.isna(expected) else row["mom_growth"] == pytest.approx(expected)
+    assert [r["month"] for r in rows] == sorted(set(frame["month"])) and len(rows) >= 2
+    assert rows[-1]["complete"] == complete(rows[-1]["month"])
+    for previous, row in zip([None, *rows], rows, strict=False):
+        revenue = frame[frame["month"] == row["month"]]["revenue"].sum()
+        assert row["revenue"] == pytest.approx(revenue, abs=0.005)
+        assert row["complete"] == complete(row["month"])
+        starts_first = first <= pd.Timestamp(f"{row['month']}-01")
+        if previous is None or not complete(previous["month"]) or not starts_first:
+            assert row["mom_growth"] is None and row["compared_days"] is None
+            continue
+        before = frame[frame["month"] == previous["month"]]
+        if not row["complete"]:
+            before = before[before["dom"] <= last.day]
+            assert row["compared_days"] == f"days 1-{last.day}"
+        assert row["previous_revenue"] == pytest.approx(before["revenue"].sum(), abs=0.005)
+        assert row["mom_growth"] == pytest.approx(revenue / before["revenue"].sum() - 1)
+
+
+def test_a_cut_short_first_or_last_day_is_not_complete(loaded: tuple[Settings, Settings],
+                                                       lines: pd.DataFrame) -> None:
+    """Only the first and last day can be incomplete: the last when its newest sale is earlier in the
+    day than every one of the 28 days before it, the first likewise by its first sale."""
+    times = pd.to_datetime(lines["event_time"], utc=True)
+    seconds = (times - times.dt.normalize()).dt.total_seconds().astype(int)
+    per_day = lines.assign(second=seconds).groupby("event_date")["second"].agg(["min", "max"]).sort_index()
+    days = list(per_day.index)
+    last_ok = per_day["max"].iloc[-1] >= per_day["max"].iloc[-29:-1].min()
+    first_ok = per_day["min"].iloc[0] <= per_day["min"].iloc[1:29].max()
+    for settings in loaded:
+        rows = {r["day"]: r["complete"] for r in answer(settings, "daily_revenue")}
+        assert rows[days[-1]] == last_ok and rows[days[0]] == first_ok
+        assert all(rows[d] for d in days[1:-1])
+    cut = answer(loaded[0], "daily_revenue", {"end_date": str(days[-1])})
+    assert cut[-1]["complete"] == last_ok  # judged on the data, not on the range asked for
+
+
+@pytest.mark.parametrize("name", ["monthly_revenue_growth", "category_growth", "conversion_funnel",
+                                  "daily_revenue"])
+def test_every_sales_figure_takes_the_category_filter(name: str, loaded: tuple[Settings, Settings]) -> None:
+    duck, pg = loaded
+    everything, books = answer(duck, name), answer(duck, name, {"category": "books"})
+    assert books and sum(float(r["revenue" if "revenue" in r else "orders"]) for r in books) < \
+        sum(float(r["revenue" if "revenue" in r else "orders"]) for r in everything)
+    assert_rows_equal(books, answer(pg, name, {"category": "books"}))
 
 
 def test_top_categories_match_pandas(loaded: tuple[Settings, Settings], lines: pd.DataFrame) -> None:

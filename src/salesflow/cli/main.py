@@ -223,9 +223,14 @@ def replay(ctx: click.Context, version: int, as_json: bool) -> None:
 def dashboard(ctx: click.Context, host: str, port: int) -> None:
     """Serve the live dashboard (Streamlit): Live, Sales, Forecast, Data quality, Pipeline."""
     from salesflow.common.extras import check
+    from salesflow.common.processes import port_taken
+    from salesflow.errors import ConfigError
     from salesflow.jobs.dashboard import serve_dashboard
 
     check("streamlit", "the dashboard")
+    if port_taken(host, port):  # the URL is printed before Streamlit starts: it must be ours
+        raise ConfigError(f"port {port} on {host} is already in use: stop what listens there or choose another "
+                          f"port (--port)")
     print_line(f"dashboard on http://{host}:{port}")
     serve_dashboard(run_context(ctx), host, port)
 

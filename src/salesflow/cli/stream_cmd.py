@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import sys
 import threading
@@ -94,6 +95,7 @@ def run_cmd(ctx: click.Context, once: bool, no_stream: bool) -> None:
     from salesflow.jobs.supervisor import Supervisor
 
     job = run_context(ctx)
+    logging.getLogger("salesflow.run").setLevel(logging.INFO)  # the job says what it does without -v
     if no_stream:
         job = job.with_settings(job.settings.model_copy(
             update={"run": job.settings.run.model_copy(update={"stream": False})}))

@@ -29,6 +29,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_taken(host: str, port: int) -> bool:
+    """Whether something listens on ``host:port`` (a socket in TIME_WAIT does not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
     """SIGTERM, and SIGKILL if it has not exited within ``timeout`` seconds."""
     process.terminate()

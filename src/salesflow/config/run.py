@@ -32,6 +32,9 @@ class RunConfig(Section):
     dashboard: bool = False
     """Also serve the dashboard (``salesflow dashboard``) for as long as the job runs."""
     dashboard_port: int = Field(8501, ge=1, le=65535)
+    """Port of that dashboard on 127.0.0.1; a port in use stops the job before anything starts."""
+    progress_seconds: float = Field(5.0, gt=0)
+    """At most this often, the job logs what the stream did since the last line (records, events/s, freshness)."""
 
 
 class LiveConfig(Section):

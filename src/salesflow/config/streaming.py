@@ -41,6 +41,9 @@ class StreamConfig(Section):
     """Pause between micro-batches when the source had nothing new."""
     maintenance_every_batches: int = Field(50, ge=1)
     """Compact small files, checkpoint the Delta log and vacuum after this many micro-batches."""
+    record_run_seconds: float = Field(60.0, gt=0)
+    """A running stream records a row in ``ops.pipeline_runs`` (counts, reconciliation, events/s) for
+    each stretch of this long that did work, and one for the rest when it stops."""
     retry_backoff_seconds: float = Field(1.0, gt=0)
     """First wait after a transient failure (object store or broker away); doubles, with jitter."""
     retry_max_seconds: float = Field(600.0, gt=0)

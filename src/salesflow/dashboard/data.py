@@ -8,17 +8,18 @@ come from the analytics SQL (``salesflow.analytics``) with bound parameters, not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import pyarrow.dataset as ds
 
 from salesflow.config import Settings
+from salesflow.dashboard.formatting import as_float
 from salesflow.errors import SalesflowError
 from salesflow.lake.log import head
 from salesflow.lake.storage import open_lake
-from salesflow.lake.tables import ALL_TABLES, GOLD_SALES_BY_WINDOW, PIPELINE_RUNS, QUALITY_RESULTS
+from salesflow.lake.tables import ALL_TABLES, GOLD_SALES_BY_WINDOW, PIPELINE_RUNS, QUALITY_RESULTS, REF_STORES
 
 LINEAGE = [
     ("sources", "bronze.events"), ("bronze.events", "silver.orders"), ("bronze.events", "silver.order_lines"),
@@ -33,22 +34,39 @@ LINEAGE = [
 ]
 
 
+TILES = (("1 min", 1), ("5 min", 5), ("60 min", 60))
+EARLIER = (("1 h", timedelta(hours=1)), ("1 d", timedelta(days=1)))
+
+
 @dataclass(frozen=True)
 class LiveNumbers:
     as_of: datetime
     """The newest window end: "now" in event time."""
     totals: dict[str, dict[str, float]]
     """"1 min" / "5 min" / "60 min" -> revenue, orders, units, aov."""
+    earlier: dict[str, dict[str, dict[str, float]] | None]
+    """"1 h" / "1 d" (before) -> the same tiles for the same windows then (None: no data then)."""
     per_minute: pd.DataFrame
     top_categories: pd.DataFrame
     top_stores: pd.DataFrame
     freshness_seconds: float | None
 
 
+@dataclass(frozen=True)
+class LastRun:
+    command: str
+    finished_at: datetime
+    events_per_second: float | None
+
+
 class DashboardData:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.lake = open_lake(settings)
+
+    @property
+    def currency(self) -> str:
+        return self.settings.pipeline.reporting_currency
 
     # -- live (gold.sales_by_window) ---------------------------------------------------------
     def live(self, categories: list[str] | None = None, stores: list[str] | None = None) -> LiveNumbers | None:
@@ -73,32 +91,53 @@ class DashboardData:
 
     def _live_numbers(self, newest: datetime, frame: pd.DataFrame, categories: list[str] | None,
                       stores: list[str] | None, freshness: float | None) -> LiveNumbers:
-        if categories:
-            frame = frame[frame["category"].isin(categories)]
-        if stores:
-            frame = frame[frame["store_id"].isin(stores)]
-        frame = frame.assign(revenue=frame["revenue"].astype(float),
-                             window_end=pd.to_datetime(frame["window_end"], utc=True))
-        totals = {}
-        for label, minutes in (("1 min", 1), ("5 min", 5), ("60 min", 60)):
-            part = frame[frame["window_end"] > pd.Timestamp(newest) - pd.Timedelta(minutes=minutes)]
-            orders = float(part["orders"].sum())
-            totals[label] = {"revenue": float(part["revenue"].sum()), "orders": orders,
-                             "units": float(part["units"].sum()),
-                             "aov": float(part["revenue"].sum()) / orders if orders else 0.0}
+        frame = _only(frame, categories, stores)
+        earlier = {label: self._earlier(newest - shift, categories, stores) for label, shift in EARLIER}
         per_minute = frame.groupby("window_start", as_index=False)[["orders", "revenue"]].sum()
-        top_categories = frame.groupby("category", as_index=False)["revenue"].sum().nlargest(5, "revenue")
-        top_stores = frame.groupby("store_id", as_index=False)["revenue"].sum().nlargest(5, "revenue")
-        return LiveNumbers(newest, totals, per_minute, top_categories, top_stores, freshness)
+        top_categories = frame.groupby("category", as_index=False)[["revenue", "orders"]].sum().nlargest(5, "revenue")
+        top_stores = frame.groupby("store_id", as_index=False)[["revenue", "orders"]].sum().nlargest(5, "revenue")
+        top_stores = top_stores.merge(self.store_names(), on="store_id", how="left")
+        return LiveNumbers(newest, _tiles(frame, newest), earlier, per_minute, top_categories,
+                           top_stores[["store_id", "store_name", "city", "revenue", "orders"]], freshness)
 
-    def stream_rate(self) -> float | None:
-        """Events/s of the latest pipeline run (ops.pipeline_runs)."""
+    def _earlier(self, end: datetime, categories: list[str] | None,
+                 stores: list[str] | None) -> dict[str, dict[str, float]] | None:
+        """The tiles for the windows ending at ``end``; None when gold has nothing then (the stream
+        had not started: no comparison rather than a fake -100%)."""
+        from salesflow.gold.live_sink import hour_until
+
+        try:
+            frame = hour_until(self.lake, end)
+        except Exception:  # the lake out of reach (a Redis-fed dashboard): no comparison  # noqa: BLE001
+            return None
+        if frame is None or frame.empty:
+            return None
+        return _tiles(_only(frame, categories, stores), end)
+
+    def store_names(self) -> pd.DataFrame:
+        """store_id -> store_name, city from the reference data (empty when none was loaded)."""
+        table = self.lake.read(REF_STORES, columns=["store_id", "name", "city"])
+        if table is None:
+            return pd.DataFrame({"store_id": pd.Series(dtype=str), "store_name": pd.Series(dtype=str),
+                                 "city": pd.Series(dtype=str)})
+        return table.to_pandas().rename(columns={"name": "store_name"}).drop_duplicates("store_id", keep="last")
+
+    def store_label(self, store_id: str) -> str:
+        names = self.store_names().set_index("store_id")
+        if store_id not in names.index:
+            return store_id
+        row = names.loc[store_id]
+        return f"{row['store_name']}, {row['city']} ({store_id})"
+
+    def last_run(self) -> LastRun | None:
+        """The newest recorded run (a batch, or a stretch of the stream) and its events/s."""
         runs = self.pipeline_runs()
         if runs is None or runs.empty:
             return None
-        last = runs.iloc[-1]
+        last = runs.sort_values("finished_at").iloc[-1]
         seconds = (last["finished_at"] - last["started_at"]).total_seconds()
-        return float(last["bronze_rows"]) / seconds if seconds > 0 else None
+        rate = float(last["bronze_rows"]) / seconds if seconds > 0 else None
+        return LastRun(str(last["command"]), last["finished_at"].to_pydatetime(), rate)
 
     def filters(self) -> tuple[list[str], list[str]]:
         table = self.lake.read(GOLD_SALES_BY_WINDOW, columns=["category", "store_id"],
@@ -117,7 +156,7 @@ class DashboardData:
         raw = {k: str(v) for k, v in (params or {}).items() if v is not None}
         try:
             with connect(self.settings) as target:
-                return _plain_numbers(run_query(target, name, raw).to_pandas())
+                return as_float(run_query(target, name, raw).to_pandas())
         except SalesflowError:
             raise
         except Exception:  # a warehouse created but never loaded has no tables yet
@@ -182,17 +221,60 @@ class DashboardData:
         return newest.groupby(["category", "target_date"], as_index=False)[
             ["predicted_units", "lower_units", "upper_units"]].sum()
 
+    def newest_order_time(self) -> datetime | None:
+        from salesflow.lake.log import column_max
+        from salesflow.lake.tables import SILVER_ORDERS
+
+        return column_max(self.lake, SILVER_ORDERS, "event_time") if self.lake.exists(SILVER_ORDERS) else None
+
     def forecast_models(self) -> list[dict[str, Any]]:
         from salesflow.forecast.registry import Registry
 
         return Registry(self.settings.registry_dir).manifests()
 
 
-def _plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
-    """DECIMAL columns arrive as Python Decimals (object dtype); charts need floats."""
-    from decimal import Decimal
+def _only(frame: pd.DataFrame, categories: list[str] | None, stores: list[str] | None) -> pd.DataFrame:
+    if categories:
+        frame = frame[frame["category"].isin(categories)]
+    if stores:
+        frame = frame[frame["store_id"].isin(stores)]
+    return frame.assign(revenue=frame["revenue"].astype(float),
+                        window_end=pd.to_datetime(frame["window_end"], utc=True))
 
-    for column in frame.columns:
-        if frame[column].dtype == object and frame[column].map(lambda v: isinstance(v, Decimal)).any():
-            frame[column] = frame[column].astype(float)
-    return frame
+
+def _tiles(frame: pd.DataFrame, newest: datetime) -> dict[str, dict[str, float]]:
+    totals = {}
+    for label, minutes in TILES:
+        part = frame[frame["window_end"] > pd.Timestamp(newest) - pd.Timedelta(minutes=minutes)]
+        orders, revenue = float(part["orders"].sum()), float(part["revenue"].sum())
+        totals[label] = {"revenue": revenue, "orders": orders, "units": float(part["units"].sum()),
+                         "aov": revenue / orders if orders else 0.0}
+    return totals
+
+
+def partial_days(daily: pd.DataFrame) -> list[tuple[date, datetime | None]]:
+    """The first or last day the data covers only in part (the daily_revenue query's ``complete``),
+    each with its newest sale."""
+    cut = daily[~daily["complete"].astype(bool)]
+    return [(row.day, None if pd.isna(row.last_event_at) else pd.Timestamp(row.last_event_at).to_pydatetime())
+            for row in cut.itertuples()]
+
+
+STATUS = {"fail": "FAILED (blocking)", "warn": "violations (warned)", "quarantine": "quarantined",
+          "drop": "set aside as duplicates"}
+
+
+def latest_per_rule(results: pd.DataFrame) -> pd.DataFrame:
+    """Each rule's newest verdict, whatever run last checked it, with one readable status."""
+    newest = results.sort_values("checked_at").groupby(["layer", "table_name", "rule"], as_index=False).tail(1)
+    status = newest.apply(lambda r: "passed" if r["passed"] else STATUS.get(r["action"], r["action"]), axis=1)
+    newest = newest.assign(status=status, ok=status == "passed")
+    return newest.sort_values(["ok", "layer", "table_name", "rule"])[
+        ["layer", "table_name", "rule", "status", "violating_rows", "checked_at"]]
+
+
+def pass_rate_per_day(results: pd.DataFrame) -> pd.DataFrame:
+    """Share of checks that passed, per day checked and layer."""
+    day = pd.to_datetime(results["checked_at"], utc=True).dt.tz_localize(None).dt.normalize()
+    return results.assign(day=day).groupby(["day", "layer"], as_index=False).agg(
+        checks=("passed", "size"), pass_rate=("passed", "mean"))

@@ -38,11 +38,16 @@ def redis_client(settings: Settings) -> Any:
 def last_hour(lake: Lake) -> pd.DataFrame | None:
     """One-minute windows of the newest hour of event time, from gold."""
     newest = column_max(lake, GOLD_SALES_BY_WINDOW, "window_end")
-    if newest is None:
-        return None
-    since = newest - timedelta(minutes=60)
+    return None if newest is None else hour_until(lake, newest)
+
+
+def hour_until(lake: Lake, end: datetime) -> pd.DataFrame | None:
+    """One-minute windows ending in the hour up to ``end`` (an hour or a day before "now", for
+    comparisons), pruned to the partitions that can hold them."""
+    since = end - timedelta(minutes=60)
     keep = (ds.field("window_size") == "1m") & (ds.field("window_end") > since) & \
-        (ds.field("event_date") >= (since - timedelta(days=1)).date())
+        (ds.field("window_end") <= end) & (ds.field("event_date") >= (since - timedelta(days=1)).date()) & \
+        (ds.field("event_date") <= (end + timedelta(days=1)).date())
     rows = lake.read(GOLD_SALES_BY_WINDOW, columns=WINDOW_COLUMNS, filter=keep)
     return None if rows is None else rows.to_pandas()
 

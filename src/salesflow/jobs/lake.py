@@ -14,7 +14,7 @@ from salesflow.lake.log import Head, head
 from salesflow.lake.maintenance import Maintained, maintain
 from salesflow.lake.tables import ALL_TABLES, BRONZE_EVENTS
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_lake
-from salesflow.quality.results import latest_run
+from salesflow.quality.results import latest_per_layer, latest_run
 
 
 def lake_status(ctx: RunContext | Settings, as_of: datetime | None = None) -> list[TableStatus]:
@@ -51,8 +51,10 @@ def sample_record(ctx: RunContext | Settings) -> dict[str, Any] | None:
 
 
 def quality_results(ctx: RunContext | Settings, run_id: str | None = None) -> list[dict[str, Any]]:
-    """The gate results of one run (default: the latest), as ``salesflow quality report`` shows them."""
-    return latest_run(as_context(ctx).lake, run_id)
+    """The gate results of one run, or by default each layer's latest run, as ``salesflow quality
+    report`` shows them."""
+    lake = as_context(ctx).lake
+    return latest_run(lake, run_id) if run_id is not None else latest_per_layer(lake)
 
 
 def records_held(ctx: RunContext | Settings) -> int:

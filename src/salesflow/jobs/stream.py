@@ -30,7 +30,8 @@ from salesflow.lake.maintenance import maintain
 from salesflow.lake.storage import LakeUnavailableError
 from salesflow.ops import lineage
 from salesflow.pipeline.reconcile import reconcile_finished
-from salesflow.pipeline.runner import BatchRun, Runner, landing_source
+from salesflow.pipeline.runner import BatchRun, Runner, landing_source, run_record
+from salesflow.pipeline.runs import record_run
 from salesflow.pipeline.stats import StreamStats
 from salesflow.silver.reference import load_reference
 from salesflow.sources.kafka import KafkaReader
@@ -57,22 +58,23 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
             from salesflow.gold.live_sink import RedisLiveSink
 
             sink = RedisLiveSink(settings)
-        result = BatchRun(run_id=runner.run_id)
+        stretch = _Stretch(runner.run_id, settings)
         try:
             outage = _Backoff(settings)
             while not stop.is_set():  # the catch-up retries like any micro-batch (a commit conflict, an outage)
                 try:
                     load_reference(lake, runner.landing)
-                    runner.downstream(result)  # finish whatever a stopped run left between layers
+                    runner.downstream(stretch.result)  # finish whatever a stopped run left between layers
                     break
                 except TransientError as exc:
                     outage.wait(exc, stop)
             outage.reset()
             while not stop.is_set():
                 try:  # every step is idempotent: after a transient failure, wait and redo it
-                    did_work = _micro_batches(runner, result, stats, stop)
+                    did_work = _micro_batches(runner, stretch.result, stats, stop)
                     if did_work and sink is not None:
                         sink.publish(lake)
+                    stretch.record_if_due(lake)
                     if reader is not None and isinstance(bronze, KafkaIngestor):
                         stats.consumer_lag = reader.lag(bronze.checkpoint.offsets)
                     if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
@@ -89,6 +91,7 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
                     outage.wait(exc, stop)
                     continue
                 outage.reset()
+            stretch.record(lake)
         finally:
             if reader is not None:
                 reader.close()
@@ -96,6 +99,33 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
     rec = reconcile_finished(lake)
     log.info("stream stopped: %s; lake reconciles: %s", stats.summary(), rec.balanced)
     return stats
+
+
+class _Stretch:
+    """The stream's run log: one ``ops.pipeline_runs`` row per stretch of work (every
+    ``stream.record_run_seconds``, and the rest at the stop), so a dashboard sees the stream's
+    numbers while it runs, and memory does not grow with the batches of a long run."""
+
+    def __init__(self, run_id: str, settings: Settings) -> None:
+        self.run_id, self.engine, self.every = run_id, settings.engine.name, settings.stream.record_run_seconds
+        self._start()
+
+    def _start(self) -> None:
+        self.result, self.started, self.clock = BatchRun(run_id=self.run_id), datetime.now(UTC), time.monotonic()
+
+    def record_if_due(self, lake: Lake) -> None:
+        if time.monotonic() - self.clock >= self.every:
+            self.record(lake)
+
+    def record(self, lake: Lake) -> None:
+        if not self.result.silver:
+            return
+        self.result.bronze_rows = self.result.total("bronze_rows")
+        self.result.reconciliation = reconcile_finished(lake)
+        record_run(lake, run_record(self.result, self.started, self.engine, "stream"))
+        log.info("stream stretch recorded: batches %d-%d, %d bronze rows", min(self.result.batches),
+                 max(self.result.batches), self.result.bronze_rows)
+        self._start()
 
 
 def _maintain(lake: Lake, settings: Settings) -> None:

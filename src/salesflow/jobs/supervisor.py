@@ -29,7 +29,7 @@ from salesflow.jobs.stream import StreamStats, run_stream
 from salesflow.jobs.warehouse import load_warehouse
 from salesflow.ops.lock import DataDirLock
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("salesflow.run")  # the job's own account of itself: `salesflow run` shows it at INFO
 EX_TEMPFAIL = 75
 
 
@@ -62,6 +62,8 @@ class Supervisor:
         self.alerter = self.ctx.alerter
         self.config = self.settings.run
         self.wait = self.sleep or self.stop.wait  # a stop interrupts every backoff
+        self._progress_lock = threading.Lock()
+        self._progress_seen, self._progress_at = (0, 0), time.monotonic()
         from salesflow.ops.cron import Cron
 
         self.cron = Cron.parse(self.config.cron) if self.config.cron else None
@@ -73,6 +75,7 @@ class Supervisor:
                               f"from run.commands")
 
     def run(self, once: bool = False) -> int:
+        self._check_ports()
         with DataDirLock(self.settings.data_dir), contextlib.ExitStack() as stack:
             if self.config.metrics_port is not None:
                 from salesflow.ops.metrics import CachedMetrics, metrics_server
@@ -89,6 +92,7 @@ class Supervisor:
             stream = threading.Thread(target=self._stream_loop, args=(once,), name="stream", daemon=True)
             if self.config.stream:
                 stream.start()
+                threading.Thread(target=self._report_progress, args=(stream,), name="progress", daemon=True).start()
                 if once:
                     stream.join()  # available-now first, so the steps see everything
                 else:  # the first steps run once the stream has worked through the backlog
@@ -109,6 +113,40 @@ class Supervisor:
             return self.failure.exit_code or 1
         return 0
 
+    def _check_ports(self) -> None:
+        """A port the job needs is taken: say so before anything starts (the dashboard child would
+        die silently, after the job had printed its URL)."""
+        from salesflow.common.processes import port_taken
+        from salesflow.errors import ConfigError
+
+        wanted = [("the dashboard", "run.dashboard_port", self.config.dashboard_port)] if self.config.dashboard else []
+        if self.config.metrics_port:
+            wanted.append(("the Prometheus metrics", "run.metrics_port", self.config.metrics_port))
+        for what, setting, port in wanted:
+            if port_taken("127.0.0.1", port):
+                env = "SALESFLOW__" + setting.upper().replace(".", "__")
+                raise ConfigError(f"port {port} on 127.0.0.1 is already in use; {what} needs it ({setting}): "
+                                  f"stop what listens there or choose another port ({env}=<port>)")
+
+    def _report_progress(self, stream: threading.Thread) -> None:
+        """What the stream did since the last line, at most every ``run.progress_seconds``."""
+        while stream.is_alive() and not self.stop.wait(self.config.progress_seconds):
+            self._progress_line()
+
+    def _progress_line(self) -> None:
+        with self._progress_lock:
+            stats, (seen_batches, seen_records) = self.stream_stats, self._progress_seen
+            batches, records = stats.batches, stats.records
+            if batches == seen_batches:
+                return
+            now = time.monotonic()
+            fresh = stats.latencies_ms[-1] / 1000 if stats.latencies_ms else None
+            log.info("stream: %d records in %d micro-batch(es) since the last line (%d in all), %.0f events/s%s",
+                     records - seen_records, batches - seen_batches, records,
+                     (records - seen_records) / max(now - self._progress_at, 1e-3),
+                     f", freshness {fresh:.1f} s (produced -> visible in gold)" if fresh is not None else "")
+            self._progress_seen, self._progress_at = (batches, records), now
+
     def _until_next(self) -> float:
         if self.cron is None:
             return self.config.interval_seconds
@@ -128,11 +166,12 @@ class Supervisor:
 
     def _supervised(self, name: str, action: Callable[[], str]) -> StepOutcome:
         clock = time.perf_counter()
+        log.info("step %s started", name)
         for attempt in range(1, self.config.retries + 2):
             try:
                 detail = action()
                 status = "skipped" if detail.startswith("skipped") else "ok"
-                log.info("step %s %s after %d attempt(s) in %.1f s %s", name, status, attempt,
+                log.info("step %s %s after %d attempt(s) in %.1f s: %s", name, status, attempt,
                          time.perf_counter() - clock, detail)
                 return StepOutcome(name, status, attempt, time.perf_counter() - clock, detail)
             except TransientError as exc:
@@ -178,6 +217,7 @@ class Supervisor:
     def _stream_loop(self, once: bool) -> None:
         outcome = self._supervised("stream", lambda: _stream_once(self.ctx, once, self.stop, self.caught_up,
                                                                   self.stream_stats))
+        self._progress_line()  # the last stretch, before anyone waiting on this thread goes on
         self.outcomes.append(outcome)
 
 

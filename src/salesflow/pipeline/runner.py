@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Protocol
 
 from salesflow.bronze import BronzeBatch, LandingIngestor
@@ -68,6 +69,15 @@ class BatchRun:
         return dict(counts.most_common())
 
     @property
+    def money(self) -> dict[str, Decimal]:
+        """Order totals parsed from Bronze and where they went, over the run's Silver batches."""
+        totals: dict[str, Decimal] = {}
+        for batch in self.silver:
+            for key, value in batch.money.items():
+                totals[key] = totals.get(key, Decimal(0)) + value
+        return totals
+
+    @property
     def schema_drift(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for batch in self.silver:
@@ -112,7 +122,7 @@ class Runner:
         result.reconciliation = reconcile_finished(self.lake)  # Step 4.
         result.seconds = time.perf_counter() - clock
         if result.silver:
-            record_run(self.lake, _run_record(result, started, self.settings.engine.name))
+            record_run(self.lake, run_record(result, started, self.settings.engine.name, "batch"))
         if not result.reconciliation.balanced:
             rec = result.reconciliation
             raise ReconciliationError("lake does not reconcile (bronze = silver + quarantined + duplicates)",
@@ -144,11 +154,11 @@ class Runner:
                      gold.written_tables, len(gold.event_dates), time.perf_counter() - clock)
 
 
-def _run_record(result: BatchRun, started: datetime, engine: str) -> RunRecord:
+def run_record(result: BatchRun, started: datetime, engine: str, command: str) -> RunRecord:
     rec = result.reconciliation
     assert rec is not None  # noqa: S101 - type narrowing
     return RunRecord(
-        run_id=result.run_id, command="batch", engine=engine, started_at=started,
+        run_id=result.run_id, command=command, engine=engine, started_at=started,
         finished_at=datetime.now(UTC), first_batch=min(result.batches), last_batch=max(result.batches),
         bronze_rows=result.total("bronze_rows"), silver_events=result.total("silver_events"),
         quarantined=result.total("quarantined_total"), duplicates=result.total("duplicates"),

@@ -60,3 +60,18 @@ def latest_run(lake: Lake, run_id: str | None = None) -> list[dict[str, Any]]:
     rows = table.filter(ds.field("run_id") == run_id).sort_by([("layer", "ascending"), ("table_name", "ascending"),
                                                                ("rule", "ascending")])
     return [{**r, "sample": json.loads(r["sample"])} for r in rows.to_pylist()]
+
+
+def latest_per_layer(lake: Lake) -> list[dict[str, Any]]:
+    """Each layer's newest run: a warehouse load after a batch does not hide the batch's Silver and
+    Gold verdicts (the latest run alone would show the load's one check)."""
+    table = lake.read(QUALITY_RESULTS, columns=["run_id", "layer", "checked_at"])
+    if table is None or table.num_rows == 0:
+        return []
+    newest: dict[str, tuple[Any, str]] = {}
+    for row in table.to_pylist():
+        if row["layer"] not in newest or row["checked_at"] > newest[row["layer"]][0]:
+            newest[row["layer"]] = (row["checked_at"], row["run_id"])
+    rows = [r for run_id in dict.fromkeys(run for _, run in newest.values()) for r in latest_run(lake, run_id)
+            if newest[r["layer"]][1] == r["run_id"]]
+    return sorted(rows, key=lambda r: (r["layer"], r["table_name"], r["rule"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -70,10 +71,20 @@ def translate(sql: str, dialect: str) -> tuple[tuple[str, frozenset[str]], ...]:
         statements = sqlglot.parse(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise ModelError(f"cannot parse warehouse SQL: {exc}") from exc
-    return tuple(
-        (s.sql(dialect=dialect), frozenset(p.name for p in s.find_all(exp.Placeholder)))
-        for s in statements if s is not None
-    )
+    return tuple(_render(s, dialect) for s in statements if s is not None)
+
+
+def _render(statement: exp.Expr, dialect: str) -> tuple[str, frozenset[str]]:
+    names = frozenset(p.name for p in statement.find_all(exp.Placeholder))
+    if dialect != "postgres" or not names:
+        return statement.sql(dialect=dialect), names
+    # psycopg reads every % of a statement it binds values into as a placeholder's start: a modulo
+    # or a LIKE pattern must be written %%. Render with markers for the placeholders, double the
+    # rest, then put the placeholders in.
+    marked = statement.transform(
+        lambda node: exp.column(f"sfparam_{node.name}_sfparam") if isinstance(node, exp.Placeholder) else node)
+    text = marked.sql(dialect=dialect).replace("%", "%%")
+    return re.sub(r"\bsfparam_(\w+?)_sfparam\b", r"%(\1)s", text), names
 
 
 def _only(params: Mapping[str, Any] | None, names: frozenset[str]) -> dict[str, Any] | None:
