@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from salesflow.config import Settings, load_settings
 from salesflow.errors import ConfigError, QualityGateError
@@ -63,6 +65,13 @@ def test_fail_in_silver_leaves_silver_and_gold_unchanged(tmp_path: Path) -> None
     cli = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(data), "quality", "report"],
                          capture_output=True, text=True, timeout=120)
     assert cli.returncode == 1 and "no_big_orders" in cli.stdout and "blocking" in cli.stdout
+    # The closing sentence counts the table's lines (one per rule), not the per-batch checks behind them.
+    lines = [line for line in cli.stdout.splitlines() if line.startswith("│")]
+    summary = re.search(r"(\d+) blocking rule\(s\) failed, (\d+) of (\d+) rules with violations", cli.stdout)
+    assert summary is not None, cli.stdout
+    assert int(summary.group(3)) == len(lines)
+    assert int(summary.group(2)) == sum(1 for line in lines if "pass" not in line.split("│")[5])
+    assert int(summary.group(1)) == sum(1 for line in lines if "FAIL" in line) >= 1
     with pytest.raises(QualityGateError):  # blocked until the data or the rule changes
         run_batch(strict)
     run_batch(plain)  # the rule relaxed: the held batch goes through, once
@@ -226,3 +235,55 @@ def test_volume_history_counts_from_the_delta_log_equal_a_count_of_the_rows(tmp_
         expected = Counter(table["event_date"].to_pylist())
         assert dict(zip(counted["event_date"].to_pylist(), counted["rows"].to_pylist(), strict=True)) == expected
         assert sum(expected.values()) > 0
+
+
+def test_quarantine_rate_is_loud_and_blocks_above_its_threshold(settings: Settings, tmp_path: Path) -> None:
+    """A partner file of 1,200 orders, every fourth with a customer id over the contract's 128
+    characters: 25% of the records and of the money. Above quarantine_rate_fail (20%) the batch is
+    held (nothing in Silver, exit non-zero); allowed, it goes through and says how much it lost."""
+    from tests.sources.test_partner_files import SHOP
+
+    lines = ["Bestellung;Kunde;Datum;Artikel;Menge;Preis"]
+    for i in range(1_200):
+        customer = "K" * 200 if i % 4 == 0 else f"K{i % 7}"
+        lines.append(f"B{i};{customer};01.09.2026 10:{i % 60:02d};Tisch;2;10,00")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("\n".join(lines) + "\n")
+    strict, lenient = tmp_path / "strict.yaml", tmp_path / "lenient.yaml"
+    strict.write_text(yaml.safe_dump({"files": {"shop": SHOP}}))
+    lenient.write_text(yaml.safe_dump({"files": {"shop": SHOP}, "quality": {"quarantine_rate_fail": None}}))
+
+    def salesflow(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "salesflow", "--config", str(config), "--data-dir",
+                               str(settings.data_dir), *args], capture_output=True, text=True, timeout=300)
+
+    held = salesflow(strict, "ingest-files", str(orders), "--source", "shop")
+    assert held.returncode == 1, held.stdout + held.stderr
+    assert "quarantine_rate (300 rows)" in held.stderr
+    assert not Lake(settings.lake_root).exists(SILVER_ORDERS)  # nothing of the batch written
+    rate = [r for r in latest_run(Lake(settings.lake_root)) if r["rule"] == "quarantine_rate"]
+    assert rate and rate[0]["action"] == "fail" and rate[0]["sample"][0]["share"] == 0.25
+    assert rate[0]["sample"][0]["money_share"] == 0.25
+
+    passed = salesflow(lenient, "batch")
+    assert passed.returncode == 0, passed.stderr[-2000:]
+    assert ("Quarantined: 300 of 1,200 records (25.0%) and 6,000.00 of 24,000.00 in order totals (25.0%)"
+            in passed.stdout), passed.stdout
+    assert len(rows(settings, SILVER_ORDERS)) == 900
+    rate = [r for r in latest_run(Lake(settings.lake_root)) if r["rule"] == "quarantine_rate"]
+    assert rate[0]["action"] == "warn" and not rate[0]["passed"]
+
+
+def test_a_small_batch_only_warns_on_its_quarantine_rate(tmp_path: Path) -> None:
+    """Below quarantine_rate_min_rows (1,000) a high rate is a warning: three bad records in a
+    micro-batch of ten must not stop a stream."""
+    data = tmp_path / "d"
+    plain = load_settings(data_dir=data)
+    land(plain, SimulationSpec(events=400, seed=31, days=1, defects=noisy()))
+    run_batch(plain)
+    [rate] = [r for r in latest_run(Lake(plain.lake_root)) if r["rule"] == "quarantine_rate"]
+    assert rate["action"] == "warn" and rate["sample"][0]["records"] == 400
+    strict = load_settings(data_dir=data, quality={"quarantine_rate_fail": 0.0, "quarantine_rate_min_rows": 1})
+    land(strict, SimulationSpec(events=400, seed=32, days=1, defects=noisy()))
+    with pytest.raises(QualityGateError, match="quarantine_rate"):
+        run_batch(strict)

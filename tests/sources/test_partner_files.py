@@ -18,6 +18,7 @@ import yaml
 
 from salesflow.bronze.file_ingest import FileIngestor
 from salesflow.config import Settings, load_settings
+from salesflow.errors import ConfigError
 from salesflow.jobs import run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, QUARANTINE, SILVER_ORDER_LINES, SILVER_ORDERS
@@ -266,3 +267,64 @@ def test_concurrent_writers_share_bronze_without_colliding(settings: Settings, t
     for source, value in zip(silver["source"].to_pylist(), silver["revenue"].to_pylist(), strict=True):
         expected[source] = expected.get(source, Decimal(0)) + value
     assert set(revenue) == {"landing", "file:shop"} and revenue == expected
+
+
+def test_a_mapping_without_a_required_field_is_refused_before_any_file_is_read(settings: Settings,
+                                                                               tmp_path: Path) -> None:
+    """The README's first example left channel, currency and payment_method out: every record went to
+    quarantine as missing_field and the command said exit 0. Now the config itself is refused."""
+    fields = {k: v for k, v in SHOP["fields"].items() if k not in ("channel", "currency", "payment_method")}
+    config = tmp_path / "refused.yaml"
+    config.write_text(yaml.safe_dump({"files": {"shop": {**SHOP, "fields": fields}}}))
+    good = tmp_path / "orders.csv"
+    good.write_text("Bestellung;Kunde;Datum;Artikel;Menge;Preis\nG1;K1;01.09.2026 10:15;Tisch;1;2,00\n")
+    result = subprocess.run([sys.executable, "-m", "salesflow", "--config", str(config), "--data-dir",
+                             str(settings.data_dir), "ingest-files", str(good), "--source", "shop"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "files.shop" in line and "channel, currency, payment_method" in line and "{const: store}" in line
+    assert not Lake(settings.lake_root).exists(BRONZE_EVENTS)  # nothing read, nothing written
+    for event_type, needs in (("product_viewed", "session_id"), ("add_to_cart", "quantity")):
+        with pytest.raises(ConfigError, match=needs):
+            load_settings(data_dir=settings.data_dir, files={"views": {
+                "fields": {"event_type": {"const": event_type}, "event_id": "id", "event_time": "t"}}})
+
+
+def test_an_unsorted_history_file_is_not_judged_late(settings: Settings, tmp_path: Path) -> None:
+    """Lateness is for streams: a file's row order is not arrival order (a history sorted by customer
+    flagged 82% of its orders late). The same events through the landing log are judged as usual."""
+    settings = with_sources(settings, shop=SHOP)
+    lines = ["Bestellung;Kunde;Datum;Artikel;Menge;Preis"]
+    for i in range(60):  # newest first: every order but the first is hours older than the one before
+        lines.append(f"H{i};K{i % 5};{30 - i // 24:02d}.08.2026 {23 - i % 24:02d}:00;Tisch;1;2,00")
+    history = tmp_path / "history.csv"
+    history.write_text("\n".join(lines) + "\n")
+    run_batch(settings, bronze=lambda lake, engine: FileIngestor(lake, engine, settings, "shop", [history]))
+    orders = rows(settings, SILVER_ORDERS)
+    assert len(orders) == 60 and not any(o["late"] for o in orders)
+
+
+def test_lines_known_by_their_amount_keep_every_cent(settings: Settings, tmp_path: Path) -> None:
+    """lines.amount instead of a unit price: revenue is the amount to the cent, the unit price is
+    derived (rounded up, the rounding given back as a discount); a quantity of 0 with an amount is
+    quarantined with its line, not a crash."""
+    fields = {k: v for k, v in SHOP["fields"].items() if k != "lines.unit_price"}
+    settings = with_sources(settings, shop={**SHOP, "fields": {**fields, "lines.amount": "Betrag"}})
+    sales = tmp_path / "amounts.csv"
+    sales.write_text("Bestellung;Kunde;Datum;Artikel;Menge;Betrag\n"
+                     "M1;K1;01.09.2026 10:00;CD;12;100,00\n"
+                     "M2;K2;01.09.2026 11:00;CD;3;10,00\n"
+                     "M3;K3;01.09.2026 12:00;CD;1;7,99\n"
+                     "M4;K4;01.09.2026 13:00;CD;0;5,00\n")
+    run_batch(settings, bronze=lambda lake, engine: FileIngestor(lake, engine, settings, "shop", [sales]))
+    lines = {r["order_id"]: r for r in rows(settings, SILVER_ORDER_LINES)}
+    assert {k: (v["unit_price"], v["discount"], v["revenue"]) for k, v in lines.items()} == {
+        "M1": (Decimal("8.34"), Decimal("0.08"), Decimal("100.00")),
+        "M2": (Decimal("3.34"), Decimal("0.02"), Decimal("10.00")),
+        "M3": (Decimal("7.99"), Decimal("0.00"), Decimal("7.99"))}
+    [held] = rows(settings, QUARANTINE)
+    assert (held["source_position"], held["reason"], held["reason_detail"]) == (
+        "amounts.csv:5", "non_positive_quantity", "lines.quantity")
+    with pytest.raises(ConfigError, match="not both"):
+        with_sources(settings, shop={**SHOP, "fields": {**SHOP["fields"], "lines.amount": "Betrag"}})

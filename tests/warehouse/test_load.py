@@ -10,6 +10,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
+from salesflow.analytics import run_query
 from salesflow.config import Settings, load_settings
 from salesflow.contract.reference import reference_lines
 from salesflow.errors import TransientError
@@ -185,3 +186,42 @@ def test_postgres_constraints_exist(pg: Settings) -> None:
             "WHERE t.relname = 'fact_sales' GROUP BY contype").fetchall())
         indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'fact_sales'").fetchone()
     assert kinds.get("p") == 1 and kinds.get("f") == 4 and indexes is not None and indexes[0] >= 5
+
+
+def test_customers_and_stores_seen_only_in_facts_are_inferred_members(tmp_path: Path,
+                                                                       postgres_admin_url: str) -> None:
+    """A partner source with no reference files: its customers and store become dimension members
+    (before, every fact got key -1 and cohorts, RFM and a store filter came back empty). Reference
+    data arriving later fills the attributes in place; keys and facts stay."""
+    from salesflow.bronze.file_ingest import FileIngestor
+    from salesflow.contract.reference import Store
+    from tests.sources.test_partner_files import SHOP
+
+    lines = ["Bestellung;Kunde;Datum;Artikel;Menge;Preis"]
+    for i in range(12):
+        lines.append(f"P{i};K{i % 3};{1 + i % 28:02d}.{8 + i % 2:02d}.2026 10:00;Tisch;1;10,00")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("\n".join(lines) + "\n")
+    for url in (None, new_database(postgres_admin_url)):
+        settings = load_settings(data_dir=tmp_path / f"d{url is None}", files={"shop": SHOP},
+                                 warehouse={"url": url})
+        run_batch(settings, bronze=lambda lake, engine, s=settings: FileIngestor(lake, engine, s, "shop", [orders]))
+        load_warehouse(settings)
+        with connect(settings) as target:
+            keys = target.select("SELECT min(customer_key) AS c, min(store_key) AS s FROM fact_sales").to_pylist()
+            assert keys[0]["c"] >= 0 and keys[0]["s"] >= 0  # no fact on the unknown member (-1)
+            cohorts = run_query(target, "customer_cohorts").to_pylist()
+            rfm = run_query(target, "rfm_segments").to_pylist()
+            shop = run_query(target, "daily_revenue", {"store_id": "partner-shop"}).to_pylist()
+            before = target.select("SELECT store_key, name FROM dim_store WHERE store_id = 'partner-shop'").to_pylist()
+        assert sum(r["customers"] for r in cohorts if r["months_since"] == 0) == 3
+        assert sum(r["customers"] for r in rfm) == 3  # segments of the three customers
+        assert sum(r["revenue"] for r in shop) == Decimal("120.00")
+        assert before[0]["name"] is None
+        LandingLog(settings.landing_dir).write_reference("stores", reference_lines(
+            [Store(store_id="partner-shop", name="Partner shop", city="Berlin", country="DE", channel="web")]))
+        run_batch(settings)
+        load_warehouse(settings)
+        with connect(settings) as target:
+            after = target.select("SELECT store_key, name, city FROM dim_store WHERE store_id = 'partner-shop'")
+        assert after.to_pylist() == [{"store_key": before[0]["store_key"], "name": "Partner shop", "city": "Berlin"}]

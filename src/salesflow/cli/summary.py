@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -25,6 +26,7 @@ def batch_facts(run: BatchRun, sample: dict[str, Any] | None) -> dict[str, Any]:
             "duplicates_removed": run.total("duplicates"),
             "late_events": run.total("late"),
             "quarantined_by_reason": run.quarantined_by_reason,
+            "quarantined_share": _shares(run),
             "schema_drift": run.schema_drift,
             "gold_rows_written": dict(run.gold_rows),
         },
@@ -34,6 +36,15 @@ def batch_facts(run: BatchRun, sample: dict[str, Any] | None) -> dict[str, Any]:
         },
         "sample_gold_record": sample,
     }
+
+
+def _shares(run: BatchRun) -> dict[str, Any]:
+    """What share of the run's records, and of its order money, went to quarantine."""
+    records, quarantined = run.total("bronze_rows"), run.total("quarantined_total")
+    money = run.money
+    total, held = money.get("bronze", Decimal(0)), money.get("quarantined", Decimal(0))
+    return {"records": round(quarantined / records, 4) if records else 0.0,
+            "money": round(float(held / total), 4) if total else 0.0, "money_quarantined": held, "money_total": total}
 
 
 def print_batch(console: Console, facts: dict[str, Any]) -> None:
@@ -52,6 +63,12 @@ def print_batch(console: Console, facts: dict[str, Any]) -> None:
     for table, rows in sorted(this["gold_rows_written"].items()):
         layers.add_row(f"gold {table} rows rebuilt", f"{rows:,}", "")
     console.print(layers)
+    share = this["quarantined_share"]
+    if this["bronze_rows"]:
+        colour = "yellow" if share["records"] > 0.01 or share["money"] > 0.01 else "green"
+        console.print(f"[{colour}]Quarantined: {this['quarantined']:,} of {this['bronze_rows']:,} records "
+                      f"({share['records']:.1%}) and {share['money_quarantined']:,.2f} of {share['money_total']:,.2f} "
+                      f"in order totals ({share['money']:.1%})[/]", highlight=False)
     _print_counts(console, "Quarantined by reason", this["quarantined_by_reason"])
     _print_counts(console, "Schema drift (accepted, extra fields)", this["schema_drift"])
     balanced = lake["balanced"]

@@ -15,8 +15,33 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Contract fields a mapping may fill. ``lines.*`` are the line items of an order.
 ORDER_FIELDS = ("event_id", "event_type", "event_time", "order_id", "customer_id", "store_id", "channel",
                 "currency", "payment_method", "total_amount", "session_id", "product_id", "quantity")
-LINE_FIELDS = ("lines.product_id", "lines.quantity", "lines.unit_price", "lines.discount")
+LINE_FIELDS = ("lines.product_id", "lines.quantity", "lines.unit_price", "lines.discount", "lines.amount")
+"""``lines.amount``: the line's amount as the source knows it, instead of unit price and discount."""
 MAPPABLE = (*ORDER_FIELDS, *LINE_FIELDS)
+
+
+EXAMPLE_CONSTANTS = {"channel": "store", "currency": "USD", "payment_method": "card", "store_id": "main",
+                     "customer_id": "anonymous"}
+
+
+def required_fields(event_type: str | None) -> list[str]:
+    """Contract fields a mapping must fill for ``event_type`` (None: the ones every event needs).
+    Read from the contract's models, so the two cannot disagree. ``event_id`` of an order is made
+    from its order_id and ``total_amount`` from its lines when they are not mapped."""
+    from salesflow.contract.events import AddToCart, OrderCreated, OrderLine, ProductViewed
+
+    models: dict[str, type[BaseModel]] = {"order_created": OrderCreated, "product_viewed": ProductViewed,
+                                          "add_to_cart": AddToCart}
+    model = models.get(event_type or "")
+    if model is None:
+        return ["event_time"]
+    derived = {"event_type", "schema_version", "lines", "total_amount"}
+    if model is OrderCreated:
+        derived.add("event_id")
+    names = [name for name, field in model.model_fields.items() if field.is_required() and name not in derived]
+    if model is OrderCreated:
+        names += [f"lines.{name}" for name, field in OrderLine.model_fields.items() if field.is_required()]
+    return names
 
 
 class Spec(BaseModel):
@@ -74,7 +99,24 @@ class MappingSpec(Spec):
             raise ValueError(f"unknown contract field(s) {unknown}; known: {', '.join(MAPPABLE)}")
         if self.grain == "line" and "order_id" not in self.fields:
             raise ValueError("grain 'line' groups records by order_id: map order_id")
+        if "lines.amount" in self.fields and {"lines.unit_price", "lines.discount"} & set(self.fields):
+            raise ValueError("map lines.amount (what the line cost) or lines.unit_price and lines.discount, not both")
+        given = set(self.fields) | ({"lines.unit_price"} if "lines.amount" in self.fields else set())
+        unmapped = [name for name in required_fields(self.event_type()) if name not in given]
+        if unmapped:  # else every record would go to quarantine as missing_field, with exit 0
+            example = unmapped[0]
+            raise ValueError(f"the mapping leaves required field(s) {', '.join(unmapped)} of "
+                             f"{self.event_type() or 'every event'} unmapped: map each to a column, or give it a "
+                             f"constant, e.g. `{example}: {{const: {EXAMPLE_CONSTANTS.get(example, '...')}}}`")
         return self
+
+    def event_type(self) -> str | None:
+        """The one event type the mapping produces (order_created unless mapped), or None when it
+        comes from a column or an expression."""
+        spec = self.fields.get("event_type")
+        if spec is None:
+            return "order_created"
+        return str(spec.const) if spec.const is not None else None
 
 
 class FileSourceSpec(MappingSpec):

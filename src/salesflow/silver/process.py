@@ -179,6 +179,7 @@ class SilverProcessor:
                 outputs = SilverGates(self.lake, self.engine, self.gate, batch_id).apply(outputs)
             result = self._summarize(batch_id, bronze_rows, outputs)
             self._reconcile(result)
+            self._judge_quarantine_rate(result)
             self.last_written = None
             self._write(batch_id, outputs, rebuild, rows_in)
             if rebuild is not None:  # keys may now be accepted under batches the index covers
@@ -222,6 +223,31 @@ class SilverProcessor:
             "CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS DATE) AS event_date, payload, ingested_at "
             "FROM failed_bronze", "silver processing_error")
         self.engine.compute_sql("bronze_batch", "SELECT * FROM failed_bronze", "silver processing_error")
+
+    def _judge_quarantine_rate(self, result: SilverBatch) -> None:
+        """Rule ``quarantine_rate``: the share of the batch's records (and of its order money) that
+        went to quarantine, loud above ``quality.quarantine_rate_warn``, blocking above
+        ``quarantine_rate_fail``. A batch quarantined whole as processing_error is left out: it has
+        alerted already, and blocking it would stop the stage on a record."""
+        q = self.settings.quality
+        if self.gate is None or not result.bronze_rows or not q.enabled:  # a rule like the suites' own
+            return
+        counted = result.quarantined_total - result.quarantined.get("processing_error", 0)
+        share = counted / result.bronze_rows
+        money = result.money
+        money_share = float(money["quarantined"] / money["bronze"]) if money and money.get("bronze") else 0.0
+        blocks = q.quarantine_rate_fail is not None and share > q.quarantine_rate_fail \
+            and result.bronze_rows >= q.quarantine_rate_min_rows
+        over = share > q.quarantine_rate_warn
+        sample = {"quarantined": counted, "records": result.bronze_rows, "share": round(share, 4),
+                  "money_quarantined": str(money.get("quarantined", 0)), "money": str(money.get("bronze", 0)),
+                  "money_share": round(money_share, 4)}
+        check = self.gate.record("events", f"batch {result.batch_id}", "quarantine_rate", "quarantine_rate",
+                                 "fail" if blocks else "warn", counted if over else 0, [sample])
+        if over:
+            log.warning("silver batch %d: %.1f%% of records (%d of %d) and %.1f%% of order money went to quarantine",
+                        result.batch_id, 100 * share, counted, result.bronze_rows, 100 * money_share)
+        self.gate.enforce([check], f"silver batch {result.batch_id}")
 
     def _reconcile(self, result: SilverBatch) -> None:
         """Refuse to write anything that would lose or double a record."""

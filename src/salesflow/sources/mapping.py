@@ -27,6 +27,35 @@ def mapping_model(spec: MappingSpec, source: str, reporting_currency: str) -> Mo
     return Model(f"sources.mapping.{source}", _MappingSql(spec, source, reporting_currency).sql())
 
 
+def _from_amount(amount: FieldSpec, quantity: FieldSpec | None, spec: MappingSpec) -> dict[str, FieldSpec]:
+    """A line known only by its amount: the unit price is the amount over the quantity rounded up to
+    the cent, and the rounding comes back as the line's discount, so the line's revenue is the amount
+    to the cent (12 CDs for 100.00: 8.34 each, 0.08 off). Amount parsing (separators, scale) is the
+    amount's own; currency conversion then applies to the price and the discount as to any amount."""
+    text = NULLIF_TRIM.format(_source(amount))
+    if spec.thousands:
+        text = f"replace({text}, {sql_string(spec.thousands)}, '')"
+    if spec.decimal == ",":
+        text = f"replace({text}, ',', '.')"
+    cents = f"round(TRY_CAST({text} AS DOUBLE) * {amount.scale if amount.scale is not None else 1!r} * 100)"
+    count = "NULL" if quantity is None else f"TRY_CAST({NULLIF_TRIM.format(_source(quantity))} AS BIGINT)"
+    # No quantity to divide by: the price is the whole amount, so Silver names the quantity.
+    per_unit = f"COALESCE(ceil({cents} / NULLIF({count}, 0)), {cents})"
+    return {"lines.unit_price": FieldSpec(expr=f"{per_unit} / 100"),
+            "lines.discount": FieldSpec(expr=f"({per_unit} * {count} - {cents}) / 100")}
+
+
+NULLIF_TRIM = "NULLIF(trim(CAST({} AS VARCHAR)), '')"
+
+
+def _source(f: FieldSpec) -> str:
+    if f.column is not None:
+        return quote_ident(f.column)
+    if f.expr is not None:
+        return f"({f.expr})"
+    return sql_string(f.const) if isinstance(f.const, str) else repr(f.const)
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -44,6 +73,8 @@ class _MappingSql:
         self.spec, self.source, self.reporting = spec, source, reporting_currency
         fields = dict(spec.fields)
         fields.setdefault("event_type", FieldSpec(const="order_created"))
+        if "lines.amount" in fields:
+            fields.update(_from_amount(fields.pop("lines.amount"), fields.get("lines.quantity"), spec))
         if "event_id" not in fields and "order_id" in fields:
             # A stable id: the same order delivered twice is caught as a duplicate in Silver.
             fields["event_id"] = FieldSpec(expr=f"{sql_string(source + ':')} || {self._raw(fields['order_id'])}")
@@ -97,15 +128,7 @@ ORDER BY __file, __line"""  # noqa: S608 - the mapping is the operator's SQL fro
 
     # -- one field ------------------------------------------------------------------------
     def _raw(self, f: FieldSpec) -> str:
-        if f.column is not None:
-            value = quote_ident(f.column)
-        elif f.expr is not None:
-            value = f"({f.expr})"
-        elif isinstance(f.const, str):
-            value = sql_string(f.const)
-        else:
-            value = repr(f.const)
-        return f"NULLIF(trim(CAST({value} AS VARCHAR)), '')"
+        return NULLIF_TRIM.format(_source(f))
 
     def _json(self, name: str, f: FieldSpec) -> str:
         raw = self._raw(f)

@@ -154,6 +154,7 @@ class WarehouseLoader:
         self.engine.register("silver_order_lines", lines)
         with self.target.transaction():
             self._stage("stage_fact_sales", self.engine.run(load_model("warehouse.stage_fact_sales")), "fact_sales")
+            self.target.run(warehouse_sql("inferred_members"))
             self.target.run(warehouse_sql("insert_fact_sales"))
             if window is None:
                 self._gate_facts(silver_done)  # raises inside the transaction: nothing is promoted
