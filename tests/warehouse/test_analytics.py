@@ -108,47 +108,60 @@ def test_daily_revenue_matches_pandas(loaded: tuple[Settings, Settings], lines: 
                 assert rows[day][col] == pytest.approx(expected, rel=1e-9)
 
 
+def coverage(lines: pd.DataFrame) -> tuple[bool, bool]:
+    """Whether the first and the last day are complete, judged as the warehouse's v_day_coverage
+    does: the last day's newest sale no earlier in the day than on each of the 28 days before it,
+    the first day likewise by its first sale."""
+    times = pd.to_datetime(lines["event_time"], utc=True)
+    seconds = (times - times.dt.normalize()).dt.total_seconds().astype(int)
+    per_day = lines.assign(second=seconds).groupby("event_date")["second"].agg(["min", "max"]).sort_index()
+    return (bool(per_day["min"].iloc[0] <= per_day["min"].iloc[1:29].max()),
+            bool(per_day["max"].iloc[-1] >= per_day["max"].iloc[-29:-1].min()))
+
+
 def test_month_over_month_compares_like_days_as_pandas_does(loaded: tuple[Settings, Settings],
                                                             lines: pd.DataFrame) -> None:
     """Growth compares like periods: a whole month with the whole previous one, the newest partial
-    month (month to date) with days 1-N of the previous month; none after a partial month."""
+    month (month to date, without a last day the data cuts short) with the same days of the
+    previous month; none after a month that is not complete."""
     dates = pd.to_datetime(lines["event_date"])
     first, last = dates.min(), dates.max()
+    first_ok, last_ok = coverage(lines)
     frame = lines.assign(month=dates.dt.strftime("%Y-%m"), dom=dates.dt.day)
 
     def complete(month: str) -> bool:
         start = pd.Timestamp(f"{month}-01")
-        return bool(first <= start and last >= start + pd.offsets.MonthEnd(0))
+        end = start + pd.offsets.MonthEnd(0)
+        return bool(first <= start and last >= end and (first < start or first_ok) and (last > end or last_ok))
 
     rows = normalized(answer(loaded[1], "monthly_revenue_growth"))
     assert [r["month"] for r in rows] == sorted(set(frame["month"])) and len(rows) >= 2
-    assert rows[-1]["complete"] == complete(rows[-1]["month"])
     for previous, row in zip([None, *rows], rows, strict=False):
         revenue = frame[frame["month"] == row["month"]]["revenue"].sum()
         assert row["revenue"] == pytest.approx(revenue, abs=0.005)
         assert row["complete"] == complete(row["month"])
         starts_first = first <= pd.Timestamp(f"{row['month']}-01")
-        if previous is None or not complete(previous["month"]) or not starts_first:
+        through = last.day - (0 if last_ok else 1)
+        if previous is None or not complete(previous["month"]) or not starts_first or \
+                (not row["complete"] and through < 1):
             assert row["mom_growth"] is None and row["compared_days"] is None
             continue
+        now = frame[frame["month"] == row["month"]]
         before = frame[frame["month"] == previous["month"]]
         if not row["complete"]:
-            before = before[before["dom"] <= last.day]
-            assert row["compared_days"] == f"days 1-{last.day}"
+            now, before = now[now["dom"] <= through], before[before["dom"] <= through]
+            assert row["compared_days"] == f"days 1-{through}"
+        assert row["compared_revenue"] == pytest.approx(now["revenue"].sum(), abs=0.005)
         assert row["previous_revenue"] == pytest.approx(before["revenue"].sum(), abs=0.005)
-        assert row["mom_growth"] == pytest.approx(revenue / before["revenue"].sum() - 1)
+        assert row["mom_growth"] == pytest.approx(now["revenue"].sum() / before["revenue"].sum() - 1)
 
 
 def test_a_cut_short_first_or_last_day_is_not_complete(loaded: tuple[Settings, Settings],
                                                        lines: pd.DataFrame) -> None:
     """Only the first and last day can be incomplete: the last when its newest sale is earlier in the
     day than every one of the 28 days before it, the first likewise by its first sale."""
-    times = pd.to_datetime(lines["event_time"], utc=True)
-    seconds = (times - times.dt.normalize()).dt.total_seconds().astype(int)
-    per_day = lines.assign(second=seconds).groupby("event_date")["second"].agg(["min", "max"]).sort_index()
-    days = list(per_day.index)
-    last_ok = per_day["max"].iloc[-1] >= per_day["max"].iloc[-29:-1].min()
-    first_ok = per_day["min"].iloc[0] <= per_day["min"].iloc[1:29].max()
+    days = sorted(set(lines["event_date"]))
+    first_ok, last_ok = coverage(lines)
     for settings in loaded:
         rows = {r["day"]: r["complete"] for r in answer(settings, "daily_revenue")}
         assert rows[days[-1]] == last_ok and rows[days[0]] == first_ok

@@ -146,8 +146,8 @@ def sales_page(data: DashboardData, start: date | None, end: date | None, catego
     if monthly is not None and not monthly.empty:
         st.subheader("Month over month")
         st.caption("Growth compares like periods: a whole month with the whole month before; the newest month, "
-                   "if partial, month to date against the same days of the month before. No growth is shown "
-                   "after a partial month.")
+                   "if partial, month to date (without a last day the data cuts short) against the same days "
+                   "of the month before, as 'compared days' says. No growth after a partial month.")
         show(monthly.drop(columns=["days"]), data.currency)
     growth = data.query("category_growth", both)
     if growth is not None and not growth.empty:

@@ -1,7 +1,8 @@
 -- Revenue and orders per calendar month, with growth against like days of the previous month.
--- A month the data covers in part is not complete (complete = false): the newest month is compared month to date
--- with the same days of the previous month (days 1-N); a month whose previous month is partial, or
--- that starts after the 1st, has no growth (no like period to compare with).
+-- A month the data covers in part is not complete: the newest month is compared month to date
+-- with the same days of the previous month (days 1-N, leaving out a last day the data cuts short:
+-- v_day_coverage); a month whose previous month is not complete, or that starts after the 1st,
+-- has no growth (no like period to compare with). compared_revenue is this month over those days.
 -- param category TEXT = NULL
 -- param store_id TEXT = NULL
 WITH span AS (
@@ -10,8 +11,11 @@ WITH span AS (
 months AS (
     SELECT d.year_month AS month, count(*) AS days, min(d.day_of_month) AS from_day,
         max(d.day_of_month) AS through_day,
-        max(CASE WHEN d.is_month_end THEN 1 ELSE 0 END) AS reaches_end
+        max(CASE WHEN d.is_month_end THEN 1 ELSE 0 END) AS reaches_end,
+        max(CASE WHEN d.date = s.last_day AND NOT c.complete THEN 1 ELSE 0 END) AS ends_cut,
+        max(CASE WHEN d.date = s.first_day AND NOT c.complete THEN 1 ELSE 0 END) AS starts_cut
     FROM dim_date d CROSS JOIN span s
+    LEFT JOIN v_day_coverage c ON c.day = d.date
     WHERE d.date BETWEEN s.first_day AND s.last_day
     GROUP BY d.year_month
 ),
@@ -24,28 +28,36 @@ daily AS (
            (SELECT store_key FROM dim_store WHERE store_id = CAST($store_id AS TEXT)))
     GROUP BY d.year_month, d.day_of_month
 ),
-monthly AS (
-    SELECT m.month, m.days, m.from_day, m.through_day,
-        CASE WHEN m.from_day = 1 AND m.reaches_end = 1 THEN TRUE ELSE FALSE END AS complete,
-        COALESCE((SELECT sum(x.revenue) FROM daily x WHERE x.month = m.month), 0) AS revenue,
-        COALESCE((SELECT sum(x.orders) FROM daily x WHERE x.month = m.month), 0) AS orders,
-        lag(m.month) OVER (ORDER BY m.month) AS previous_month,
-        lag(CASE WHEN m.from_day = 1 AND m.reaches_end = 1 THEN 1 ELSE 0 END) OVER (ORDER BY m.month)
-            AS previous_complete
+judged AS (
+    SELECT m.*, m.through_day - m.ends_cut AS compare_through,
+        CASE WHEN m.from_day = 1 AND m.starts_cut = 0 AND m.reaches_end = 1 AND m.ends_cut = 0
+             THEN 1 ELSE 0 END AS whole
     FROM months m
+),
+monthly AS (
+    SELECT j.month, j.days, j.from_day, j.compare_through, j.whole = 1 AS complete,
+        COALESCE((SELECT sum(x.revenue) FROM daily x WHERE x.month = j.month), 0) AS revenue,
+        COALESCE((SELECT sum(x.orders) FROM daily x WHERE x.month = j.month), 0) AS orders,
+        lag(j.month) OVER (ORDER BY j.month) AS previous_month,
+        lag(j.whole) OVER (ORDER BY j.month) AS previous_complete
+    FROM judged j
 ),
 compared AS (
     SELECT month, revenue, orders, days, complete,
-        CASE WHEN previous_complete = 1 AND from_day = 1 AND complete THEN 'full month'
-             WHEN previous_complete = 1 AND from_day = 1 THEN 'days 1-' || CAST(through_day AS TEXT)
+        CASE WHEN previous_complete = 1 AND from_day = 1 AND compare_through >= 1 THEN
+            CASE WHEN complete THEN 'full month' ELSE 'days 1-' || CAST(compare_through AS TEXT) END
         END AS compared_days,
-        CASE WHEN previous_complete = 1 AND from_day = 1 THEN
+        CASE WHEN previous_complete = 1 AND from_day = 1 AND compare_through >= 1 THEN
+            COALESCE((SELECT sum(x.revenue) FROM daily x WHERE x.month = monthly.month
+                      AND (monthly.complete OR x.day_of_month <= monthly.compare_through)), 0)
+        END AS compared_revenue,
+        CASE WHEN previous_complete = 1 AND from_day = 1 AND compare_through >= 1 THEN
             COALESCE((SELECT sum(p.revenue) FROM daily p WHERE p.month = monthly.previous_month
-                      AND (monthly.complete OR p.day_of_month <= monthly.through_day)), 0)
+                      AND (monthly.complete OR p.day_of_month <= monthly.compare_through)), 0)
         END AS previous_revenue
     FROM monthly
 )
-SELECT month, revenue, orders, days, complete, compared_days, previous_revenue,
-    CAST(revenue - previous_revenue AS DOUBLE) / NULLIF(CAST(previous_revenue AS DOUBLE), 0) AS mom_growth
+SELECT month, revenue, orders, days, complete, compared_days, compared_revenue, previous_revenue,
+    CAST(compared_revenue - previous_revenue AS DOUBLE) / NULLIF(CAST(previous_revenue AS DOUBLE), 0) AS mom_growth
 FROM compared
 ORDER BY month

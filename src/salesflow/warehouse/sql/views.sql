@@ -12,3 +12,28 @@ JOIN dim_store s ON s.store_key = f.store_key;
 CREATE OR REPLACE VIEW v_daily_revenue AS
 SELECT event_date, sum(revenue) AS revenue, count(DISTINCT order_id) AS orders, sum(quantity) AS units
 FROM fact_sales GROUP BY event_date;
+-- Days the data covers in full or not: the last day is cut short when its newest sale is earlier
+-- in the (UTC) day than the newest sale of each of the 28 days before it (a load that stopped at
+-- 14:05, not a shop that closes at 20:00), the first day likewise by its first sale. Judged on all
+-- sales, whatever a query filters: a day is partial because the data stops, not because one
+-- category sold nothing late. The analytics mark such days and leave them out of growth.
+CREATE OR REPLACE VIEW v_day_coverage AS
+WITH per_day AS (
+    SELECT event_date AS day,
+        min(CAST(extract(epoch FROM event_time) AS BIGINT) % 86400) AS first_second,
+        max(CAST(extract(epoch FROM event_time) AS BIGINT) % 86400) AS last_second
+    FROM fact_sales GROUP BY event_date
+),
+usual AS (
+    SELECT b.first_day, b.last_day,
+        (SELECT min(p.last_second) FROM per_day p WHERE p.day < b.last_day AND p.day >= b.last_day - 28)
+            AS closes_by,
+        (SELECT max(p.first_second) FROM per_day p WHERE p.day > b.first_day AND p.day <= b.first_day + 28)
+            AS opens_by
+    FROM (SELECT min(day) AS first_day, max(day) AS last_day FROM per_day) b
+)
+SELECT p.day,
+    CASE WHEN p.day = u.last_day AND p.last_second < u.closes_by THEN FALSE
+         WHEN p.day = u.first_day AND p.first_second > u.opens_by THEN FALSE
+         ELSE TRUE END AS complete
+FROM per_day p CROSS JOIN usual u;
