@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -13,11 +14,37 @@ from salesflow.cli.output import console, handle_errors, to_json
 from salesflow.cli.params import run_context
 
 if TYPE_CHECKING:  # the forecasters (pandas, LightGBM) load when a forecast command runs, not for every command
+    from salesflow.context import RunContext
     from salesflow.forecast.backtest import Backtest
     from salesflow.forecast.registry import Registry
     from salesflow.jobs.forecast import PredictResult, TrainResult
 
 _MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seasonal_naive, ridge, lightgbm.")
+
+
+def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Which products to forecast; each overrides its ``forecast.*`` setting for this run."""
+    for option in reversed((
+        click.option("--top", "top_n", type=click.IntRange(min=1), help="Only the N best sellers (forecast.top_n)."),
+        click.option("--by", "rank_by", type=click.Choice(["revenue", "units"]),
+                     help="What --top ranks by (forecast.rank_by, default revenue)."),
+        click.option("--min-history-days", type=click.IntRange(min=0),
+                     help="Leave out products first sold fewer days before the last day (forecast.min_history_days)."),
+        click.option("--products", "products_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="A file of product ids, one per line (forecast.products_file)."),
+    )):
+        command = option(command)
+    return command
+
+
+def _chosen(ctx: click.Context, **picked: object) -> RunContext:
+    """The run context with the command line's product selection over the config's."""
+    job = run_context(ctx)
+    update = {k: str(v) if isinstance(v, Path) else v for k, v in picked.items() if v is not None}
+    if not update:
+        return job
+    return job.with_settings(job.settings.model_copy(
+        update={"forecast": job.settings.forecast.model_copy(update=update)}))
 
 
 @click.group()
@@ -27,11 +54,13 @@ def forecast() -> None:
 
 @forecast.command("evaluate")
 @_MODELS_OPTION
+@_selection_options
 @click.option("--plot", type=click.Path(path_type=Path), help="Write actual vs predicted per category (PNG).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @handle_errors
-def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None, as_json: bool) -> None:
+def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None, as_json: bool,
+                      **selection: object) -> None:
     """Rolling-origin backtest: MAE, RMSE, WAPE, MASE, R2 per model and horizon."""
     from salesflow.forecast.training import plot_backtest
     from salesflow.jobs.forecast import evaluate
@@ -41,7 +70,7 @@ def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None,
         from salesflow.common.extras import check
 
         check("matplotlib", "--plot")
-    backtest = evaluate(run_context(ctx), kinds)
+    backtest = evaluate(_chosen(ctx, **selection), kinds)
     if plot is not None:
         plot_backtest(backtest, min(kinds, key=lambda k: backtest.wape(k)), plot)
     print_evaluation(backtest, plot, as_json)
@@ -49,16 +78,18 @@ def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None,
 
 @forecast.command("train")
 @_MODELS_OPTION
+@_selection_options
 @click.option("--promote", "promote", default="best", show_default=True,
               help="'best' (lowest WAPE), a model kind, or 'none' to register without promoting.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @handle_errors
-def forecast_train(ctx: click.Context, models: str | None, promote: str, as_json: bool) -> None:
+def forecast_train(ctx: click.Context, models: str | None, promote: str, as_json: bool, **selection: object) -> None:
     """Backtest, fit on all data, register each model, promote the best."""
     from salesflow.jobs.forecast import train
 
-    print_training(train(run_context(ctx), parse_kinds(models), None if promote == "none" else promote), as_json)
+    print_training(train(_chosen(ctx, **selection), parse_kinds(models), None if promote == "none" else promote),
+                   as_json)
 
 
 @forecast.command("predict")
@@ -125,6 +156,7 @@ def _fmt(value: float) -> str:
 
 def backtest_facts(backtest: Backtest) -> dict[str, object]:
     return {"origins": [c.isoformat() for c in backtest.cutoffs], "mase_scale": backtest.mase_scale,
+            "selection": backtest.selection,
             "metrics": backtest.metrics.to_dict(orient="records")}
 
 
@@ -134,6 +166,7 @@ def print_evaluation(backtest: Backtest, plot: Path | None, as_json: bool) -> No
         return
     origins = ", ".join(c.isoformat() for c in backtest.cutoffs)
     console.print(metrics_table(backtest, f"Rolling-origin backtest, origins {origins}"))
+    console.print(f"forecast: {backtest.selection}", highlight=False)
     if plot is not None:
         console.print(f"plot: {plot}")
 
@@ -144,6 +177,7 @@ def print_training(result: TrainResult, as_json: bool) -> None:
                             "seconds": result.seconds, **backtest_facts(result.backtest)}))
         return
     console.print(metrics_table(result.backtest, "Backtest of the models trained"))
+    console.print(f"forecast: {result.backtest.selection}", highlight=False)
     for kind, version in result.versions.items():
         mark = "  [green](promoted)[/]" if version == result.promoted else ""
         console.print(f"{kind}: {version}{mark}")

@@ -32,5 +32,12 @@ class ForecastConfig(Section):
     """Central coverage of the prediction intervals (from backtest residuals)."""
     ridge_alpha: float = Field(1.0, ge=0)
     gbm: GbmParams = GbmParams()
+    top_n: int | None = Field(None, ge=1)
+    """Forecast only the N best-selling products (by ``rank_by``); the rest are left out, not zeroed."""
+    rank_by: Literal["revenue", "units"] = "revenue"
+    min_history_days: int = Field(0, ge=0)
+    """Leave out products first sold fewer than this many days before the last day of data."""
+    products_file: str | None = None
+    """A file of product ids (one per line; # comments) to forecast, before the other filters."""
     registry: str | None = None
     """Model registry directory. Default: ``<data_dir>/models``."""

@@ -38,6 +38,8 @@ class Backtest:
     """model, horizon ('1', '7', 'all'), mae, rmse, wape, mase, r2, coverage."""
     cutoffs: list[Any]
     mase_scale: float
+    selection: str = ""
+    """Which products were forecast (``forecast.top_n`` and the other filters), for the reader."""
 
     def wape(self, model: str, horizon: str = "all") -> float:
         row = self.metrics[(self.metrics["model"] == model) & (self.metrics["horizon"] == horizon)]

@@ -6,6 +6,7 @@ from datetime import date
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesflow.common.calendar import holidays
 from salesflow.engine.base import EngineAdapter
@@ -23,7 +24,7 @@ CATEGORICAL = ["category_code"]
 """Split on as categories. The product code is a plain number: with thousands of products a
 categorical split costs more than it gives (the lags and rolling means already carry the level)."""
 FEATURES = [*NUMERIC, "product_code", *CATEGORICAL]
-DAILY_COLUMNS = ["event_date", "product_id", "category", "units", "avg_unit_price", "discount_rate"]
+DAILY_COLUMNS = ["event_date", "product_id", "category", "units", "revenue", "avg_unit_price", "discount_rate"]
 
 
 def read_daily_sales(lake: Lake) -> pa.Table | None:
@@ -36,10 +37,13 @@ PREDICTION_HISTORY_DAYS = 120
 
 
 def build_features(engine: EngineAdapter, daily_sales: pa.Table, horizon: int, future_days: int = 0,
-                   panel_from: date = date(1900, 1, 1)) -> pd.DataFrame:
-    """One row per product and target day with what was known ``horizon`` days before it."""
+                   panel_from: date = date(1900, 1, 1), last_day: date | None = None) -> pd.DataFrame:
+    """One row per product and target day with what was known ``horizon`` days before it;
+    ``last_day``: the data's last day (default: the newest in ``daily_sales``)."""
     engine.register("daily_sales", daily_sales)
-    panel = engine.run(load_model("forecast.panel"), future_days=future_days, panel_from=panel_from)
+    last_day = last_day or pc.max(daily_sales["event_date"]).as_py()
+    panel = engine.run(load_model("forecast.panel"), future_days=future_days, panel_from=panel_from,
+                       last_day=last_day)
     days = panel["event_date"].to_pylist()
     engine.register("panel", panel)
     engine.register("holidays", _holidays(min(days), max(days)))

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesflow.common.extras import require
+from salesflow.config.forecast import ForecastConfig
 from salesflow.engine.base import EngineAdapter
 from salesflow.forecast.backtest import (
     Backtest,
@@ -25,6 +27,7 @@ from salesflow.forecast.features import (
     encode,
     read_daily_sales,
 )
+from salesflow.forecast.selection import Selection, select_series
 from salesflow.lake.delta import Lake
 
 log = logging.getLogger(__name__)
@@ -40,21 +43,25 @@ class TrainingData:
     last_day: date
     fingerprint: str
     daily: pa.Table
+    selection: Selection
 
 
-def load_training_data(engine: EngineAdapter, lake: Lake) -> TrainingData:
-    daily = read_daily_sales(lake)
-    if daily is None:
+def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig) -> TrainingData:
+    everything = read_daily_sales(lake)
+    if everything is None:
         raise ForecastError("gold.daily_sales is empty: run `salesflow batch` (or ingest a sales history) first")
+    last_day = pc.max(everything["event_date"]).as_py()
+    daily, selection = select_series(everything, config)
+    log.info("forecasting %s", selection.describe())
     daily = daily.sort_by([("product_id", "ascending"), ("event_date", "ascending")])
     products = sorted(set(daily["product_id"].to_pylist()))
     categories = sorted(set(daily["category"].to_pylist()))
     frames = {}
     for horizon in HORIZONS:
-        frame = build_features(engine, daily, horizon)
+        frame = build_features(engine, daily, horizon, last_day=last_day)
         frames[horizon] = encode(frame[frame["target"].notna()], products, categories)
     days = daily["event_date"].to_pylist()
-    return TrainingData(frames, products, categories, min(days), max(days), _fingerprint(daily), daily)
+    return TrainingData(frames, products, categories, min(days), last_day, _fingerprint(daily), daily, selection)
 
 
 def _fingerprint(daily: pa.Table) -> str:

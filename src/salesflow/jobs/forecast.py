@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
@@ -46,8 +47,10 @@ class TrainResult:
 def evaluate(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS) -> Backtest:
     ctx = as_context(ctx)
     with ctx.engine() as engine:
-        data = load_training_data(engine, ctx.lake)
-    return run_backtest(data.frames, ctx.settings.forecast, kinds)
+        data = load_training_data(engine, ctx.lake, ctx.settings.forecast)
+    backtest = run_backtest(data.frames, ctx.settings.forecast, kinds)
+    backtest.selection = data.selection.describe()
+    return backtest
 
 
 @lineage.traced("forecast_train", ("gold.daily_sales",), ())
@@ -57,10 +60,11 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
     settings = ctx.settings
     clock = time.perf_counter()
     with ctx.engine() as engine:
-        data = load_training_data(engine, ctx.lake)
+        data = load_training_data(engine, ctx.lake, settings.forecast)
     features_s = time.perf_counter() - clock
     clock = time.perf_counter()
     backtest = run_backtest(data.frames, settings.forecast, kinds)
+    backtest.selection = data.selection.describe()
     result = TrainResult(backtest, seconds={"features": features_s, "backtest": time.perf_counter() - clock})
     registry = Registry(settings.registry_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -80,7 +84,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
             "intervals": {str(h): interval_bands(scored[scored["horizon"] == h], settings.forecast.interval)
                           for h in HORIZONS},
             "interval_coverage": settings.forecast.interval,
-            "products": data.products, "categories": data.categories,
+            "products": data.products, "categories": data.categories, "selection": data.selection.describe(),
             "backtest_origins": [c.isoformat() for c in backtest.cutoffs],
         }
         version = f"{stamp}-{kind}-{data.fingerprint[:8]}"
@@ -117,10 +121,12 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
         daily = read_daily_sales(lake)
         if daily is None:
             raise ForecastError("gold.daily_sales is empty: nothing to forecast from")
-        origin = max(daily["event_date"].to_pylist())
+        origin = pc.max(daily["event_date"]).as_py()
+        # The products the model was trained on, not the whole catalogue (a --top N model).
+        daily = daily.filter(pc.is_in(daily["product_id"], pa.array(manifest["products"], pa.string())))
         parts = []
         for horizon, days in ((1, [1]), (WEEK, list(range(2, WEEK + 1)))):
-            frame = build_features(engine, daily, horizon, future_days=WEEK,
+            frame = build_features(engine, daily, horizon, future_days=WEEK, last_day=origin,
                                    panel_from=origin - timedelta(days=PREDICTION_HISTORY_DAYS))
             targets = [origin + timedelta(days=d) for d in days]
             frame = encode(frame[frame["target_date"].isin(targets)], manifest["products"], manifest["categories"])

@@ -1,12 +1,13 @@
 -- forecast.panel: one row per product and day, from the product's first sale to the last day in
--- the data (and {{ future_days }} days past it, units unknown), zeros where nothing sold. Dense
+-- the data, {{ last_day }} (and {{ future_days }} days past it, units unknown), zeros where nothing
+-- sold; the last day is the whole shop's, whatever products were chosen. Dense
 -- rows make "N rows back" mean "N days back" in the feature windows. Rows start no earlier than
 -- {{ panel_from }}: prediction needs only the last months (every window is shorter), training all.
 WITH bounds AS (
     SELECT product_id, arg_max(category, event_date) AS category, min(event_date) AS first_day
     FROM daily_sales GROUP BY product_id
 ),
-last_day AS (SELECT max(event_date) AS d FROM daily_sales),
+last_day AS (SELECT CAST({{ last_day }} AS DATE) AS d),
 days AS (
     SELECT b.product_id, b.category, CAST(g.d AS DATE) AS event_date
     FROM bounds b, last_day l,

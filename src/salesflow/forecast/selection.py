@@ -1,0 +1,71 @@
+"""Which products are forecast: a catalogue of tens of thousands is mostly a long tail, and a
+user picks the part worth a model (a products file, enough history, the top N sellers).
+
+The choice is made on gold.daily_sales before any feature is built, so memory and time follow
+the selection, not the catalogue; it is recorded in the model's manifest and prediction uses the
+trained products only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from salesflow.config.forecast import ForecastConfig
+from salesflow.errors import ConfigError
+from salesflow.forecast.backtest import ForecastError
+
+
+@dataclass(frozen=True)
+class Selection:
+    products: int
+    """Products forecast."""
+    catalogue: int
+    """Products with sales in gold.daily_sales."""
+    rules: tuple[str, ...]
+
+    def describe(self) -> str:
+        how = f" ({'; '.join(self.rules)})" if self.rules else ""
+        return f"{self.products:,} of {self.catalogue:,} products{how}"
+
+
+def select_series(daily: pa.Table, config: ForecastConfig) -> tuple[pa.Table, Selection]:
+    """``daily`` (event_date, product_id, units, revenue, ...) cut to the chosen products."""
+    products = pc.unique(daily["product_id"])
+    catalogue, keep, rules = len(products), products, []
+    if config.products_file is not None:
+        wanted = _read_ids(Path(config.products_file))
+        keep = pc.filter(keep, pc.is_in(keep, pa.array(sorted(wanted))))
+        rules.append(f"{len(wanted):,} listed in {config.products_file}")
+    if config.min_history_days:
+        firsts = daily.group_by("product_id").aggregate([("event_date", "min")])
+        last = pc.max(daily["event_date"]).as_py()
+        old_enough = pc.filter(firsts["product_id"], pc.less_equal(
+            firsts["event_date_min"], pa.scalar(last - timedelta(days=config.min_history_days), pa.date32())))
+        keep = pc.filter(keep, pc.is_in(keep, old_enough))
+        rules.append(f"first sold at least {config.min_history_days} days before {last}")
+    if config.top_n is not None:
+        scope = daily.filter(pc.is_in(daily["product_id"], keep))
+        totals = scope.group_by("product_id").aggregate([(config.rank_by, "sum")])
+        ranked = totals.sort_by([(f"{config.rank_by}_sum", "descending"), ("product_id", "ascending")])
+        keep = ranked["product_id"].slice(0, config.top_n).combine_chunks()
+        rules.append(f"top {config.top_n:,} by {config.rank_by}")
+    if len(keep) == 0:
+        raise ForecastError(f"no product to forecast: {'; '.join(rules)} leaves none of {catalogue:,}")
+    chosen = daily.filter(pc.is_in(daily["product_id"], keep)) if len(keep) < catalogue else daily
+    return chosen, Selection(len(keep), catalogue, tuple(rules))
+
+
+def _read_ids(path: Path) -> set[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"forecast.products_file {path}: cannot read it ({exc})") from exc
+    ids = {line.split("#", 1)[0].strip() for line in text.splitlines()} - {""}
+    if not ids:
+        raise ConfigError(f"forecast.products_file {path}: no product id in it (one per line)")
+    return ids
