@@ -107,7 +107,10 @@ def test_gradient_boosting_beats_seasonal_naive_and_is_promoted(trained: Setting
     assert set(manifests) == {"seasonal_naive", "ridge", "lightgbm"}
     assert result.promoted == manifests["lightgbm"]["version"] and manifests["lightgbm"]["promoted"]
     m = manifests["lightgbm"]
-    assert m["data_from"] == "2026-06-01" and m["data_to"] == "2026-08-09"
+    # The simulated history's last day, 2026-08-09, stops at 19:26 (every day before ran to 23:00 or
+    # later): partial, so the model learned up to the day before.
+    assert m["data_from"] == "2026-06-01" and m["data_to"] == "2026-08-08"
+    assert "the last day 2026-08-09 is partial and left out" in m["calendar"]
     assert m["features"] == FEATURES and len(m["data_fingerprint"]) == 64
     assert m["params"]["n_estimators"] == trained.forecast.gbm.n_estimators
     assert {r["horizon"] for r in m["metrics"]} == {"1", "7", "all"}
@@ -123,7 +126,7 @@ def test_predictions_reach_gold_and_the_warehouse_idempotently(trained: Settings
     assert gold is not None and gold.num_rows == first.rows
     products = len(set(gold["product_id"].to_pylist()))
     assert first.rows == products * 7 and sorted(set(gold["horizon_days"].to_pylist())) == list(range(1, 8))
-    assert first.forecast_date == date(2026, 8, 9)
+    assert first.forecast_date == date(2026, 8, 8)  # the last full day: 2026-08-09 is partial, and forecast
     frame = gold.to_pandas()
     assert (frame["lower_units"] <= frame["predicted_units"]).all()
     assert (frame["predicted_units"] <= frame["upper_units"]).all() and (frame["lower_units"] >= 0).all()
@@ -136,7 +139,7 @@ def test_predictions_reach_gold_and_the_warehouse_idempotently(trained: Settings
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert {r["target_date"] for r in rows} == {"2026-08-16"}
+    assert {r["target_date"] for r in rows} == {"2026-08-15"}
     assert abs(sum(r["predicted_units"] for r in rows) -
                frame[frame["horizon_days"] == 7]["predicted_units"].sum()) < 1e-6
     assert all(r["actual_units"] is None for r in rows)  # the future has no actuals yet

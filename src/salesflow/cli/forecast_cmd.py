@@ -156,7 +156,7 @@ def _fmt(value: float) -> str:
 
 def backtest_facts(backtest: Backtest) -> dict[str, object]:
     return {"origins": [c.isoformat() for c in backtest.cutoffs], "mase_scale": backtest.mase_scale,
-            "selection": backtest.selection,
+            "selection": backtest.selection, "calendar": backtest.calendar,
             "metrics": backtest.metrics.to_dict(orient="records")}
 
 
@@ -166,7 +166,7 @@ def print_evaluation(backtest: Backtest, plot: Path | None, as_json: bool) -> No
         return
     origins = ", ".join(c.isoformat() for c in backtest.cutoffs)
     console.print(metrics_table(backtest, f"Rolling-origin backtest, origins {origins}"))
-    console.print(f"forecast: {backtest.selection}", highlight=False)
+    console.print(f"forecast: {backtest.selection}; {backtest.calendar}", highlight=False)
     if plot is not None:
         console.print(f"plot: {plot}")
 
@@ -177,7 +177,7 @@ def print_training(result: TrainResult, as_json: bool) -> None:
                             "seconds": result.seconds, **backtest_facts(result.backtest)}))
         return
     console.print(metrics_table(result.backtest, "Backtest of the models trained"))
-    console.print(f"forecast: {result.backtest.selection}", highlight=False)
+    console.print(f"forecast: {result.backtest.selection}; {result.backtest.calendar}", highlight=False)
     for kind, version in result.versions.items():
         mark = "  [green](promoted)[/]" if version == result.promoted else ""
         console.print(f"{kind}: {version}{mark}")

@@ -40,6 +40,8 @@ class Backtest:
     mase_scale: float
     selection: str = ""
     """Which products were forecast (``forecast.top_n`` and the other filters), for the reader."""
+    calendar: str = ""
+    """Closed days and a partial last day, left out of training and scoring."""
 
     def wape(self, model: str, horizon: str = "all") -> float:
         row = self.metrics[(self.metrics["model"] == model) & (self.metrics["horizon"] == horizon)]

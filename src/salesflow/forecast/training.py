@@ -21,6 +21,7 @@ from salesflow.forecast.backtest import (
     Backtest,
     ForecastError,
 )
+from salesflow.forecast.calendar import Calendar, read_calendar
 from salesflow.forecast.features import (
     HORIZONS,
     build_features,
@@ -44,24 +45,28 @@ class TrainingData:
     fingerprint: str
     daily: pa.Table
     selection: Selection
+    calendar: Calendar
 
 
 def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig) -> TrainingData:
     everything = read_daily_sales(lake)
     if everything is None:
         raise ForecastError("gold.daily_sales is empty: run `salesflow batch` (or ingest a sales history) first")
-    last_day = pc.max(everything["event_date"]).as_py()
-    daily, selection = select_series(everything, config)
-    log.info("forecasting %s", selection.describe())
+    calendar = read_calendar(lake, everything)
+    last_day = calendar.last_day
+    daily, selection = select_series(everything.filter(pc.field("event_date") <= last_day), config)
+    log.info("forecasting %s; %s", selection.describe(), calendar.describe())
     daily = daily.sort_by([("product_id", "ascending"), ("event_date", "ascending")])
     products = sorted(set(daily["product_id"].to_pylist()))
     categories = sorted(set(daily["category"].to_pylist()))
     frames = {}
     for horizon in HORIZONS:
         frame = build_features(engine, daily, horizon, last_day=last_day)
-        frames[horizon] = encode(frame[frame["target"].notna()], products, categories)
+        scored = frame["target"].notna() & ~frame["target_date"].isin(calendar.closures)  # a closure is no demand
+        frames[horizon] = encode(frame[scored], products, categories)
     days = daily["event_date"].to_pylist()
-    return TrainingData(frames, products, categories, min(days), last_day, _fingerprint(daily), daily, selection)
+    return TrainingData(frames, products, categories, min(days), last_day, _fingerprint(daily), daily, selection,
+                        calendar)
 
 
 def _fingerprint(daily: pa.Table) -> str:

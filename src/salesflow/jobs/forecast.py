@@ -19,6 +19,7 @@ from salesflow.forecast.backtest import (
     interval_bands,
     run_backtest,
 )
+from salesflow.forecast.calendar import read_calendar
 from salesflow.forecast.features import (
     FEATURES,
     HORIZONS,
@@ -49,7 +50,7 @@ def evaluate(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS) -> Back
     with ctx.engine() as engine:
         data = load_training_data(engine, ctx.lake, ctx.settings.forecast)
     backtest = run_backtest(data.frames, ctx.settings.forecast, kinds)
-    backtest.selection = data.selection.describe()
+    backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     return backtest
 
 
@@ -64,7 +65,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
     features_s = time.perf_counter() - clock
     clock = time.perf_counter()
     backtest = run_backtest(data.frames, settings.forecast, kinds)
-    backtest.selection = data.selection.describe()
+    backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     result = TrainResult(backtest, seconds={"features": features_s, "backtest": time.perf_counter() - clock})
     registry = Registry(settings.registry_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -85,6 +86,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
                           for h in HORIZONS},
             "interval_coverage": settings.forecast.interval,
             "products": data.products, "categories": data.categories, "selection": data.selection.describe(),
+            "calendar": data.calendar.describe(),
             "backtest_origins": [c.isoformat() for c in backtest.cutoffs],
         }
         version = f"{stamp}-{kind}-{data.fingerprint[:8]}"
@@ -121,9 +123,9 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
         daily = read_daily_sales(lake)
         if daily is None:
             raise ForecastError("gold.daily_sales is empty: nothing to forecast from")
-        origin = pc.max(daily["event_date"]).as_py()
+        origin = read_calendar(lake, daily).last_day  # before a partial last day: that day is forecast too
         # The products the model was trained on, not the whole catalogue (a --top N model).
-        daily = daily.filter(pc.is_in(daily["product_id"], pa.array(manifest["products"], pa.string())))
+        daily = daily.filter(pc.field("product_id").isin(manifest["products"]) & (pc.field("event_date") <= origin))
         parts = []
         for horizon, days in ((1, [1]), (WEEK, list(range(2, WEEK + 1)))):
             frame = build_features(engine, daily, horizon, future_days=WEEK, last_day=origin,
