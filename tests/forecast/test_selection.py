@@ -99,3 +99,35 @@ def test_a_top_n_model_predicts_its_products_only(tmp_path: Path) -> None:
     last = max(Lake(settings_.lake_root).read(GOLD_DAILY_SALES, columns=["event_date"])["event_date"].to_pylist())
     # The shop's calendar, not the top five's: the last day of data, or the day before a partial one.
     assert origin in (last, last - timedelta(days=1)) and min(rows["target_date"]) == origin + timedelta(days=1)
+
+
+def test_category_level_adds_products_up_and_forecasts_categories(tmp_path: Path) -> None:
+    table = pa.table({
+        "event_date": pa.array([LAST, LAST, LAST, LAST - timedelta(days=1)], pa.date32()),
+        "product_id": ["A", "B", "C", "A"], "category": ["x", "x", "y", "x"],
+        "units": pa.array([1, 3, 2, 4], pa.int64()),
+        "revenue": pa.array([Decimal("10.00"), Decimal("6.00"), Decimal("8.00"), Decimal("40.00")],
+                            pa.decimal128(18, 2)),
+        "avg_unit_price": [10.0, 2.0, 4.0, 10.0], "discount_rate": [0.0, 0.5, 0.0, 0.1]})
+    picked, selection = select_series(table, ForecastConfig(level="category"))
+    rows = {(r["event_date"], r["product_id"]): r for r in picked.to_pylist()}
+    today = rows[(LAST, "x")]
+    assert (today["units"], today["revenue"], today["category"]) == (4, Decimal("16.00"), "x")
+    assert today["avg_unit_price"] == pytest.approx((10.0 * 1 + 2.0 * 3) / 4)  # weighed by the units sold
+    assert today["discount_rate"] == pytest.approx((0.0 * 1 + 0.5 * 3) / 4)
+    assert selection.describe() == "2 of 2 categories"
+
+    settings_ = load_settings(data_dir=tmp_path / "d", forecast={"folds": 1})
+    land(settings_, SimulationSpec(events=12_000, seed=62, start=date(2026, 7, 1), days=45))
+    run_batch(settings_)
+    sales = Lake(settings_.lake_root).read(GOLD_DAILY_SALES, columns=["category", "revenue"]).to_pandas()
+    top = sorted(sales.groupby("category")["revenue"].sum().sort_values(ascending=False).index[:3])
+    done = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings_.data_dir), "forecast",
+                           "train", "--level", "category", "--top", "3", "--models", "seasonal_naive,ridge"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "3 of 10 categories (top 3 by revenue)" in done.stdout, done.stderr[-2000:]
+    predicted = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings_.data_dir), "forecast",
+                                "predict"], capture_output=True, text=True, timeout=600)
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    rows_ = Lake(settings_.lake_root).read(GOLD_DEMAND_PREDICTIONS).to_pandas()
+    assert sorted(set(rows_["product_id"])) == top == sorted(set(rows_["category"])) and len(rows_) == 3 * 7

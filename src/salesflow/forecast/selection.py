@@ -27,14 +27,19 @@ class Selection:
     catalogue: int
     """Products with sales in gold.daily_sales."""
     rules: tuple[str, ...]
+    level: str = "product"
 
     def describe(self) -> str:
         how = f" ({'; '.join(self.rules)})" if self.rules else ""
-        return f"{self.products:,} of {self.catalogue:,} products{how}"
+        noun = "categories" if self.level == "category" else "products"
+        return f"{self.products:,} of {self.catalogue:,} {noun}{how}"
 
 
 def select_series(daily: pa.Table, config: ForecastConfig) -> tuple[pa.Table, Selection]:
-    """``daily`` (event_date, product_id, units, revenue, ...) cut to the chosen products."""
+    """``daily`` (event_date, product_id, units, revenue, ...) cut to the chosen products, or
+    added up per category at ``level: category`` (a category is then the series' id)."""
+    if config.level == "category":
+        daily = by_category(daily)
     products = pc.unique(daily["product_id"])
     catalogue, keep, rules = len(products), products, []
     if config.products_file is not None:
@@ -57,7 +62,25 @@ def select_series(daily: pa.Table, config: ForecastConfig) -> tuple[pa.Table, Se
     if len(keep) == 0:
         raise ForecastError(f"no product to forecast: {'; '.join(rules)} leaves none of {catalogue:,}")
     chosen = daily.filter(pc.is_in(daily["product_id"], keep)) if len(keep) < catalogue else daily
-    return chosen, Selection(len(keep), catalogue, tuple(rules))
+    return chosen, Selection(len(keep), catalogue, tuple(rules), config.level)
+
+
+def by_category(daily: pa.Table) -> pa.Table:
+    """One series per category and day: units and revenue added up, price and discount rate
+    averaged over the units sold (a day's average as its products' sales weigh it)."""
+    units = pc.cast(daily["units"], pa.float64())
+    weighted = daily.append_column("price_units", pc.multiply(daily["avg_unit_price"], units)) \
+        .append_column("discount_units", pc.multiply(daily["discount_rate"], units)) \
+        .append_column("units_f", units)
+    sums = weighted.group_by(["event_date", "category"], use_threads=False).aggregate(
+        [("units", "sum"), ("revenue", "sum"), ("price_units", "sum"), ("discount_units", "sum"), ("units_f", "sum")])
+    total = sums["units_f_sum"]
+    safe = pc.if_else(pc.equal(total, 0), None, total)
+    return pa.table({
+        "event_date": sums["event_date"], "product_id": sums["category"], "category": sums["category"],
+        "units": sums["units_sum"], "revenue": sums["revenue_sum"],
+        "avg_unit_price": pc.divide(sums["price_units_sum"], safe),
+        "discount_rate": pc.fill_null(pc.divide(sums["discount_units_sum"], safe), 0.0)})
 
 
 def _read_ids(path: Path) -> set[str]:

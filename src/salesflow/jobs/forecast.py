@@ -30,6 +30,7 @@ from salesflow.forecast.features import (
 )
 from salesflow.forecast.models import KINDS, make
 from salesflow.forecast.registry import Registry
+from salesflow.forecast.selection import by_category
 from salesflow.forecast.training import WEEK, load_training_data
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
@@ -85,7 +86,8 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
             "intervals": {str(h): interval_bands(scored[scored["horizon"] == h], settings.forecast.interval)
                           for h in HORIZONS},
             "interval_coverage": settings.forecast.interval,
-            "products": data.products, "categories": data.categories, "selection": data.selection.describe(),
+            "products": data.products, "categories": data.categories, "level": settings.forecast.level,
+            "selection": data.selection.describe(),
             "calendar": data.calendar.describe(),
             "backtest_origins": [c.isoformat() for c in backtest.cutoffs],
         }
@@ -124,6 +126,8 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
         if daily is None:
             raise ForecastError("gold.daily_sales is empty: nothing to forecast from")
         origin = read_calendar(lake, daily).last_day  # before a partial last day: that day is forecast too
+        if manifest.get("level") == "category":  # the model forecasts categories as series
+            daily = by_category(daily)
         # The products the model was trained on, not the whole catalogue (a --top N model).
         daily = daily.filter(pc.field("product_id").isin(manifest["products"]) & (pc.field("event_date") <= origin))
         parts = []
