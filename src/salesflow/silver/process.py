@@ -62,6 +62,10 @@ RELATIONS: dict[TableSpec, str] = {spec: f"silver_batch_{spec.name}" for spec in
 """The engine relation each output of the batch in hand is kept as, until it is written."""
 
 
+RATE_EXCLUDES = ("processing_error", "conflicting_duplicate")
+"""Quarantine reasons the quarantine_rate rule does not count (SilverProcessor._judge_quarantine_rate)."""
+
+
 @dataclass(frozen=True)
 class SilverBatch:
     """What one Bronze batch became."""
@@ -227,12 +231,14 @@ class SilverProcessor:
     def _judge_quarantine_rate(self, result: SilverBatch) -> None:
         """Rule ``quarantine_rate``: the share of the batch's records (and of its order money) that
         went to quarantine, loud above ``quality.quarantine_rate_warn``, blocking above
-        ``quarantine_rate_fail``. A batch quarantined whole as processing_error is left out: it has
-        alerted already, and blocking it would stop the stage on a record."""
+        ``quarantine_rate_fail``. Counted: records the contract or a rule rejected. Left out: a
+        batch quarantined whole as processing_error (it has alerted already) and
+        conflicting_duplicate (a re-sent record, a dedupe verdict: a producer re-sending a month must
+        not stop the stage)."""
         q = self.settings.quality
         if self.gate is None or not result.bronze_rows or not q.enabled:  # a rule like the suites' own
             return
-        counted = result.quarantined_total - result.quarantined.get("processing_error", 0)
+        counted = result.quarantined_total - sum(result.quarantined.get(r, 0) for r in RATE_EXCLUDES)
         share = counted / result.bronze_rows
         money = result.money
         money_share = float(money["quarantined"] / money["bronze"]) if money and money.get("bronze") else 0.0
