@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ import pandas as pd
 
 from salesflow.config import ForecastConfig
 from salesflow.errors import TerminalError
+from salesflow.forecast.demand_classes import CLASSES, classify
 from salesflow.forecast.models import make
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class Backtest:
     """Which products were forecast (``forecast.top_n`` and the other filters), for the reader."""
     calendar: str = ""
     """Closed days and a partial last day, left out of training and scoring."""
+    by_class: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """WAPE, MAE, MASE per demand class (smooth, erratic, intermittent, lumpy), model and horizon."""
 
     def wape(self, model: str, horizon: str = "all") -> float:
         row = self.metrics[(self.metrics["model"] == model) & (self.metrics["horizon"] == horizon)]
@@ -80,7 +83,9 @@ def run_backtest(frames: dict[int, pd.DataFrame], config: ForecastConfig, kinds:
                 log.info("backtest fold %d (origin %s) h=%d %s: %d train rows, %d scored in %.1f s", fold, cutoff,
                          horizon, kind, len(train), len(test), time.perf_counter() - clock)
     predictions = pd.concat(parts, ignore_index=True)
-    return Backtest(predictions, _metrics(predictions, scale, config.interval), origins, scale)
+    classes = classify(any_frame[any_frame["target_date"] <= origins[0]])  # known before any scored day
+    return Backtest(predictions, _metrics(predictions, scale, config.interval), origins, scale,
+                    by_class=metrics_by_class(predictions, classes, scale))
 
 
 def _mase_scale(frame: pd.DataFrame, first_cutoff: Any) -> float:
@@ -136,3 +141,19 @@ def apply_bands(bands: dict[str, list[float]], predicted: np.ndarray) -> tuple[n
     low = np.clip(predicted + np.array(bands["low"])[bins], 0.0, None)
     high = np.maximum(predicted + np.array(bands["high"])[bins], low)
     return low, high
+
+
+def metrics_by_class(predictions: pd.DataFrame, classes: pd.Series, scale: float) -> pd.DataFrame:
+    """WAPE, MAE and MASE per demand class, model and horizon (1, 7, all)."""
+    scored = predictions.assign(demand_class=predictions["product_id"].map(classes).fillna("lumpy"))
+    rows = []
+    for (cls, model), group in scored.groupby(["demand_class", "model"]):
+        for horizon, part in [*((str(h), g) for h, g in group.groupby("horizon")), ("all", group)]:
+            figures = score(part["actual"].to_numpy(), part["predicted"].to_numpy(), scale)
+            rows.append({"demand_class": cls, "model": model, "horizon": horizon,
+                         "products": part["product_id"].nunique(), "wape": figures["wape"],
+                         "mae": figures["mae"], "mase": figures["mase"]})
+    order = {c: i for i, c in enumerate(CLASSES)}
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(["demand_class", "horizon", "wape"], key=lambda s: s.map(order) if s.name ==
+                             "demand_class" else s).reset_index(drop=True)
