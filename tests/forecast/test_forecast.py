@@ -101,6 +101,8 @@ def test_gradient_boosting_beats_seasonal_naive_and_is_promoted(trained: Setting
     for column in ("mae", "rmse", "wape", "mase", "r2"):
         assert backtest.metrics[column].notna().all()
     assert 0.75 <= gbm.loc["7", "coverage"] <= 0.99  # 90% intervals, checked out of sample
+    # Split-conformal bands per demand class, fitted on the earlier folds, checked on the last one.
+    assert abs(gbm.loc["7", "coverage_80"] - 0.80) <= 0.05 and abs(gbm.loc["7", "coverage_95"] - 0.95) <= 0.05
 
     registry = Registry(trained.registry_dir)
     manifests = {m["kind"]: m for m in registry.manifests()}

@@ -143,12 +143,13 @@ def parse_kinds(models: str | None) -> tuple[str, ...]:
 
 def metrics_table(backtest: Backtest, title: str) -> Table:
     table = Table(title=title)
-    for column in ("horizon", "model", "MAE", "RMSE", "WAPE", "MASE", "R2", "interval coverage"):
+    for column in ("horizon", "model", "MAE", "RMSE", "WAPE", "MASE", "R2", "interval coverage",
+                   "80% band", "95% band"):
         table.add_column(column, justify="left" if column in ("horizon", "model") else "right")
     for row in backtest.metrics.to_dict(orient="records"):
         horizon = {"1": "1 day", "7": "7 days", "all": "overall"}[row["horizon"]]
         table.add_row(horizon, row["model"], *(_fmt(row[k]) for k in ("mae", "rmse", "wape", "mase", "r2")),
-                      "-" if math.isnan(row["coverage"]) else f"{row['coverage']:.0%}")
+                      *(_share(row.get(k, math.nan)) for k in ("coverage", "coverage_80", "coverage_95")))
     return table
 
 
@@ -163,6 +164,10 @@ def class_table(backtest: Backtest) -> Table | None:
     for row in backtest.by_class[backtest.by_class["horizon"] == "all"].to_dict(orient="records"):
         table.add_row(row["demand_class"], f"{row['products']:,}", row["model"], _fmt(row["wape"]), _fmt(row["mase"]))
     return table
+
+
+def _share(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.0%}"
 
 
 def _fmt(value: float) -> str:

@@ -36,7 +36,8 @@ class Backtest:
     predictions: pd.DataFrame
     """model, horizon, fold, target_date, product_id, category, actual, predicted."""
     metrics: pd.DataFrame
-    """model, horizon ('1', '7', 'all'), mae, rmse, wape, mase, r2, coverage."""
+    """model, horizon ('1', '7', 'all'), mae, rmse, wape, mase, r2, coverage (of forecast.interval),
+    coverage_80 and coverage_95 (bands per demand class)."""
     cutoffs: list[Any]
     mase_scale: float
     selection: str = ""
@@ -84,7 +85,7 @@ def run_backtest(frames: dict[int, pd.DataFrame], config: ForecastConfig, kinds:
                          horizon, kind, len(train), len(test), time.perf_counter() - clock)
     predictions = pd.concat(parts, ignore_index=True)
     classes = classify(any_frame[any_frame["target_date"] <= origins[0]])  # known before any scored day
-    return Backtest(predictions, _metrics(predictions, scale, config.interval), origins, scale,
+    return Backtest(predictions, _metrics(predictions, scale, config.interval, classes), origins, scale,
                     by_class=metrics_by_class(predictions, classes, scale))
 
 
@@ -104,7 +105,7 @@ def score(actual: np.ndarray, predicted: np.ndarray, scale: float) -> dict[str, 
             "mase": mae / scale, "r2": 1 - float(np.sum(error ** 2)) / variance if variance else float("nan")}
 
 
-def _metrics(predictions: pd.DataFrame, scale: float, interval: float) -> pd.DataFrame:
+def _metrics(predictions: pd.DataFrame, scale: float, interval: float, classes: pd.Series) -> pd.DataFrame:
     rows = []
     last_fold = predictions["fold"].max()
     groups = [(key, g) for key, g in predictions.groupby(["model", "horizon"])]
@@ -112,13 +113,34 @@ def _metrics(predictions: pd.DataFrame, scale: float, interval: float) -> pd.Dat
     for (model, horizon), group in groups:
         metrics = score(group["actual"].to_numpy(), group["predicted"].to_numpy(), scale)
         earlier, last = group[group["fold"] < last_fold], group[group["fold"] == last_fold]
-        coverage = float("nan")
-        if len(earlier) and len(last):
-            bands = interval_bands(earlier, interval)
-            low, high = apply_bands(bands, last["predicted"].to_numpy())
-            coverage = float(np.mean((last["actual"] >= low) & (last["actual"] <= high)))
-        rows.append({"model": model, "horizon": str(horizon), **metrics, "coverage": coverage})
+        rows.append({"model": model, "horizon": str(horizon), **metrics,
+                     "coverage": _coverage(earlier, last, interval),
+                     **{f"coverage_{round(level * 100)}": _coverage(earlier, last, level, classes)
+                        for level in CONFORMAL_LEVELS}})
     return pd.DataFrame(rows).sort_values(["horizon", "wape"]).reset_index(drop=True)
+
+
+CONFORMAL_LEVELS = (0.8, 0.95)
+"""Nominal coverages checked per demand class, beside the configured ``forecast.interval``."""
+
+
+def _coverage(earlier: pd.DataFrame, last: pd.DataFrame, level: float, classes: pd.Series | None = None) -> float:
+    """Share of the last fold inside bands fitted on the earlier folds' residuals (split conformal):
+    one set of bands, or one per demand class (an intermittent product's residuals are not a
+    smooth one's)."""
+    if not len(earlier) or not len(last):
+        return float("nan")
+    if classes is None:
+        low, high = apply_bands(interval_bands(earlier, level), last["predicted"].to_numpy())
+        return float(np.mean((last["actual"] >= low) & (last["actual"] <= high)))
+    fitted = earlier["product_id"].map(classes).fillna("lumpy")
+    scored = last["product_id"].map(classes).fillna("lumpy")
+    hits = 0
+    for cls, part in last.groupby(scored):
+        same = earlier[fitted == cls]
+        low, high = apply_bands(interval_bands(same if len(same) else earlier, level), part["predicted"].to_numpy())
+        hits += int(np.sum((part["actual"] >= low) & (part["actual"] <= high)))
+    return hits / len(last)
 
 
 def interval_bands(predictions: pd.DataFrame, interval: float) -> dict[str, list[float]]:
