@@ -15,6 +15,7 @@ import pytest
 
 from salesflow.config import Settings, load_settings
 from salesflow.engine.duckdb import DuckDBEngine
+from salesflow.forecast.backtest import apply_class_bands
 from salesflow.forecast.features import FEATURES, HORIZONS, NUMERIC, build_features
 from salesflow.forecast.registry import Registry
 from salesflow.jobs import run_batch
@@ -132,6 +133,13 @@ def test_predictions_reach_gold_and_the_warehouse_idempotently(trained: Settings
     frame = gold.to_pandas()
     assert (frame["lower_units"] <= frame["predicted_units"]).all()
     assert (frame["predicted_units"] <= frame["upper_units"]).all() and (frame["lower_units"] >= 0).all()
+    manifest = next(m for m in Registry(trained.registry_dir).manifests() if m["promoted"])
+    ones = frame[frame["horizon_days"] == 1]
+    of = ones["product_id"].map(manifest["demand_classes"]).fillna("lumpy").to_numpy()
+    assert len(set(of)) >= 2  # the catalogue has more than one demand class
+    low, high = apply_class_bands(manifest["intervals_by_class"]["1"], manifest["intervals"]["1"],
+                                  ones["predicted_units"].to_numpy(), of)
+    assert np.allclose(low, ones["lower_units"]) and np.allclose(high, ones["upper_units"])  # per-class bands
     predict(trained)  # a rerun replaces its own rows
     assert lake.read(GOLD_DEMAND_PREDICTIONS).num_rows == first.rows  # type: ignore[union-attr]
 

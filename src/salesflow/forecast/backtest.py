@@ -158,6 +158,22 @@ def interval_bands(predictions: pd.DataFrame, interval: float) -> dict[str, list
     return {"edges": edges.tolist(), "low": low, "high": high}
 
 
+def class_bands(predictions: pd.DataFrame, classes: pd.Series, level: float) -> dict[str, dict[str, list[float]]]:
+    """Bands per demand class from the backtest's residuals (the classes the predictions have)."""
+    of = predictions["product_id"].map(classes).fillna("lumpy")
+    return {str(cls): interval_bands(part, level) for cls, part in predictions.groupby(of)}
+
+
+def apply_class_bands(bands: dict[str, dict[str, list[float]]], fallback: dict[str, list[float]],
+                      predicted: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each prediction within its demand class's band (the overall band for a class not seen)."""
+    low, high = np.empty_like(predicted), np.empty_like(predicted)
+    for cls in np.unique(of):
+        rows = of == cls
+        low[rows], high[rows] = apply_bands(bands.get(str(cls), fallback), predicted[rows])
+    return low, high
+
+
 def apply_bands(bands: dict[str, list[float]], predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bins = np.searchsorted(np.array(bands["edges"]), predicted, side="right")
     low = np.clip(predicted + np.array(bands["low"])[bins], 0.0, None)

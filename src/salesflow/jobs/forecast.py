@@ -16,10 +16,13 @@ from salesflow.forecast.backtest import (
     Backtest,
     ForecastError,
     apply_bands,
+    apply_class_bands,
+    class_bands,
     interval_bands,
     run_backtest,
 )
 from salesflow.forecast.calendar import read_calendar
+from salesflow.forecast.demand_classes import classify
 from salesflow.forecast.features import (
     FEATURES,
     HORIZONS,
@@ -70,6 +73,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
     result = TrainResult(backtest, seconds={"features": features_s, "backtest": time.perf_counter() - clock})
     registry = Registry(settings.registry_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    classes = classify(data.frames[HORIZONS[0]])  # on the whole history: what predict serves
     clock = time.perf_counter()
     for kind in kinds:
         models = {}
@@ -85,6 +89,9 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
             "metrics": backtest.metrics[backtest.metrics["model"] == kind].to_dict(orient="records"),
             "intervals": {str(h): interval_bands(scored[scored["horizon"] == h], settings.forecast.interval)
                           for h in HORIZONS},
+            "intervals_by_class": {str(h): class_bands(scored[scored["horizon"] == h], classes,
+                                                       settings.forecast.interval) for h in HORIZONS},
+            "demand_classes": classes.to_dict(),
             "interval_coverage": settings.forecast.interval,
             "products": data.products, "categories": data.categories, "level": settings.forecast.level,
             "selection": data.selection.describe(),
@@ -137,7 +144,12 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
             targets = [origin + timedelta(days=d) for d in days]
             frame = encode(frame[frame["target_date"].isin(targets)], manifest["products"], manifest["categories"])
             predicted = models[horizon].predict(frame)
-            low, high = apply_bands(manifest["intervals"][str(horizon)], predicted)
+            overall = manifest["intervals"][str(horizon)]
+            if "intervals_by_class" in manifest:  # split-conformal per demand class
+                of = frame["product_id"].map(manifest["demand_classes"]).fillna("lumpy").to_numpy()
+                low, high = apply_class_bands(manifest["intervals_by_class"][str(horizon)], overall, predicted, of)
+            else:  # a model registered before the classes
+                low, high = apply_bands(overall, predicted)
             parts.append(pd.DataFrame({
                 "target_date": frame["target_date"].to_numpy(), "product_id": frame["product_id"].to_numpy(),
                 "category": frame["category"].to_numpy(),
