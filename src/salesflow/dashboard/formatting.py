@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -157,7 +156,3 @@ def as_float(frame: pd.DataFrame) -> pd.DataFrame:
         if frame[column].dtype == object and frame[column].map(lambda v: isinstance(v, Decimal)).any():
             frame[column] = frame[column].astype(float)
     return frame
-
-
-def date_text(value: date | datetime) -> str:
-    return value.strftime("%-d %b %Y")
