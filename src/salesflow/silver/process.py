@@ -48,6 +48,7 @@ from salesflow.quality.results import write_results
 from salesflow.redact import redact
 from salesflow.silver.gates import SilverGates
 from salesflow.silver.key_index import OLD_KEYS_SCHEMA, KeyIndex, RunStore
+from salesflow.silver.quarantine_rate import judge_quarantine_rate
 from salesflow.silver.state import SILVER_APP, SeenState
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,6 @@ its columns and often one event type, and a copy of every row cost more than the
 OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
 RELATIONS: dict[TableSpec, str] = {spec: f"silver_batch_{spec.name}" for spec in SILVER_TABLES}
 """The engine relation each output of the batch in hand is kept as, until it is written."""
-
-
-RATE_EXCLUDES = ("processing_error", "conflicting_duplicate")
-"""Quarantine reasons the quarantine_rate rule does not count (SilverProcessor._judge_quarantine_rate)."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +180,9 @@ class SilverProcessor:
                 outputs = SilverGates(self.lake, self.engine, self.gate, batch_id).apply(outputs)
             result = self._summarize(batch_id, bronze_rows, outputs)
             self._reconcile(result)
-            self._judge_quarantine_rate(result)
+            if self.gate is not None:
+                judge_quarantine_rate(self.gate, self.settings.quality, result.batch_id, result.bronze_rows,
+                                      result.quarantined, result.money)
             self.last_written = None
             self._write(batch_id, outputs, rebuild, rows_in)
             if rebuild is not None:  # keys may now be accepted under batches the index covers
@@ -227,33 +226,6 @@ class SilverProcessor:
             "CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS DATE) AS event_date, payload, ingested_at "
             "FROM failed_bronze", "silver processing_error")
         self.engine.compute_sql("bronze_batch", "SELECT * FROM failed_bronze", "silver processing_error")
-
-    def _judge_quarantine_rate(self, result: SilverBatch) -> None:
-        """Rule ``quarantine_rate``: the share of the batch's records (and of its order money) that
-        went to quarantine, loud above ``quality.quarantine_rate_warn``, blocking above
-        ``quarantine_rate_fail``. Counted: records the contract or a rule rejected. Left out: a
-        batch quarantined whole as processing_error (it has alerted already) and
-        conflicting_duplicate (a re-sent record, a dedupe verdict: a producer re-sending a month must
-        not stop the stage)."""
-        q = self.settings.quality
-        if self.gate is None or not result.bronze_rows or not q.enabled:  # a rule like the suites' own
-            return
-        counted = result.quarantined_total - sum(result.quarantined.get(r, 0) for r in RATE_EXCLUDES)
-        share = counted / result.bronze_rows
-        money = result.money
-        money_share = float(money["quarantined"] / money["bronze"]) if money and money.get("bronze") else 0.0
-        blocks = q.quarantine_rate_fail is not None and share > q.quarantine_rate_fail \
-            and result.bronze_rows >= q.quarantine_rate_min_rows
-        over = share > q.quarantine_rate_warn
-        sample = {"quarantined": counted, "records": result.bronze_rows, "share": round(share, 4),
-                  "money_quarantined": str(money.get("quarantined", 0)), "money": str(money.get("bronze", 0)),
-                  "money_share": round(money_share, 4)}
-        check = self.gate.record("events", f"batch {result.batch_id}", "quarantine_rate", "quarantine_rate",
-                                 "fail" if blocks else "warn", counted if over else 0, [sample])
-        if over:
-            log.warning("silver batch %d: %.1f%% of records (%d of %d) and %.1f%% of order money went to quarantine",
-                        result.batch_id, 100 * share, counted, result.bronze_rows, 100 * money_share)
-        self.gate.enforce([check], f"silver batch {result.batch_id}")
 
     def _reconcile(self, result: SilverBatch) -> None:
         """Refuse to write anything that would lose or double a record."""
