@@ -1,9 +1,11 @@
 """Spark adapter: the same SQL models through Spark SQL (PySpark local mode or a cluster).
 
-Inputs arrive as Arrow (read from the lake by delta-rs) and become temporary views; results come
-back as Arrow for the lake writer, so Bronze/Silver/Gold commits keep one implementation (delta-rs
-with Delta application transactions) whichever engine computed the rows. Models are translated
-from the DuckDB dialect by :mod:`salesflow.engine.spark_sql`.
+Lake tables are read and written by the executors (:mod:`salesflow.engine.spark_tables`): the
+driver lists a pinned snapshot's files and commits the files the executors wrote, with the Delta
+application transaction, through delta-rs. Inputs that originate in the driver's process (landing
+segments, Kafka messages) arrive as Arrow and become temporary views; only small results (counts,
+samples) come back as Arrow. Models are translated from the DuckDB dialect by
+:mod:`salesflow.engine.spark_sql`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
@@ -18,9 +22,14 @@ import pyarrow.dataset as ds
 
 from salesflow.common.extras import require
 from salesflow.config import LakeConfig, SparkConfig
-from salesflow.engine.base import EngineAdapter
+from salesflow.engine.base import EngineAdapter, Txn, WriteScope
+from salesflow.engine.parquet_files import plain_schema
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
+from salesflow.engine.spark_tables import local_root, read_frame, write_frame
 from salesflow.errors import ModelError
+from salesflow.lake.delta import Lake
+from salesflow.lake.files import table_files
+from salesflow.lake.tables import TableSpec
 from salesflow.models import Model
 from salesflow.redact import is_secret_key
 
@@ -112,6 +121,37 @@ class SparkEngine(EngineAdapter):
     def query(self, sql: str, source: str = "query") -> pa.Table:
         return _arrow(self.spark.sql(self.translator.translate(sql, source)), source)
 
+    def read_table(self, lake: Lake, spec: TableSpec, name: str, *, predicate: str | None = None,
+                   columns: list[str] | None = None, version: int | None = None,
+                   empty: pa.Schema | None = None, small: bool = False) -> bool:
+        """Executors read the files of the pinned snapshot that ``predicate`` may match and filter
+        them; the driver only lists the files."""
+        if local_root(lake) is None:
+            return super().read_table(lake, spec, name, predicate=predicate, columns=columns, version=version,
+                                      empty=empty, small=small)
+        files = table_files(lake, spec, predicate=predicate, version=version)
+        if files is None:
+            if empty is not None:
+                self.register(name, empty.empty_table())
+            return False
+        frame = read_frame(self.spark, lake, spec, files)
+        if predicate is not None:
+            scan = f"_scan_{name}"
+            self._view(scan, frame)
+            frame = self.spark.sql(self.translator.translate(
+                f'SELECT * FROM "{scan}" WHERE {predicate}', f"read {spec.qualified}"))  # noqa: S608 - our own predicates
+        self._view(name, frame.select(*columns) if columns else frame)
+        return True
+
+    def write_table(self, lake: Lake, spec: TableSpec, relation: str, scope: WriteScope, txn: Txn | None,
+                    metadata: Mapping[str, str] | None = None) -> bool:
+        """Executors write the relation's Parquet files under the table path; the driver commits
+        their add actions (and a replace's removes) as one Delta transaction."""
+        if local_root(lake) is None:
+            return super().write_table(lake, spec, relation, scope, txn, metadata)
+        return write_frame(self._cached[relation], lake, spec, scope, txn, metadata,
+                           partial(self.translator.translate, source=f"replace {spec.qualified}"))
+
     def materialize(self, name: str, sql: str, source: str = "query") -> None:
         frame = self.spark.sql(self.translator.translate(sql, source))
         # Cut the lineage: later models read the rows, not the plan that made them.
@@ -169,22 +209,8 @@ def duckdb_type(spark_type: str) -> str:
 
 def _plain(table: pa.Table) -> pa.Table:
     """Arrow types Spark's converter reads: view and large variants become the plain ones."""
-    schema = pa.schema([field.with_type(_plain_type(field.type)) for field in table.schema])
+    schema = plain_schema(table.schema)
     return table if schema.equals(table.schema) else table.cast(schema)
-
-
-def _plain_type(kind: pa.DataType) -> pa.DataType:
-    if pa.types.is_string_view(kind) or pa.types.is_large_string(kind):
-        return pa.string()
-    if pa.types.is_binary_view(kind) or pa.types.is_large_binary(kind):
-        return pa.binary()
-    if pa.types.is_dictionary(kind):
-        return _plain_type(kind.value_type)
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_list_view(kind):
-        return pa.list_(_plain_type(kind.value_type))
-    if pa.types.is_timestamp(kind) and kind.tz is not None:
-        return pa.timestamp("us", "UTC")
-    return kind
 
 
 def _arrow(frame: DataFrame, source: str) -> pa.Table:

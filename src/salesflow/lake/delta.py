@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -84,6 +84,10 @@ class Lake:
             self._handles[spec.qualified] = handle
         return handle
 
+    def storage(self) -> AbstractContextManager[None]:
+        """``_storage`` for delta-rs calls made elsewhere (an engine's own commit)."""
+        return self._storage()
+
     @contextmanager
     def _storage(self) -> Iterator[None]:
         """Object-store errors (OSError from delta-rs / pyarrow) leave as salesflow errors."""
@@ -123,7 +127,7 @@ class Lake:
         table.load_as_version(instant)
         return table
 
-    def _refuse_if_pinned(self, spec: TableSpec) -> None:
+    def refuse_if_pinned(self, spec: TableSpec) -> None:
         """Before every write: a lake pinned to a past instant is read-only, and a local lake
         must take a byte. Found here, read-only or full storage is one OSError naming the path;
         found inside delta-rs, it came with Rust panics from the writer it tore down."""
@@ -276,7 +280,7 @@ class Lake:
 
     def append_log(self, spec: TableSpec, data: pa.Table) -> None:
         """Plain append for log tables whose every write is a new fact (no batch identity)."""
-        self._refuse_if_pinned(spec)
+        self.refuse_if_pinned(spec)
         try:
             with self._storage():  # through the open handle: a URI replays the whole log per write
                 write_deltalake(self.table(spec) or self.uri(spec), data, mode="append",  # type: ignore[call-overload]
@@ -286,7 +290,7 @@ class Lake:
 
     def replace_rows(self, spec: TableSpec, data: pa.Table, predicate: str) -> None:
         """Replace the rows matching ``predicate`` with ``data``; the predicate makes a rerun idempotent."""
-        self._refuse_if_pinned(spec)
+        self.refuse_if_pinned(spec)
         try:
             with self._storage():
                 if self.exists(spec):
@@ -300,7 +304,7 @@ class Lake:
             raise LakeWriteError(f"commit to {spec.qualified} failed: {exc}") from exc
 
     def overwrite(self, spec: TableSpec, data: pa.Table, *, metadata: Mapping[str, str]) -> None:
-        self._refuse_if_pinned(spec)
+        self.refuse_if_pinned(spec)
         with self._storage():
             write_deltalake(self.uri(spec), data, mode="overwrite", schema_mode="overwrite",
                             storage_options=self._options, writer_properties=writer_properties(spec),
@@ -315,7 +319,7 @@ class Lake:
 
     def _write(self, spec: TableSpec, data: pa.Table, *, app_id: str, version: int, mode: str,
                predicate: str | None, metadata: Mapping[str, str] | None) -> bool:
-        self._refuse_if_pinned(spec)
+        self.refuse_if_pinned(spec)
         handle = self.table(spec)  # refreshed once: the marker check and the write see one version
         if _marker(handle, app_id) >= version:
             log.info("skip %s: %s already committed batch %d", spec.qualified, app_id, version)

@@ -100,7 +100,7 @@ def commit_files(lake: Lake, spec: TableSpec, schema: pa.Schema, adds: Sequence[
     """Commit data files another process wrote under the table's path (Spark's executors) as one
     Delta commit with the application transaction ``(app_id, version)``: the driver sends only
     these actions. ``removes`` replace files finer than a partition. False when already committed."""
-    lake._refuse_if_pinned(spec)
+    lake.refuse_if_pinned(spec)
     props = CommitProperties(custom_metadata=dict(metadata or {}), app_transactions=[Transaction(app_id, version)])
     table = lake.table(spec)
     if _marker(table, app_id) >= version:

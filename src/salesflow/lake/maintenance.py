@@ -35,7 +35,10 @@ def maintain(lake: Lake, retention_hours: float, tables: tuple[TableSpec, ...] =
         else:
             table.optimize.compact(writer_properties=writer_properties(spec))
         table.create_checkpoint()
-        removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False)
+        # full: also files no version ever referenced (an attempt that wrote and failed to commit,
+        # as a Spark job's tasks can leave), once older than the retention
+        removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False,
+                               full=True)
         after = len(lake.table(spec).file_uris())  # type: ignore[union-attr]
         out.append(Maintained(spec.qualified, before, after, len(removed)))
     log.info("maintenance: %s", ", ".join(f"{m.table} {m.files_before}->{m.files_after} files" for m in out))

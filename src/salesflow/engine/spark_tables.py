@@ -1,0 +1,106 @@
+"""Spark's side of the table-I/O contract: the driver pins a Delta snapshot and lists its files
+(``lake.files``), executors read those Parquet files; executors write new Parquet files under the
+table path and hand back one add-action row per file, and the driver commits them as one Delta
+transaction carrying the application transaction. Table rows never reach the driver.
+
+A replace removes every file its predicate may touch (partition values and statistics prune the
+rest) and adds, beside the new rows, the rows of those files the predicate does not match: a
+copy-on-write replace, exact for scopes finer than a partition.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from salesflow.engine.base import Txn, WriteScope, predicate_columns
+from salesflow.engine.parquet_files import ACTION_FIELDS, FileTarget, plain_schema, write_files
+from salesflow.errors import LakeSchemaError, LakeWriteError
+from salesflow.lake.delta import Lake
+from salesflow.lake.files import NewFile, TableFiles, commit_files, committed, table_files, table_schema
+from salesflow.lake.tables import TableSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def local_root(lake: Lake) -> str | None:
+    """The lake's directory when executors can write it as files; None for an object store
+    (those tables keep the driver path until the executors get a filesystem for it)."""
+    root = lake.root.removeprefix("file://")
+    return None if "://" in root else os.path.abspath(root)
+
+
+def table_dir(lake: Lake, spec: TableSpec) -> str:
+    root = local_root(lake)
+    assert root is not None  # noqa: S101 - callers use this path for local lakes only
+    return os.path.join(root, spec.layer, spec.name)
+
+
+def read_frame(spark: SparkSession, lake: Lake, spec: TableSpec, files: TableFiles) -> DataFrame:
+    """The rows of the listed files, read by executors (not filtered here). Partition columns come
+    from the files' directories, typed by the table's schema."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    schema = from_arrow_schema(files.schema)
+    if not files.files:
+        return spark.createDataFrame([], schema)
+    root = table_dir(lake, spec)
+    return spark.read.schema(schema).option("basePath", f"file://{root}").parquet(
+        *(f"file://{os.path.join(root, path)}" for path in files.paths))
+
+
+def write_frame(frame: DataFrame, lake: Lake, spec: TableSpec, scope: WriteScope, txn: Txn | None,
+                metadata: Mapping[str, str] | None, translate: Callable[[str], str]) -> bool:
+    """``frame`` to ``spec`` as one commit; False when ``txn`` was committed already."""
+    if txn is not None and committed(lake, spec, txn.app_id, txn.batch_id):
+        return False
+    current = table_files(lake, spec, predicate=scope.predicate) if scope.predicate is not None else None
+    schema = current.schema if current is not None else table_schema(lake, spec) or _frame_schema(frame)
+    extra = [name for name in frame.columns if name not in schema.names]
+    if extra:
+        raise LakeSchemaError(f"{spec.qualified} rejected the batch: columns {', '.join(extra)} are not in the table")
+    rows = frame
+    if current is not None and current.files and not predicate_columns(scope.predicate) <= set(spec.partition_by):
+        # Rows of the replaced files outside the predicate are written again beside the new ones
+        read_frame(frame.sparkSession, lake, spec, current).createOrReplaceTempView("_replaced_rows")
+        kept = frame.sparkSession.sql(translate(
+            f"SELECT * FROM _replaced_rows WHERE NOT coalesce(({scope.predicate}), false)"))  # noqa: S608 - our own predicate
+        rows = frame.unionByName(kept, allowMissingColumns=True)
+    prefix = "w" if txn is None else f"{_safe(txn.app_id)}-b{txn.batch_id}"
+    adds = _write(rows, FileTarget(table_dir(lake, spec), schema, spec.partition_by, prefix, spec.unique))
+    commit_files(lake, spec, schema, adds, removes=current, app_id=None if txn is None else txn.app_id,
+                 batch_id=0 if txn is None else txn.batch_id, metadata=metadata)
+    return True
+
+
+def _write(frame: DataFrame, target: FileTarget) -> list[NewFile]:
+    if target.partition_by:  # each partition value in one task: one file per value, not per task
+        frame = frame.repartition(*target.partition_by)
+    try:
+        # One small row per written file comes back; the rows stay where they were computed.
+        written = frame.mapInArrow(partial(write_files, target), ACTION_FIELDS).collect()
+    except Exception as exc:  # the task's error arrives as the JVM's text
+        text = str(exc)
+        if "ArrowInvalid" in text or "ArrowNotImplementedError" in text or "needs escaping" in text:
+            line = next((ln for ln in text.splitlines() if "Arrow" in ln or "escaping" in ln), text)[:300]
+            raise LakeSchemaError(f"{target.root} rejected the batch: {line.strip()}") from exc
+        raise LakeWriteError(f"writing {target.root} failed: {text.strip().splitlines()[0][:300]}") from exc
+    return [NewFile(row.path, row.size, json.loads(row.partition_values), row.stats, row.modification_time)
+            for row in written]
+
+
+def _frame_schema(frame: DataFrame) -> pa.Schema:
+    """A new table's schema: the frame's, in Delta's types (microsecond UTC timestamps, plain strings)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return plain_schema(to_arrow_schema(frame.schema, timezone="UTC"))
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40]
