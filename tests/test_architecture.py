@@ -138,3 +138,40 @@ def test_no_top_level_module_shadows_the_standard_library() -> None:
     on the path: a ``salesflow/calendar.py`` would replace the standard ``calendar`` module."""
     names = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if p.is_dir()}
     assert sorted(names & set(sys.stdlib_module_names)) == []
+
+
+SPARK_PATH = ("engine.spark", "engine.spark_tables", "engine.parquet_files", "lake.files", "jobs.spark_stream")
+DRIVER_RESULTS = {
+    "engine.spark:SparkEngine.__init__": "SHOW FUNCTIONS: the names of the session's functions",
+    "engine.spark:_arrow": "query(): counts, samples, add-action lists, the contract's small results",
+    "engine.spark_tables:_write": "one add-action row per file the executors wrote",
+    "jobs.spark_stream:_Job.each": "a micro-batch's landing file contents: #25 point 2, Bronze not yet on executors",
+}
+"""Every place on the Spark path where rows come back to the driver, with why they are few."""
+TO_DRIVER = {"toArrow", "collect", "toPandas", "toLocalIterator", "take", "head", "tail"}
+
+
+def test_rows_reach_the_spark_driver_only_where_listed() -> None:
+    """A new ``toArrow()``/``collect()`` on the Spark path fails here until it is listed with its
+    reason: table-sized data must stay on the executors (#25)."""
+    found: dict[str, str] = {}
+    for name in SPARK_PATH:
+        for scope, node in _calls_in(MODULES[name]):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in TO_DRIVER:
+                found[f"{name}:{scope}"] = node.func.attr
+    assert sorted(found) == sorted(DRIVER_RESULTS)
+
+
+def _calls_in(tree: ast.Module) -> list[tuple[str, ast.Call]]:
+    out: list[tuple[str, ast.Call]] = []
+
+    def walk(node: ast.AST, scope: list[str]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                walk(child, [*scope, child.name])
+            else:
+                if isinstance(child, ast.Call):
+                    out.append((".".join(scope), child))
+                walk(child, scope)
+    walk(tree, [])
+    return out

@@ -16,7 +16,7 @@ from salesflow.engine.spark import SparkEngine
 from salesflow.errors import ModelError
 from salesflow.jobs.batch import run_batch
 from salesflow.lake.delta import Lake
-from salesflow.lake.tables import GOLD_TABLES, QUARANTINE, SILVER_TABLES, TableSpec
+from salesflow.lake.tables import BRONZE_EVENTS, GOLD_TABLES, QUARANTINE, SILVER_TABLES, TableSpec
 from salesflow.models import Model, load_model
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land, noisy
@@ -49,7 +49,7 @@ def both(tmp_path_factory: pytest.TempPathFactory, spark_session: object) -> dic
     return out
 
 
-@pytest.mark.parametrize("spec", [*SILVER_TABLES, *GOLD_TABLES], ids=lambda s: s.qualified)
+@pytest.mark.parametrize("spec", [BRONZE_EVENTS, *SILVER_TABLES, *GOLD_TABLES], ids=lambda s: s.qualified)
 def test_tables_match(both: dict[str, Settings], spec: TableSpec) -> None:
     duck, spark = table_rows(both["duckdb"], spec), table_rows(both["spark"], spec)
     assert len(duck) == len(spark) > 0

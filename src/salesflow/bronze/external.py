@@ -87,12 +87,12 @@ def write_external(lake: Lake, engine: EngineAdapter, checkpoint_dir: Path, *, a
         batch_id = next_bronze_batch(lake, after=lake.txn_version(BRONZE_EVENTS, app_id))
         prefix = position_prefix or f"{source}@{batch_id}"  # no file to name: the batch is the position
         records = bronze_records(mapped, source, source_file, prefix, batch_id, datetime.now(UTC))
-        rows, written = write_bronze(lake, engine, records, app_id, batch_id,
+        _, written = write_bronze(lake, engine, records, app_id, batch_id,
                                      {"salesflow.source": source, APP_KEY: app_id,
                                       POSITION_KEY: json.dumps(position)}, limit)
-    log.info("bronze batch %d: %d records from %s (%s)", batch_id, rows.num_rows, source,
+    log.info("bronze batch %d: %d records from %s (%s)", batch_id, records.num_rows, source,
              source_file if isinstance(source_file, str) else f"{len(pc.unique(source_file))} files")
-    return ExternalWrite(batch_id, rows.num_rows, written)
+    return ExternalWrite(batch_id, records.num_rows, written)
 
 
 def committed_position(lake: Lake, app_id: str, batch_id: int) -> dict[str, Any] | None:

@@ -135,10 +135,11 @@ class KafkaIngestor:
         assert pending is not None  # noqa: S101 - type narrowing
         batch_id = int(pending["batch_id"])  # type: ignore[call-overload]
         end = self._pending_range()[1]
+        records = _records(messages, self.reader.config.topic, batch_id)
         rows, written = write_bronze(
             self.lake,
             self.engine,
-            _records(messages, self.reader.config.topic, batch_id),
+            records,
             self.app_id,
             batch_id,
             {"salesflow.source": SOURCE, "salesflow.offsets": json.dumps(end)},
@@ -147,8 +148,8 @@ class KafkaIngestor:
         self.checkpoint.commit()
         self.reader.commit(end)
         seconds = time.perf_counter() - clock
-        log.info("bronze batch %d: %d kafka messages in %.2f s", batch_id, rows.num_rows, seconds)
-        return BronzeBatch(batch_id, (self.reader.config.topic,), rows.num_rows, written, rows if written else None,
+        log.info("bronze batch %d: %d kafka messages in %.2f s", batch_id, records.num_rows, seconds)
+        return BronzeBatch(batch_id, (self.reader.config.topic,), records.num_rows, written, rows if written else None,
                            seconds)
 
 

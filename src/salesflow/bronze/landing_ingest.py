@@ -152,15 +152,16 @@ class LandingIngestor:
     def _ingest(self, pending: PendingBatch, lake: Lake, engine: EngineAdapter,
                 handover: Future[BronzeBatch] | None) -> BronzeBatch:
         clock = time.perf_counter()
-        rows = bronze_rows(engine, self._read(tuple(pending.segments), pending.batch_id), self.limit)
-        if handover is not None:
-            handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, True, rows))
+        records = self._read(tuple(pending.segments), pending.batch_id)
+        rows = bronze_rows(engine, records, self.limit)
+        if handover is not None and rows is not None:  # rows kept by the engine are read back once committed
+            handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), records.num_rows, True, rows))
         written = append_bronze(lake, engine, rows, APP_ID, pending.batch_id, {"salesflow.source": SOURCE})
         self.checkpoint.commit()
         seconds = time.perf_counter() - clock
         log.info("bronze batch %d: %d records from %d segments in %.2f s (%.0f records/s)", pending.batch_id,
-                 rows.num_rows, len(pending.segments), seconds, rows.num_rows / max(seconds, 1e-9))
-        return BronzeBatch(pending.batch_id, tuple(pending.segments), rows.num_rows, written,
+                 records.num_rows, len(pending.segments), seconds, records.num_rows / max(seconds, 1e-9))
+        return BronzeBatch(pending.batch_id, tuple(pending.segments), records.num_rows, written,
                            rows if written else None, seconds)
 
     def _read(self, segments: tuple[str, ...], batch_id: int) -> pa.Table:

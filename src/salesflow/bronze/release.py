@@ -82,11 +82,11 @@ class QuarantineRelease:
             batch_id = next_bronze_batch(self.lake, after=self.lake.txn_version(BRONZE_EVENTS, APP_ID))
             records = bronze_input(pc.cast(payloads, pa.binary()), SOURCE, "quarantine", positions, 0, batch_id,
                                    pa.scalar(datetime.now(UTC), pa.timestamp("us", "UTC")))
-            table, written = write_bronze(self.lake, self.engine, records, APP_ID, batch_id,
-                                          {"salesflow.source": SOURCE}, payload_limit(self.settings))
-        self.released, self.batch_id = table.num_rows, batch_id
-        log.info("released %d quarantined record(s) into bronze batch %d", table.num_rows, batch_id)
-        yield BronzeBatch(batch_id, ("quarantine",), table.num_rows, written, None, time.perf_counter() - clock)
+            _, written = write_bronze(self.lake, self.engine, records, APP_ID, batch_id,
+                                      {"salesflow.source": SOURCE}, payload_limit(self.settings))
+        self.released, self.batch_id = records.num_rows, batch_id
+        log.info("released %d quarantined record(s) into bronze batch %d", records.num_rows, batch_id)
+        yield BronzeBatch(batch_id, ("quarantine",), records.num_rows, written, None, time.perf_counter() - clock)
 
     def _chosen(self) -> pa.Table | None:
         where = None

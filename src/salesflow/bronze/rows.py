@@ -144,26 +144,45 @@ def next_bronze_batch(lake: Lake, after: int = -1) -> int:
 
 def write_bronze(lake: Lake, engine: EngineAdapter, records: pa.Table, app_id: str, batch_id: int,
                  metadata: dict[str, str], limit: PayloadLimit,
-                 txn_version: int | None = None) -> tuple[pa.Table, bool]:
+                 txn_version: int | None = None) -> tuple[pa.Table | None, bool]:
     """Step 2 of every source's protocol: the bronze.events model over the records, appended once
-    per (app_id, txn_version); the version is the batch id unless the source counts its own."""
+    per (app_id, txn_version); the version is the batch id unless the source counts its own.
+    Returns the rows when the engine made them in this process (see ``bronze_rows``)."""
     rows = bronze_rows(engine, records, limit)
     return rows, append_bronze(lake, engine, rows, app_id, batch_id, metadata, txn_version)
 
 
-def bronze_rows(engine: EngineAdapter, records: pa.Table, limit: PayloadLimit) -> pa.Table:
+def bronze_rows(engine: EngineAdapter, records: pa.Table, limit: PayloadLimit) -> pa.Table | None:
     """The Bronze rows of a source's records: the bronze.events model beside the records as
-    received, oversized ones by reference."""
+    received, oversized ones by reference. An engine whose results live elsewhere (Spark) keeps
+    them there as relation ``bronze_rows`` and None is returned: they reach the lake from where they
+    were computed, and Silver reads them back from Bronze."""
     records = by_reference(records, limit)
     engine.register("landing_records", records)
-    return as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
+    model, now = load_model("bronze.events"), datetime.now(UTC)
+    if engine.KEEPS_RESULTS_IN_PROCESS:
+        return as_received(records, engine.run(model, ingested_at=now))
+    engine.run_into("bronze_added", model, ingested_at=now)
+    added = [name for name in engine.schema("bronze_added").names if name != "record_seq"]
+    columns = [f'r."{n}"' if n in records.column_names else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
+    engine.define("bronze_rows", f"SELECT {', '.join([*columns, *(f'a.{_q(n)}' for n in added)])} "  # noqa: S608 - our own names
+                                 'FROM landing_records AS r JOIN bronze_added AS a ON r."record_seq" = a."record_seq"')
+    if engine.rows("bronze_rows") != records.num_rows:
+        raise ModelError("bronze.events must return each landing record once")
+    return None
 
 
-def append_bronze(lake: Lake, engine: EngineAdapter, rows: pa.Table, app_id: str, batch_id: int,
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def append_bronze(lake: Lake, engine: EngineAdapter, rows: pa.Table | None, app_id: str, batch_id: int,
                   metadata: dict[str, str], txn_version: int | None = None) -> bool:
     """Append Bronze rows once per (app_id, txn_version) through the engine; False when that
-    commit already exists. The rows were made in this process from records it received."""
-    engine.register("bronze_rows", rows)
+    commit already exists. ``rows`` were made in this process from records it received; None:
+    they are the engine's relation ``bronze_rows``."""
+    if rows is not None:
+        engine.register("bronze_rows", rows)
     txn = Txn(app_id, batch_id if txn_version is None else txn_version)
     return engine.write_table(lake, BRONZE_EVENTS, "bronze_rows", WriteScope.append(), txn,
                               metadata={**metadata, "salesflow.batch_id": str(batch_id)})

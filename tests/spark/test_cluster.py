@@ -1,0 +1,53 @@
+"""The Spark engine on ``local-cluster[2,1,1024]``: two executor JVMs, each with its own Python
+workers, so a table's rows can only reach the lake through the executors' own files. With
+``spark.driver.maxResultSize=16m`` the batch gives the same Silver and Gold tables as DuckDB."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from salesflow.config import Settings
+from salesflow.jobs.batch import run_batch
+from salesflow.lake.tables import GOLD_TABLES, SILVER_TABLES
+from salesflow.simulator import SimulationSpec
+from tests.conftest import land, noisy
+from tests.spark.conftest import engine_settings, same, table_rows
+
+SPEC = SimulationSpec(events=3_000, seed=17, days=3, defects=noisy())
+
+
+@pytest.fixture(scope="module")
+def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Settings]:
+    base = tmp_path_factory.mktemp("cluster")
+    duck, spark = engine_settings(base, "duckdb"), engine_settings(base, "spark")
+    land(duck, SPEC, per_segment=1_000)
+    shutil.copytree(duck.landing_dir, spark.landing_dir)
+    run_batch(duck)
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SALESFLOW__ENGINE__NAME": "spark",
+           "SALESFLOW__SPARK__MASTER": "local-cluster[2,1,1024]", "SALESFLOW__SPARK__SHUFFLE_PARTITIONS": "2",
+           "SALESFLOW__SPARK__CONF": '{"spark.driver.maxResultSize": "16m"}'}
+    done = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(spark.data_dir), "batch", "--json"],
+                          capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"duckdb": duck, "spark": spark}
+
+
+@pytest.mark.parametrize("spec", [*SILVER_TABLES, *GOLD_TABLES], ids=lambda s: s.qualified)
+def test_two_executor_jvms_write_the_same_tables(lakes: dict[str, Settings], spec: object) -> None:
+    duck, spark = table_rows(lakes["duckdb"], spec), table_rows(lakes["spark"], spec)  # type: ignore[arg-type]
+    assert len(duck) == len(spark) > 0
+    for left, right in zip(duck, spark, strict=True):
+        assert all(same(left[k], right[k]) for k in left), f"{left} != {right}"
+
+
+def test_the_files_are_the_executors(lakes: dict[str, Settings]) -> None:
+    """Every Silver and Gold data file was written by a task, named for its app and batch."""
+    for spec in (*SILVER_TABLES, *GOLD_TABLES):
+        files = list((Path(lakes["spark"].lake_root) / spec.layer / spec.name).rglob("*.parquet"))
+        assert files and all("-b" in f.name and not f.name.startswith("part-") for f in files), spec.qualified
