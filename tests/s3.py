@@ -95,6 +95,12 @@ class S3:
                 "SALESFLOW__LAKE__SECRET_ACCESS_KEY": self.secret_key, "SALESFLOW__LAKE__ALLOW_HTTP": "true",
                 **extra}
 
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key, region_name="us-east-1")
+
 
 @contextmanager
 def s3_server(bucket: str = "lake") -> Iterator[S3]:

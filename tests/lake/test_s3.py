@@ -241,6 +241,10 @@ def test_spark_engine_reads_and_writes_the_same_bucket(s3: S3, landed: Path, bat
     env = s3.env("s3://lake/spark", SALESFLOW__SPARK__MASTER="local[2]", SALESFLOW__SPARK__SHUFFLE_PARTITIONS="2")
     ok(salesflow(remote, "--engine", "spark", "batch", env=env))
     assert dump(remote, env) == dump(batch_runs["local"])
+    # Written by the executors straight into the bucket: files named for their app and batch
+    names = [o["Key"] for o in s3.client().list_objects_v2(Bucket="lake", Prefix="spark/silver/orders/")["Contents"]]
+    data = [name for name in names if name.endswith(".parquet")]
+    assert data and all(name.rsplit("/", 1)[-1].startswith("salesflow_silver-b") for name in data), names
 
 
 def test_dashboard_reads_the_bucket(s3: S3, batch_runs: dict[str, Path], tmp_path: Path) -> None:

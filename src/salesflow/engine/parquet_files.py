@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from salesflow.lake.files import partition_text
@@ -33,8 +34,9 @@ ACTION_FIELDS = "path string, size long, partition_values string, stats string, 
 
 @dataclass(frozen=True)
 class FileTarget:
-    """Where and how a task writes: the table's local directory, its schema (as Arrow) and
-    partitioning, the file-name prefix and the Parquet settings of its unique columns."""
+    """Where and how a task writes: the table's location (a directory or an object-store URI,
+    with the lake's storage options), its schema (as Arrow) and partitioning, the file-name
+    prefix and the Parquet settings of its unique columns."""
 
     root: str
     schema: pa.Schema
@@ -42,6 +44,9 @@ class FileTarget:
     prefix: str
     unique: tuple[str, ...] = ()
     max_rows_per_file: int = 4_000_000
+    storage: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """The lake's storage options (credentials included): they travel in the task, as Spark's own
+    s3a settings would, and are never logged."""
 
     @property
     def data_schema(self) -> pa.Schema:
@@ -174,15 +179,39 @@ def _by_partition(batch: pa.RecordBatch,
         yield tuple(partition_text(group[name]) for name in partition_by), batch.filter(mask)
 
 
+def filesystem(root: str, storage: tuple[tuple[str, str], ...] = ()) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem for a table location and the location's path within it: the local
+    disk, or S3 with the lake's delta-rs storage options (endpoint, region, credentials)."""
+    if "://" not in root or root.startswith("file://"):
+        return pafs.LocalFileSystem(), root.removeprefix("file://")
+    scheme, rest = root.split("://", 1)
+    if scheme.lower() not in ("s3", "s3a"):
+        return pafs.FileSystem.from_uri(root)  # type: ignore[no-any-return]
+    options = {key.upper(): value for key, value in storage}
+    settings: dict[str, Any] = {"access_key": options.get("AWS_ACCESS_KEY_ID"),
+                                "secret_key": options.get("AWS_SECRET_ACCESS_KEY"),
+                                "session_token": options.get("AWS_SESSION_TOKEN"),
+                                "region": options.get("AWS_REGION")}
+    endpoint = options.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parsed = urlparse(endpoint)
+        settings.update(endpoint_override=parsed.netloc or endpoint, scheme=parsed.scheme or "https")
+    if options.get("AWS_VIRTUAL_HOSTED_STYLE_REQUEST") == "true":
+        settings["force_virtual_addressing"] = True
+    return pafs.S3FileSystem(**{k: v for k, v in settings.items() if v is not None}), rest
+
+
 def _open(target: FileTarget, values: dict[str, str | None]) -> _OpenFile:
     folder = partition_dir(target.partition_by, values)
     relative = f"{folder}/" if folder else ""
     relative += f"{target.prefix}-{uuid.uuid4()}.parquet"
-    path = os.path.join(target.root, relative)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fs, root = filesystem(target.root, target.storage)
+    path = f"{root.rstrip('/')}/{relative}"
+    if isinstance(fs, pafs.LocalFileSystem):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
     unique = [name for name in target.unique if name in target.data_schema.names]
     writer = pq.ParquetWriter(
-        path, target.data_schema, compression="snappy",
+        path, target.data_schema, filesystem=fs, compression="snappy",
         use_dictionary=[n for n in target.data_schema.names if n not in unique],
         write_statistics=[n for n in target.data_schema.names if n not in unique],
         coerce_timestamps="us", allow_truncated_timestamps=False)
@@ -191,8 +220,8 @@ def _open(target: FileTarget, values: dict[str, str | None]) -> _OpenFile:
 
 def _close(target: FileTarget, current: _OpenFile) -> dict[str, Any]:
     current.writer.close()
-    path = os.path.join(target.root, current.relative)
-    return {"path": current.relative, "size": os.path.getsize(path),
+    fs, root = filesystem(target.root, target.storage)
+    return {"path": current.relative, "size": fs.get_file_info(f"{root.rstrip('/')}/{current.relative}").size,
             "partition_values": json.dumps(current.values), "stats": current.stats.json(),
             "modification_time": int(time.time() * 1000)}
 
@@ -215,3 +244,22 @@ def plain_type(kind: pa.DataType) -> pa.DataType:
     if pa.types.is_timestamp(kind) and kind.tz is not None:
         return pa.timestamp("us", "UTC")
     return kind
+
+
+def read_files(root: str, storage: tuple[tuple[str, str], ...], schema: pa.Schema, partition_by: tuple[str, ...],
+               listed: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """A task's share of a table's files (rows of ``path`` and ``partition_values`` as JSON) read
+    with pyarrow, partition columns added from the log's values, in the table's schema: the read
+    path where Spark has no filesystem for the lake (an object store without hadoop-aws)."""
+    fs, base = filesystem(root, storage)
+    data = [f.name for f in schema if f.name not in partition_by]
+    for batch in listed:
+        for path, values in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+            table = pq.read_table(f"{base.rstrip('/')}/{path}", filesystem=fs, columns=data)
+            known = json.loads(values)
+            for name in partition_by:
+                value = known.get(name)
+                column = pa.nulls(table.num_rows, pa.string()) if value is None else pa.repeat(value, table.num_rows)
+                table = table.append_column(name, column.cast(schema.field(name).type))
+            for chunk in table.to_batches():
+                yield conform(chunk, schema)

@@ -25,7 +25,7 @@ from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter, Txn, WriteScope
 from salesflow.engine.parquet_files import plain_schema
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
-from salesflow.engine.spark_tables import local_root, read_frame, write_frame
+from salesflow.engine.spark_tables import read_frame, write_frame
 from salesflow.errors import ModelError
 from salesflow.lake.delta import Lake
 from salesflow.lake.files import table_files
@@ -126,9 +126,6 @@ class SparkEngine(EngineAdapter):
                    empty: pa.Schema | None = None, small: bool = False) -> bool:
         """Executors read the files of the pinned snapshot that ``predicate`` may match and filter
         them; the driver only lists the files."""
-        if local_root(lake) is None:
-            return super().read_table(lake, spec, name, predicate=predicate, columns=columns, version=version,
-                                      empty=empty, small=small)
         files = table_files(lake, spec, predicate=predicate, version=version)
         if files is None:
             if empty is not None:
@@ -147,8 +144,6 @@ class SparkEngine(EngineAdapter):
                     metadata: Mapping[str, str] | None = None) -> bool:
         """Executors write the relation's Parquet files under the table path; the driver commits
         their add actions (and a replace's removes) as one Delta transaction."""
-        if local_root(lake) is None:
-            return super().write_table(lake, spec, relation, scope, txn, metadata)
         return write_frame(self._cached[relation], lake, spec, scope, txn, metadata,
                            partial(self.translator.translate, source=f"replace {spec.qualified}"))
 

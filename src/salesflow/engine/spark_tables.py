@@ -19,40 +19,53 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from salesflow.engine.base import Txn, WriteScope, predicate_columns
-from salesflow.engine.parquet_files import ACTION_FIELDS, FileTarget, plain_schema, write_files
+from salesflow.engine.parquet_files import ACTION_FIELDS, FileTarget, plain_schema, read_files, write_files
 from salesflow.errors import LakeSchemaError, LakeWriteError
 from salesflow.lake.delta import Lake
-from salesflow.lake.files import NewFile, TableFiles, commit_files, committed, table_files, table_schema
+from salesflow.lake.files import (
+    NewFile,
+    TableFiles,
+    commit_files,
+    committed,
+    partition_text,
+    table_files,
+    table_schema,
+)
 from salesflow.lake.tables import TableSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-def local_root(lake: Lake) -> str | None:
-    """The lake's directory when executors can write it as files; None for an object store
-    (those tables keep the driver path until the executors get a filesystem for it)."""
-    root = lake.root.removeprefix("file://")
-    return None if "://" in root else os.path.abspath(root)
+def table_root(lake: Lake, spec: TableSpec) -> str:
+    """The table's location as executors reach it: an absolute directory, or the object-store URI."""
+    uri = lake.uri(spec).removeprefix("file://")
+    return uri if "://" in uri else os.path.abspath(uri)
 
 
-def table_dir(lake: Lake, spec: TableSpec) -> str:
-    root = local_root(lake)
-    assert root is not None  # noqa: S101 - callers use this path for local lakes only
-    return os.path.join(root, spec.layer, spec.name)
+def storage(lake: Lake) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((lake.storage_options or {}).items()))
 
 
 def read_frame(spark: SparkSession, lake: Lake, spec: TableSpec, files: TableFiles) -> DataFrame:
-    """The rows of the listed files, read by executors (not filtered here). Partition columns come
-    from the files' directories, typed by the table's schema."""
+    """The rows of the listed files, read by executors (not filtered here). On a local lake Spark's
+    own Parquet reader reads them, partition columns from the directories, typed by the table's
+    schema; on an object store the executors' Python workers read them with pyarrow (Spark would
+    need hadoop-aws on the cluster for s3a), partition columns from the log's values."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
     schema = from_arrow_schema(files.schema)
     if not files.files:
         return spark.createDataFrame([], schema)
-    root = table_dir(lake, spec)
-    return spark.read.schema(schema).option("basePath", f"file://{root}").parquet(
-        *(f"file://{os.path.join(root, path)}" for path in files.paths))
+    root = table_root(lake, spec)
+    if "://" not in root:
+        return spark.read.schema(schema).option("basePath", f"file://{root}").parquet(
+            *(f"file://{os.path.join(root, path)}" for path in files.paths))
+    listed = spark.createDataFrame(  # the file list, not the rows: one row per file
+        [(path, json.dumps({k: partition_text(v) for k, v in dict(f["partition_values"]).items()}))  # type: ignore[call-overload]
+         for path, f in zip(files.paths, files.files, strict=True)], "path string, partition_values string")
+    listed = listed.repartition(max(1, min(len(files.files), spark.sparkContext.defaultParallelism * 2)))
+    return listed.mapInArrow(partial(read_files, root, storage(lake), files.schema, spec.partition_by), schema)
 
 
 def write_frame(frame: DataFrame, lake: Lake, spec: TableSpec, scope: WriteScope, txn: Txn | None,
@@ -73,7 +86,8 @@ def write_frame(frame: DataFrame, lake: Lake, spec: TableSpec, scope: WriteScope
             f"SELECT * FROM _replaced_rows WHERE NOT coalesce(({scope.predicate}), false)"))  # noqa: S608 - our own predicate
         rows = frame.unionByName(kept, allowMissingColumns=True)
     prefix = "w" if txn is None else f"{_safe(txn.app_id)}-b{txn.batch_id}"
-    adds = _write(rows, FileTarget(table_dir(lake, spec), schema, spec.partition_by, prefix, spec.unique))
+    adds = _write(rows, FileTarget(table_root(lake, spec), schema, spec.partition_by, prefix, spec.unique,
+                                   storage=storage(lake)))
     commit_files(lake, spec, schema, adds, removes=current, app_id=None if txn is None else txn.app_id,
                  batch_id=0 if txn is None else txn.batch_id, metadata=metadata)
     return True
