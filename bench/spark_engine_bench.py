@@ -75,8 +75,9 @@ def main() -> None:
 def _salesflow(src: Path, seed: Path, master: str) -> dict[str, float]:
     data = _fresh(seed)
     with tempfile.NamedTemporaryFile() as rss:
+        # 6g as the peer: in local mode the executors live in the driver's JVM
         env = {**os.environ, "PYTHONPATH": str(src), "RSS_FILE": rss.name, "PYSPARK_PYTHON": sys.executable,
-               "SALESFLOW__SPARK__MASTER": master, "SALESFLOW__SPARK__DRIVER_MEMORY": "2g"}
+               "SALESFLOW__SPARK__MASTER": master, "SALESFLOW__SPARK__DRIVER_MEMORY": "6g"}
         clock = time.perf_counter()
         subprocess.run([sys.executable, "-c", DRIVER, "-", "--data-dir", str(data), "--engine", "spark", "batch",
                         "--json"], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -159,17 +159,22 @@ def bronze_rows(engine: EngineAdapter, records: pa.Table, limit: PayloadLimit) -
     were computed, and Silver reads them back from Bronze."""
     records = by_reference(records, limit)
     engine.register("landing_records", records)
-    model, now = load_model("bronze.events"), datetime.now(UTC)
     if engine.KEEPS_RESULTS_IN_PROCESS:
-        return as_received(records, engine.run(model, ingested_at=now))
-    engine.run_into("bronze_added", model, ingested_at=now)
+        return as_received(records, engine.run(load_model("bronze.events"), ingested_at=datetime.now(UTC)))
+    engine_bronze_rows(engine, records.column_names, records.num_rows)
+    return None
+
+
+def engine_bronze_rows(engine: EngineAdapter, received: list[str], count: int) -> None:
+    """Relation ``bronze_rows`` on the engine, from its relation ``landing_records`` (columns
+    ``received``, ``count`` rows): the bronze.events model's columns beside the records as received."""
+    engine.run_into("bronze_added", load_model("bronze.events"), ingested_at=datetime.now(UTC))
     added = [name for name in engine.schema("bronze_added").names if name != "record_seq"]
-    columns = [f'r."{n}"' if n in records.column_names else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
+    columns = [f'r."{n}"' if n in received else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
     engine.define("bronze_rows", f"SELECT {', '.join([*columns, *(f'a.{_q(n)}' for n in added)])} "  # noqa: S608 - our own names
                                  'FROM landing_records AS r JOIN bronze_added AS a ON r."record_seq" = a."record_seq"')
-    if engine.rows("bronze_rows") != records.num_rows:
+    if engine.rows("bronze_rows") != count:
         raise ModelError("bronze.events must return each landing record once")
-    return None
 
 
 def _q(name: str) -> str:

@@ -162,6 +162,13 @@ class SparkEngine(EngineAdapter):
     def alias(self, name: str, relation: str) -> None:
         self._view(name, self._cached[relation])
 
+    def keep(self, name: str, frame: DataFrame) -> None:
+        """A frame built outside the models (a streaming micro-batch's records) as relation
+        ``name``, computed once on the executors. A micro-batch belongs to the query's own
+        session: it reaches this one through a global view (one SparkContext, both sessions)."""
+        frame.localCheckpoint(eager=True).createOrReplaceGlobalTempView(f"salesflow_{name}")
+        self._view(name, self.spark.table(f"global_temp.salesflow_{name}"))
+
     def rows(self, relation: str) -> int:
         return int(self._cached[relation].count())
 

@@ -23,19 +23,23 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from salesflow.bronze.landing_ingest import APP_ID as LANDING_APP_ID
+from salesflow.bronze.landing_tasks import LINE_COUNTS, RECEIVED_FIELDS, count_lines, file_records
 from salesflow.bronze.lock import bronze_lock
 from salesflow.bronze.oversized import payload_limit
 from salesflow.bronze.rows import (
+    RECEIVED,
+    append_bronze,
     bronze_input,
+    engine_bronze_rows,
     files_in_bronze,
     next_bronze_batch,
-    segment_records,
     write_bronze,
 )
 from salesflow.config import Settings
@@ -48,7 +52,7 @@ from salesflow.ops import lineage
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_finished
 from salesflow.pipeline.runner import BatchRun, Runner
 from salesflow.silver.reference import load_reference
-from salesflow.sources.landing import SEGMENT_SUFFIX, Segment, line_array
+from salesflow.sources.landing import SEGMENT_SUFFIX, Segment
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -118,8 +122,8 @@ class _Job:
     def each(self, frame: DataFrame, epoch_id: int) -> None:
         try:
             clock = time.perf_counter()
-            rows = frame.toArrow()
-            batch_id = self._bronze_landing(rows) if self.source == "landing" else self._bronze_kafka(rows, epoch_id)
+            batch_id = self._bronze_landing(frame) if self.source == "landing" else \
+                self._bronze_kafka(frame.toArrow(), epoch_id)  # Kafka messages through the driver: #25
             assert self.result.run is not None  # noqa: S101 - type narrowing
             self.runner.downstream(self.result.run)
             self.result.epochs += 1
@@ -132,31 +136,42 @@ class _Job:
             self.error = exc
             raise
 
-    def _bronze_landing(self, files: pa.Table) -> int | None:
+    def _bronze_landing(self, frame: DataFrame) -> int | None:
+        """The micro-batch's landing files into Bronze: the driver plans from one row per file
+        (name, line count, publish time); the executors split the files and build the records."""
+        from pyspark.sql import functions as F  # noqa: N812 - Spark's own spelling
+
+        engine = self.runner.engine
+        assert isinstance(engine, SparkEngine)  # noqa: S101 - type narrowing
+        listing = frame.select("path", "modificationTime").toArrow()  # one row per file
         with bronze_lock(self.settings.checkpoint_dir):
-            names = [PurePath(p).name for p in files["path"].to_pylist()]
+            paths = listing["path"].to_pylist()
+            names = [PurePath(p).name for p in paths]
             done = files_in_bronze(self.lake, names)
-            parts, seq = [], 0
+            pending = [i for i in sorted(range(len(names)), key=lambda i: names[i]) if names[i] not in done]
+            self.result.skipped_files += len(names) - len(pending)
+            if not pending:
+                return None
             batch_id = next_bronze_batch(self.lake, after=self.lake.txn_version(BRONZE_EVENTS, LANDING_APP_ID))
-            order = sorted(range(len(names)), key=lambda i: names[i])  # the landing runner's order
-            for i in order:
-                if names[i] in done:
-                    self.result.skipped_files += 1
-                    continue
+            wanted = frame.filter(F.col("path").isin([paths[i] for i in pending]))
+            counts = dict(zip(*wanted.mapInArrow(count_lines, LINE_COUNTS).toArrow().to_pydict().values(),
+                              strict=True))  # one row per file
+            plan, seq = {}, 0
+            for i in pending:  # the landing runner's order and numbering
                 segment = Segment(self.settings.landing_dir / names[i])
                 # The file's own mtime in microseconds, as the embedded runner reads it; Hadoop's
                 # listing (modificationTime) keeps milliseconds only.
                 produced = int(segment.path.stat().st_mtime * 1_000_000) if segment.path.exists() \
-                    else files["modificationTime"][i].value
-                lines = line_array(files["content"][i].as_py())
-                parts.append(segment_records(segment, lines, int(produced), batch_id, seq))
-                seq += len(lines)
-            if not parts:
-                return None
-            records = pa.concat_tables(parts)
-            write_bronze(self.lake, self.runner.engine, records, LANDING_APP_ID, batch_id,
-                         {"salesflow.source": "landing", "salesflow.runner": "spark"}, payload_limit(self.settings))
-        self.result.records += records.num_rows
+                    else listing["modificationTime"][i].value
+                plan[paths[i]] = (seq, int(produced))
+                seq += counts[paths[i]]
+            limit = payload_limit(self.settings)
+            engine.keep("landing_records", wanted.mapInArrow(partial(file_records, plan, batch_id, limit),
+                                                             RECEIVED_FIELDS))
+            engine_bronze_rows(engine, RECEIVED.names, seq)
+            append_bronze(self.lake, engine, None, LANDING_APP_ID, batch_id,
+                          {"salesflow.source": "landing", "salesflow.runner": "spark"})
+        self.result.records += seq
         return batch_id
 
     def _bronze_kafka(self, messages: pa.Table, epoch_id: int) -> int | None:
