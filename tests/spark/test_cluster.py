@@ -1,6 +1,9 @@
 """The Spark engine on ``local-cluster[2,1,1024]``: two executor JVMs, each with its own Python
-workers, so a table's rows can only reach the lake through the executors' own files. With
-``spark.driver.maxResultSize=16m`` the batch gives the same Silver and Gold tables as DuckDB."""
+workers, so a table's rows can only reach the lake through the executors' own files. The batch
+gives the same Silver and Gold tables as DuckDB with ``spark.driver.maxResultSize=1m``, Spark's
+smallest: the landing log is over 1 MiB and every Bronze row carries its payload, so a collect or
+toArrow of a table anywhere on the path (as before #25) would have failed the job. That bound
+scales: what comes back is per file and per batch (add actions, counts, samples), never per row."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from salesflow.simulator import SimulationSpec
 from tests.conftest import land, noisy
 from tests.spark.conftest import engine_settings, same, table_rows
 
-SPEC = SimulationSpec(events=3_000, seed=17, days=3, defects=noisy())
+SPEC = SimulationSpec(events=4_000, seed=17, days=3, defects=noisy())
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +30,12 @@ def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Settings]:
     base = tmp_path_factory.mktemp("cluster")
     duck, spark = engine_settings(base, "duckdb"), engine_settings(base, "spark")
     land(duck, SPEC, per_segment=1_000)
+    assert sum(p.stat().st_size for p in duck.landing_dir.rglob("*") if p.is_file()) > 1024 * 1024
     shutil.copytree(duck.landing_dir, spark.landing_dir)
     run_batch(duck)
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SALESFLOW__ENGINE__NAME": "spark",
            "SALESFLOW__SPARK__MASTER": "local-cluster[2,1,1024]", "SALESFLOW__SPARK__SHUFFLE_PARTITIONS": "2",
-           "SALESFLOW__SPARK__CONF": '{"spark.driver.maxResultSize": "16m"}'}
+           "SALESFLOW__SPARK__CONF": '{"spark.driver.maxResultSize": "1m"}'}
     done = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(spark.data_dir), "batch", "--json"],
                           capture_output=True, text=True, env=env, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
