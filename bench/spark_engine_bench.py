@@ -26,8 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ab_bench import _simulate, _worktree  # noqa: E402 - one simulated seed and worktree per revision
+
 ROOT = Path(__file__).resolve().parents[1]
-WORK = Path(os.environ.get("SALESFLOW_BENCH_DIR", "/tmp/salesflow-bench"))
+WORK = Path(os.environ.get("SALESFLOW_BENCH_DIR", "/tmp/salesflow-spark-bench"))
 DRIVER = """
 import os, resource, runpy, sys
 leave = os._exit
@@ -100,22 +103,6 @@ def _fresh(seed: Path) -> Path:
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(seed, data)
     return data
-
-
-def _simulate(events: int) -> Path:
-    seed = WORK / f"seed-{events}"
-    if not (seed / "landing").exists():
-        shutil.rmtree(seed, ignore_errors=True)
-        argv = [sys.executable, "-m", "salesflow", "--data-dir", str(seed), "simulate", "--events", str(events)]
-        subprocess.run(argv, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, stdout=subprocess.DEVNULL)
-    return seed
-
-
-def _worktree(revision: str) -> Path:
-    path = WORK / f"base-{revision}"
-    if not path.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), revision], cwd=ROOT, check=True)
-    return path
 
 
 if __name__ == "__main__":
