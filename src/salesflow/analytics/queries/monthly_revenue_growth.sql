@@ -1,25 +1,11 @@
 -- Revenue and orders per calendar month, with growth against like days of the previous month.
 -- A month the data covers in part is not complete: the newest month is compared month to date
 -- with the same days of the previous month (days 1-N, leaving out a last day the data cuts short:
--- v_day_coverage); a month whose previous month is not complete, or that starts after the 1st,
+-- v_month_coverage); a month whose previous month is not complete, or that starts after the 1st,
 -- has no growth (no like period to compare with). compared_revenue is this month over those days.
 -- param category TEXT = NULL
 -- param store_id TEXT = NULL
-WITH span AS (
-    SELECT min(event_date) AS first_day, max(event_date) AS last_day FROM fact_sales
-),
-months AS (
-    SELECT d.year_month AS month, count(*) AS days, min(d.day_of_month) AS from_day,
-        max(d.day_of_month) AS through_day,
-        max(CASE WHEN d.is_month_end THEN 1 ELSE 0 END) AS reaches_end,
-        max(CASE WHEN d.date = s.last_day AND NOT c.complete THEN 1 ELSE 0 END) AS ends_cut,
-        max(CASE WHEN d.date = s.first_day AND NOT c.complete THEN 1 ELSE 0 END) AS starts_cut
-    FROM dim_date d CROSS JOIN span s
-    LEFT JOIN v_day_coverage c ON c.day = d.date
-    WHERE d.date BETWEEN s.first_day AND s.last_day
-    GROUP BY d.year_month
-),
-daily AS (
+WITH daily AS (
     SELECT d.year_month AS month, d.day_of_month, sum(f.revenue) AS revenue, count(DISTINCT f.order_id) AS orders
     FROM fact_sales f JOIN dim_date d ON d.date_key = f.date_key
     WHERE (CAST($category AS TEXT) IS NULL OR f.product_key IN
@@ -28,19 +14,13 @@ daily AS (
            (SELECT store_key FROM dim_store WHERE store_id = CAST($store_id AS TEXT)))
     GROUP BY d.year_month, d.day_of_month
 ),
-judged AS (
-    SELECT m.*, m.through_day - m.ends_cut AS compare_through,
-        CASE WHEN m.from_day = 1 AND m.starts_cut = 0 AND m.reaches_end = 1 AND m.ends_cut = 0
-             THEN 1 ELSE 0 END AS whole
-    FROM months m
-),
 monthly AS (
     SELECT j.month, j.days, j.from_day, j.compare_through, j.whole = 1 AS complete,
         COALESCE((SELECT sum(x.revenue) FROM daily x WHERE x.month = j.month), 0) AS revenue,
         COALESCE((SELECT sum(x.orders) FROM daily x WHERE x.month = j.month), 0) AS orders,
         lag(j.month) OVER (ORDER BY j.month) AS previous_month,
         lag(j.whole) OVER (ORDER BY j.month) AS previous_complete
-    FROM judged j
+    FROM v_month_coverage j
 ),
 compared AS (
     SELECT month, revenue, orders, days, complete,

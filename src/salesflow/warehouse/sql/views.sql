@@ -37,3 +37,25 @@ SELECT p.day,
          WHEN p.day = u.first_day AND p.first_second > u.opens_by THEN FALSE
          ELSE TRUE END AS complete
 FROM per_day p CROSS JOIN usual u;
+-- Months the data covers and how far: each month with its first and last covered day, how far
+-- growth may compare it (a last day the data cuts short left out: v_day_coverage) and whether it
+-- is whole (from the 1st through the month's last day, neither end cut short). The growth
+-- queries compare like days of a month and the one before through this one definition.
+CREATE OR REPLACE VIEW v_month_coverage AS
+WITH span AS (
+    SELECT min(event_date) AS first_day, max(event_date) AS last_day FROM fact_sales
+),
+months AS (
+    SELECT d.year_month AS month, count(*) AS days, min(d.day_of_month) AS from_day,
+        max(d.day_of_month) AS through_day,
+        max(CASE WHEN d.is_month_end THEN 1 ELSE 0 END) AS reaches_end,
+        max(CASE WHEN d.date = s.last_day AND NOT c.complete THEN 1 ELSE 0 END) AS ends_cut,
+        max(CASE WHEN d.date = s.first_day AND NOT c.complete THEN 1 ELSE 0 END) AS starts_cut
+    FROM dim_date d CROSS JOIN span s
+    LEFT JOIN v_day_coverage c ON c.day = d.date
+    WHERE d.date BETWEEN s.first_day AND s.last_day
+    GROUP BY d.year_month
+)
+SELECT month, days, from_day, through_day, through_day - ends_cut AS compare_through,
+    CASE WHEN from_day = 1 AND starts_cut = 0 AND reaches_end = 1 AND ends_cut = 0 THEN 1 ELSE 0 END AS whole
+FROM months;
