@@ -55,6 +55,23 @@ def test_schema_mismatch_is_terminal(tmp_path: Path) -> None:
     assert lake.read(SPEC).num_rows == 1
 
 
+def test_a_column_a_newer_version_adds_grows_the_table_and_nothing_else_does(tmp_path: Path) -> None:
+    """A lake an older salesflow wrote takes a batch with one more column (an optional contract field
+    such as silver.orders.quarantined_lines): old rows read it as null. A batch that lacks one of
+    the table's columns is still refused."""
+    lake = Lake(str(tmp_path))
+    lake.append(SPEC, rows(1), app_id="a", version=0)
+    wider = pa.table({"day": ["d1"], "v": pa.array([2], pa.int64()), "n": pa.array([3], pa.int32())})
+    assert lake.append(SPEC, wider, app_id="a", version=1)
+    lake.replace_where(SPEC, wider, "day = 'd1'", app_id="a", version=2)
+    assert lake.read(SPEC).to_pylist() == [{"day": "d1", "v": 2, "n": 3}]
+    lake.append(SPEC, rows(1).append_column("n", pa.nulls(1, pa.int32())), app_id="a", version=3)
+    assert sorted(lake.read(SPEC).to_pylist(), key=lambda r: r["v"]) == [
+        {"day": "d1", "v": 1, "n": None}, {"day": "d1", "v": 2, "n": 3}]
+    with pytest.raises(LakeSchemaError):
+        lake.append(SPEC, pa.table({"day": ["d1"], "w": pa.array([5], pa.int64())}), app_id="a", version=4)
+
+
 def test_side_by_side_writes_every_table_then_raises_the_failure(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
     good, bad, other = SPEC, TableSpec("test", "bad"), TableSpec("test", "other", unique=("v",))

@@ -65,8 +65,11 @@ def test_messy_csv_lands_every_record_once_with_reasons_and_lines(settings: Sett
 
     assert run.reconciliation is not None and run.reconciliation.balanced
     orders = {r["order_id"]: r for r in rows(settings, SILVER_ORDERS)}
-    assert sorted(orders) == ["A5"]
-    assert orders["A5"]["total_amount"] == Decimal("1234.50")
+    assert sorted(orders) == ["A1", "A5"]
+    # A1's first line breaks the contract and is quarantined alone: the order keeps its other line.
+    assert (orders["A1"]["total_amount"], orders["A1"]["quarantined_lines"], orders["A1"]["line_count"],
+            orders["A1"]["source_position"]) == (Decimal("3.10"), 1, 1, "orders.csv:4")
+    assert orders["A5"]["total_amount"] == Decimal("1234.50") and orders["A5"]["quarantined_lines"] == 0
     assert orders["A5"]["source"] == "file:shop" and orders["A5"]["source_position"] == "orders.csv:8"
     assert str(orders["A5"]["event_time"]) == "2026-09-02 22:30:00+00:00"  # Berlin summer time is UTC+2
     lines = {(r["order_id"], r["line_number"]): r for r in rows(settings, SILVER_ORDER_LINES)}
@@ -74,8 +77,8 @@ def test_messy_csv_lands_every_record_once_with_reasons_and_lines(settings: Sett
     assert {r["source"] for r in lines.values()} == {"file:shop"}
     quarantined = {r["source_position"]: (r["reason"], r["reason_detail"]) for r in rows(settings, QUARANTINE)}
     assert quarantined == {
-        # The quoted newline spans lines 2-3, and the order starts on line 2. A newline is a control
-        # character, which no id may hold (the product id here), so the order waits in quarantine.
+        # The quoted newline spans lines 2-3, and the record starts on line 2. A newline is a control
+        # character, which no id may hold (the product id here), so that line waits in quarantine.
         "orders.csv:2": ("invalid_value", "lines.product_id"),
         "orders.csv:5": ("invalid_type", "lines.quantity"),
         "orders.csv:6": ("invalid_timestamp", "event_time"),

@@ -146,7 +146,7 @@ class ApiIngestor:
     def _write(self, records: list[Any], state: PollState) -> Any:
         table = records_table([(i + 1, r if isinstance(r, dict) else None, json.dumps(r))
                                for i, r in enumerate(records)])
-        mapped = map_records(self.engine, self.spec, self.source, self.settings.pipeline.reporting_currency, table)
+        mapped = map_records(self.engine, self.spec, self.source, self.settings.pipeline, table)
         write = write_external(self.lake, self.engine, self.settings.checkpoint_dir, app_id=self.app_id,
                                source=self.source, source_file=self.spec.url,
                                position_prefix=None, mapped=mapped,

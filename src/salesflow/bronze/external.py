@@ -22,8 +22,11 @@ import pyarrow.compute as pc
 from salesflow.bronze.lock import bronze_lock
 from salesflow.bronze.oversized import PayloadLimit
 from salesflow.bronze.rows import bronze_input, next_bronze_batch, write_bronze
+from salesflow.config.pipeline import PipelineConfig
 from salesflow.config.sources import MappingSpec
+from salesflow.contract.bounds import line_rule_params
 from salesflow.engine.base import EngineAdapter
+from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.lake.delta import Lake
 from salesflow.lake.log import commits
 from salesflow.lake.tables import BRONZE_EVENTS
@@ -41,16 +44,28 @@ class ExternalWrite:
     written: bool
 
 
-def map_records(engine: EngineAdapter, spec: MappingSpec, source: str, reporting_currency: str,
+def map_records(engine: EngineAdapter, spec: MappingSpec, source: str, pipeline: PipelineConfig,
                 records: pa.Table) -> pa.Table:
-    """Partner records -> (payload, line, ingest_error), through the source's mapping SQL."""
+    """Partner records -> (payload, line, ingest_error), through the source's mapping SQL (whose
+    line rules take the pipeline's bounds, as Silver's do)."""
     for column in sorted({f.column for f in spec.fields.values() if f.column} - set(records.column_names)):
         # A JSON source may lack a key in every record: the field is then missing, not a crash.
         records = records.append_column(column, pa.nulls(records.num_rows, pa.string()))
     if "__file" not in records.column_names:  # one file or page: every record is from file 0
         records = records.append_column("__file", pa.repeat(pa.scalar(0, pa.int32()), records.num_rows))
-    engine.register("partner_records", records)
-    return engine.run(mapping_model(spec, source, reporting_currency))
+    model = mapping_model(spec, source, pipeline.reporting_currency)
+    if engine.KEEPS_RESULTS_IN_PROCESS:
+        engine.register("partner_records", records)
+        return engine.run(model, **line_rule_params(pipeline.bounds))
+    # The records are in this process already (a file read here, an API page): a cluster engine
+    # would ship them out and the payloads back. The mapping runs here on DuckDB whatever the engine
+    # (its SQL is DuckDB's: the operator's expressions are written in it).
+    local = DuckDBEngine(threads=1)
+    try:
+        local.register("partner_records", records)
+        return local.run(model, **line_rule_params(pipeline.bounds))
+    finally:
+        local.close()
 
 
 def bronze_records(mapped: pa.Table, source: str, source_file: str | pa.Array, position_prefix: str | pa.Array,

@@ -133,7 +133,7 @@ class FileIngestor:
             for partner in group:
                 yield from self._flush([partner])
             return
-        mapped = map_records(self.engine, self.spec, self.source, self.settings.pipeline.reporting_currency, records)
+        mapped = map_records(self.engine, self.spec, self.source, self.settings.pipeline, records)
         files = mapped["file"].combine_chunks()
         gone: set[int] = set()
         write = write_external(

@@ -21,11 +21,13 @@ MAX_FUTURE_SECONDS = 86_400
 MAX_QUANTITY = 1_000_000
 MAX_AMOUNT = Decimal("1000000000")
 CONTROL_CHARACTERS = "[\\x00-\\x1F]"
-MAX_ID_CHARS = 128
-"""Longest id (characters): a key, not a document."""
 """A regular expression (RE2, Java and Rust spell it alike): ids must hold none of these C0
 controls. JSON cannot carry them raw, only escaped, so Silver looks for them only in payloads that
 hold a backslash (one memchr instead of a regular expression over every record's ids)."""
+MAX_ID_CHARS = 128
+"""Longest id (characters): a key, not a document."""
+MAX_QUARANTINED_LINES = 1_000_000
+"""An order's count of lines quarantined on their own at most (a basket is one file's rows)."""
 UTC_OFFSET = "[+-]([01][0-9]|2[0-3]):?[0-5][0-9]$"
 """How an event time's offset must end when it is not ``Z`` (both validators use this pattern)."""
 
@@ -50,3 +52,13 @@ class Bounds:
 
 
 DEFAULT_BOUNDS = Bounds()
+
+
+def line_rule_params(bounds: Bounds) -> dict[str, object]:
+    """The parameters of the line rules (``silver._line_rules``): Silver and a line-grain mapping
+    render them from the same bounds."""
+    amount = bounds.max_amount
+    return {"max_quantity": bounds.max_quantity,
+            "max_amount": int(amount) if amount == int(amount) else float(amount),
+            "control_characters": CONTROL_CHARACTERS, "max_id_chars": MAX_ID_CHARS,
+            "max_quarantined_lines": MAX_QUARANTINED_LINES}

@@ -26,7 +26,14 @@ from pydantic import (
     model_validator,
 )
 
-from salesflow.contract.bounds import CONTROL_CHARACTERS, DEFAULT_BOUNDS, MAX_ID_CHARS, UTC_OFFSET, Bounds
+from salesflow.contract.bounds import (
+    CONTROL_CHARACTERS,
+    DEFAULT_BOUNDS,
+    MAX_ID_CHARS,
+    MAX_QUARANTINED_LINES,
+    UTC_OFFSET,
+    Bounds,
+)
 from salesflow.contract.duplicate_keys import refuse_duplicate_keys
 from salesflow.contract.vocabulary import CHANNELS, PAYMENT_METHODS
 
@@ -135,6 +142,9 @@ class OrderCreated(_Event):
     payment_method: PaymentMethod
     lines: Annotated[list[OrderLine], Field(min_length=1, max_length=1000)]
     total_amount: Money
+    quarantined_lines: Annotated[StrictInt, Field(ge=0, le=MAX_QUARANTINED_LINES)] = 0
+    """Lines of the partner's basket quarantined on their own (a line-grain file source): the order
+    holds, and totals, the lines that kept the contract."""
 
     _numbers = field_validator("total_amount", mode="before")(_json_number)
 

@@ -19,7 +19,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "add_to_cart": ("session_id", "product_id", "store_id", "channel", "quantity"),
 }
 OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "order_created": (),
+    "order_created": ("quarantined_lines",),
     "product_viewed": ("customer_id",),
     "add_to_cart": ("customer_id",),
 }

@@ -39,6 +39,7 @@ from deltalake.exceptions import (
 )
 
 from salesflow.errors import LakeSchemaError, LakeWriteError, ParameterError
+from salesflow.lake.columns import added_columns, is_schema_error
 from salesflow.lake.tables import TableSpec
 
 log = logging.getLogger(__name__)
@@ -328,11 +329,14 @@ class Lake:
             mode, predicate = "append", None
         props = CommitProperties(custom_metadata=dict(metadata or {}),
                                  app_transactions=[Transaction(app_id, version)])
+        added = added_columns(handle, data)
+        if added:
+            log.info("%s gains column(s) %s", spec.qualified, ", ".join(added))
         try:
             with self._storage():
                 # The open handle, not the URI: delta-rs would otherwise replay the log per write.
-                write_deltalake(handle or self.uri(spec), data, mode=mode,  # type: ignore[call-overload]
-                                predicate=predicate,
+                write_deltalake(handle or self.uri(spec), data, mode=mode,  # type: ignore[call-overload, misc]
+                                predicate=predicate, schema_mode="merge" if added else None,
                                 partition_by=list(spec.partition_by) or None,
                                 storage_options=self._options, commit_properties=props,
                                 writer_properties=writer_properties(spec))
@@ -341,7 +345,7 @@ class Lake:
         except (SchemaMismatchError, DeltaProtocolError) as exc:  # retrying the same rows cannot help
             raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
         except Exception as exc:  # an unpartitioned write reports a cast failure as a bare Exception
-            if _is_schema_error(exc):
+            if is_schema_error(exc):
                 raise LakeSchemaError(f"{spec.qualified} rejected the batch: {exc}") from exc
             if isinstance(exc, DeltaError):
                 raise LakeWriteError(f"write to {spec.qualified} failed: {exc}") from exc
@@ -351,11 +355,6 @@ class Lake:
     @property
     def _options(self) -> dict[str, str] | None:
         return dict(self.storage_options) if self.storage_options else None
-
-
-def _is_schema_error(exc: Exception) -> bool:
-    """delta-rs reports these generically, by message only."""
-    return "Cast error" in str(exc) or "Schema error" in str(exc)
 
 
 @cache

@@ -2,6 +2,8 @@
 
 A model may use ``{{ name }}`` placeholders; they are filled from the contract's vocabulary and
 the run's parameters as SQL literals, so accepted values live in one place (the contract).
+``{{> layer._name }}`` includes a partial's text where it stands (CTEs several
+models share, so a rule has one definition).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from importlib import resources
 from salesflow.errors import ModelError
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_PARTIAL = re.compile(r"\{\{>\s*([\w.]+)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def load_model(name: str) -> Model:
         text = sql_resource(__package__, layer, model)
     except FileNotFoundError:
         raise ModelError(f"no SQL model named {name}") from None
-    return Model(name=name, sql=text)
+    return Model(name=name, sql=_PARTIAL.sub(lambda m: load_model(m.group(1)).sql.rstrip("\n"), text))
 
 
 def sql_resource(package: str, folder: str, name: str) -> str:

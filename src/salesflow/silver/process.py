@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.config import Settings
-from salesflow.contract.bounds import CONTROL_CHARACTERS, MAX_ID_CHARS, UTC_OFFSET
+from salesflow.contract.bounds import UTC_OFFSET, line_rule_params
 from salesflow.contract.events import CONTRACT_VERSION
 from salesflow.contract.vocabulary import (
     CHANNELS,
@@ -314,12 +314,7 @@ class SilverProcessor:
             "allowed_lateness_seconds": pipeline.allowed_lateness_seconds,
             "earliest_event_time": pipeline.earliest_event_time,
             "max_future_seconds": pipeline.max_future_seconds,
-            "max_quantity": pipeline.max_quantity,
-            "max_amount": int(pipeline.max_amount)
-            if pipeline.max_amount == int(pipeline.max_amount)
-            else float(pipeline.max_amount),
-            "control_characters": CONTROL_CHARACTERS,
-            "max_id_chars": MAX_ID_CHARS,
+            **line_rule_params(pipeline.bounds),
             "utc_offset": UTC_OFFSET,
         }
 

@@ -14,7 +14,7 @@ and its line. An empty value is left out, so Silver reports ``missing_field``.
 from __future__ import annotations
 
 from salesflow.config.sources import FieldSpec, MappingSpec
-from salesflow.models import Model
+from salesflow.models import Model, load_model
 
 STRING_FIELDS = {"event_id", "event_type", "order_id", "customer_id", "store_id", "channel", "currency",
                  "payment_method", "session_id", "product_id", "lines.product_id"}
@@ -52,7 +52,9 @@ def _source(f: FieldSpec) -> str:
     if f.column is not None:
         return quote_ident(f.column)
     if f.expr is not None:
-        return f"({f.expr})"
+        # TRY: an expression that fails on one row (an overflow, a cast) is that row's
+        # invalid_value (_MappingSql._value_errors), not an error of the whole file.
+        return f"TRY({f.expr})"
     return sql_string(f.const) if isinstance(f.const, str) else repr(f.const)
 
 
@@ -79,6 +81,9 @@ class _MappingSql:
             # A stable id: the same order delivered twice is caught as a duplicate in Silver.
             fields["event_id"] = FieldSpec(expr=f"{sql_string(source + ':')} || {self._raw(fields['order_id'])}")
         self.fields = fields
+        self.checked = dict(spec.fields)
+        """The fields as the operator mapped them (lines.amount, not the price derived from it):
+        the names a value error is reported under."""
 
     def sql(self) -> str:
         has_lines = any(name.startswith("lines.") for name in self.fields)
@@ -86,45 +91,93 @@ class _MappingSql:
         line = self._line_json() if has_lines else "NULL"
         line_revenue = self._line_revenue() if has_lines else "NULL"
         head_cols = ",\n    ".join(f"{expr} AS {quote_ident('j_' + name)}" for name, expr in head.items())
-        mapped = f"""SELECT __file, __line, __error, __raw,
+        mapped = f"""SELECT __file, __line, COALESCE(__error, {self._value_errors()}) AS __error, __raw,
     {head_cols},
     {line} AS j_line, {line_revenue} AS line_revenue
 FROM partner_records"""  # noqa: S608 - the mapping is the operator's SQL from config
+        line_rules = ""
         if self.spec.grain == "line":
-            first = ", ".join(f"arg_min({quote_ident('j_' + n)}, __line) AS {quote_ident('j_' + n)}"
-                              for n in head if n != "order_id")
-            grouped = f"""SELECT __file, min(__line) AS __line, NULL AS __error, NULL AS __raw,
-    {quote_ident('j_order_id')}, {first},
-    '[' || string_agg(j_line, ',' ORDER BY __line) || ']' AS j_lines,
-    sum(line_revenue) AS revenue, bool_and(line_revenue IS NOT NULL) AS revenue_known
-FROM mapped WHERE __error IS NULL AND {quote_ident('j_order_id')} IS NOT NULL
-GROUP BY __file, {quote_ident('j_order_id')}
-UNION ALL BY NAME
-SELECT __file, __line, __error, __raw, * EXCLUDE (__file, __line, __error, __raw, j_line, line_revenue),
-    '[' || j_line || ']' AS j_lines, line_revenue AS revenue, line_revenue IS NOT NULL AS revenue_known
-FROM mapped WHERE __error IS NOT NULL OR {quote_ident('j_order_id')} IS NULL"""  # noqa: S608 - the mapping is the operator's SQL from config
+            line_rules, grouped = self._line_grain(head)
         else:
             grouped = """SELECT * EXCLUDE (j_line, line_revenue), '[' || j_line || ']' AS j_lines,
-    line_revenue AS revenue, line_revenue IS NOT NULL AS revenue_known
+    line_revenue AS revenue, line_revenue IS NOT NULL AS revenue_known, 0 AS quarantined_lines
 FROM mapped"""
-        members = [f"'\"{name}\":' || {quote_ident('j_' + name)}" for name in head]
+        members = [f"'\"{name}\":' || {quote_ident('j_' + name)}" for name in head if name != "total_amount"]
+        lines_total = "CAST(TRY_CAST(revenue AS DECIMAL(18, 2)) AS VARCHAR)"
         if has_lines:
             members.append("'\"lines\":' || j_lines")
-            if "total_amount" not in head:
-                # Unknown line amounts give 0, so Silver names the bad line field, not the total.
-                members.append("'\"total_amount\":' || CASE WHEN revenue_known "
-                               "THEN CAST(CAST(revenue AS DECIMAL(18, 2)) AS VARCHAR) ELSE '0' END")
+            members.append("CASE WHEN quarantined_lines > 0 THEN '\"quarantined_lines\":' || quarantined_lines END")
+        if "total_amount" in head:
+            # A basket that lost lines to quarantine totals what it kept: the partner's total
+            # (of every line) would no longer match, and its lines' money is in quarantine.
+            members.append(f"'\"total_amount\":' || CASE WHEN quarantined_lines > 0 AND revenue_known "
+                           f"THEN {lines_total} ELSE j_total_amount END")
+        elif has_lines:
+            # Unknown line amounts give 0, so Silver names the bad line field, not the total.
+            members.append(f"'\"total_amount\":' || CASE WHEN revenue_known THEN {lines_total} ELSE '0' END")
         payload = "'{' || concat_ws(',', " + ", ".join(members) + ") || '}'"
         return f"""WITH mapped AS (
 {mapped}
-),
+),{line_rules}
 grouped AS (
 {grouped}
 )
-SELECT CASE WHEN __error IS NULL THEN {payload} ELSE __raw END AS payload,
+SELECT CASE WHEN __error IS NULL OR __raw IS NULL THEN {payload} ELSE __raw END AS payload,
     CAST(__line AS BIGINT) AS line, __error AS ingest_error, CAST(__file AS INTEGER) AS file
 FROM grouped
 ORDER BY __file, __line"""  # noqa: S608 - the mapping is the operator's SQL from config
+
+    def _line_grain(self, head: dict[str, str]) -> tuple[str, str]:
+        """One order per (file, order id) of the rows whose line keeps the contract; a row whose line
+        breaks it (``silver._line_rules``, the rules Silver applies) is a record of its own: a
+        one-line order carrying that verdict as its ingest error, so Silver quarantines it with the
+        line's reason, file line and money. The order counts such rows (``quarantined_lines``) and
+        totals the lines it kept."""
+        order_id = quote_ident("j_order_id")
+        first = ", ".join(f"arg_min({quote_ident('j_' + n)}, __line) AS {quote_ident('j_' + n)}"
+                          for n in head if n != "order_id")
+        rules = f"""
+line_items AS (
+    SELECT 0 AS batch_id, CAST(__file AS BIGINT) * 4294967296 + __line AS record_seq, 1 AS line_number,
+        CAST(j_line AS JSON) AS item
+    FROM mapped WHERE __error IS NULL AND {order_id} IS NOT NULL
+),
+{load_model("silver._line_rules").sql.rstrip()},
+judged AS (
+    SELECT m.*, v.problem AS line_problem,
+        count(COALESCE(v.problem, m.__error)) OVER (PARTITION BY m.__file, m.{order_id})
+            AS quarantined_lines
+    FROM mapped m
+    LEFT JOIN line_verdicts v ON v.record_seq = CAST(m.__file AS BIGINT) * 4294967296 + m.__line
+),"""  # noqa: S608 - the mapping is the operator's SQL from config
+        grouped = f"""SELECT __file, min(__line) AS __line, NULL AS __error, NULL AS __raw,
+    {order_id}, {first},
+    '[' || string_agg(j_line, ',' ORDER BY __line) || ']' AS j_lines,
+    sum(line_revenue) AS revenue, bool_and(line_revenue IS NOT NULL) AS revenue_known,
+    max(quarantined_lines) AS quarantined_lines
+FROM judged WHERE __error IS NULL AND {order_id} IS NOT NULL AND line_problem IS NULL
+GROUP BY __file, {order_id}
+UNION ALL BY NAME
+SELECT __file, __line, COALESCE(__error, line_problem) AS __error, __raw,
+    * EXCLUDE (__file, __line, __error, __raw, j_line, line_revenue, line_problem, quarantined_lines),
+    '[' || j_line || ']' AS j_lines, line_revenue AS revenue, line_revenue IS NOT NULL AS revenue_known,
+    0 AS quarantined_lines
+FROM judged WHERE __error IS NOT NULL OR {order_id} IS NULL OR line_problem IS NOT NULL"""  # noqa: S608 - the mapping is the operator's SQL from config
+        return rules, grouped
+
+    def _value_errors(self) -> str:
+        """The first mapped field whose value does not compute: an expression that fails, or a number
+        that is not finite (a division by zero, NaN, infinity) or beyond a BIGINT. The row is then
+        quarantined alone as ``invalid_value:<field>`` with its mapped values, never a crash."""
+        cases = []
+        for name, f in self.checked.items():
+            if f.expr is not None:
+                cases.append(f"WHEN TRY(({f.expr}) IS NULL) IS NULL THEN {sql_string('invalid_value:' + name)}")
+            if name in AMOUNT_FIELDS | INTEGER_FIELDS | {"lines.amount"}:
+                number = f"TRY_CAST({self._number(self._raw(f))} AS DOUBLE)"
+                limit = " OR abs({0}) > 9.2e18".format(number) if name in INTEGER_FIELDS else ""
+                cases.append(f"WHEN NOT isfinite({number}){limit} THEN {sql_string('invalid_value:' + name)}")
+        return f"CASE {' '.join(cases)} END" if cases else "NULL"
 
     # -- one field ------------------------------------------------------------------------
     def _raw(self, f: FieldSpec) -> str:
@@ -187,9 +240,9 @@ ORDER BY __file, __line"""  # noqa: S608 - the mapping is the operator's SQL fro
         if quantity is None or price is None:
             return "NULL"
         q = f"TRY_CAST({self._number(self._raw(quantity))} AS BIGINT)"
-        p = f"CAST({self._amount('lines.unit_price', price)} AS DECIMAL(18, 2))"
+        p = f"TRY_CAST({self._amount('lines.unit_price', price)} AS DECIMAL(18, 2))"
         discount = self.fields.get("lines.discount")
         d = "0" if discount is None else \
-            f"COALESCE(CAST({self._amount('lines.discount', discount)} AS DECIMAL(18, 2)), 0)"
-        return f"({q} * {p} - {d})"
+            f"COALESCE(TRY_CAST({self._amount('lines.discount', discount)} AS DECIMAL(18, 2)), 0)"
+        return f"TRY({q} * {p} - {d})"  # beyond DECIMAL(18, 2): unknown, and the line is quarantined
 

@@ -23,7 +23,7 @@ decoded AS (
             "event_id":"VARCHAR","event_time":"VARCHAR","order_id":"VARCHAR","customer_id":"VARCHAR",
             "session_id":"VARCHAR","store_id":"VARCHAR","product_id":"VARCHAR","channel":"VARCHAR",
             "currency":"VARCHAR","payment_method":"VARCHAR","lines":"JSON","total_amount":"JSON",
-            "quantity":"JSON"}') END AS f
+            "quantity":"JSON","quarantined_lines":"JSON"}') END AS f
     FROM checked
 ),
 -- The JSON type of each text field. A value that is not JSON text itself came from a string; one
@@ -59,7 +59,9 @@ fields AS (
         f.lines AS lines, nullif(json_type(f.lines), 'NULL') AS lines_t,
         TRY_CAST(CAST(f.total_amount AS VARCHAR) AS DECIMAL(18, 2)) AS total_amount,
         TRY_CAST(CAST(f.total_amount AS VARCHAR) AS DECIMAL(38, 18)) AS total_amount_exact, nullif(json_type(f.total_amount), 'NULL') AS total_amount_t,
-        TRY_CAST(CAST(f.quantity AS VARCHAR) AS BIGINT) AS quantity, nullif(json_type(f.quantity), 'NULL') AS quantity_t
+        TRY_CAST(CAST(f.quantity AS VARCHAR) AS BIGINT) AS quantity, nullif(json_type(f.quantity), 'NULL') AS quantity_t,
+        TRY_CAST(CAST(f.quarantined_lines AS VARCHAR) AS BIGINT) AS quarantined_lines,
+        nullif(json_type(f.quarantined_lines), 'NULL') AS quarantined_lines_t
     FROM typed
 ),
 flagged AS (
@@ -119,7 +121,8 @@ flagged AS (
                 WHEN currency_t <> 'VARCHAR' THEN 'currency'
                 WHEN payment_method_t <> 'VARCHAR' THEN 'payment_method'
                 WHEN lines_t <> 'ARRAY' THEN 'lines'
-                WHEN total_amount_t NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'total_amount' END
+                WHEN total_amount_t NOT IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'total_amount'
+                WHEN quarantined_lines_t NOT IN ('UBIGINT', 'BIGINT') THEN 'quarantined_lines' END
             ELSE CASE
                 WHEN session_id_t <> 'VARCHAR' THEN 'session_id'
                 WHEN product_id_t <> 'VARCHAR' THEN 'product_id'
@@ -137,7 +140,10 @@ flagged AS (
                 WHEN payment_method NOT IN {{ payment_methods }} THEN 'payment_method'
                 WHEN CAST(lines AS VARCHAR) = '[]' THEN 'lines'
                 WHEN total_amount IS NULL OR total_amount_exact IS NULL OR total_amount_exact <> total_amount
-                    THEN 'total_amount' END
+                    THEN 'total_amount'
+                WHEN quarantined_lines_t IS NOT NULL
+                     AND COALESCE(quarantined_lines NOT BETWEEN 0 AND {{ max_quarantined_lines }}, TRUE)
+                    THEN 'quarantined_lines' END
             ELSE CASE
                 WHEN session_id = '' OR length(session_id) > {{ max_id_chars }} THEN 'session_id'
                 WHEN product_id = '' OR length(product_id) > {{ max_id_chars }} THEN 'product_id' END
@@ -165,7 +171,7 @@ bounded AS (
             + (event_id_t IS NOT NULL)::INT + (event_time_t IS NOT NULL)::INT + (order_id_t IS NOT NULL)::INT
             + (customer_id_t IS NOT NULL)::INT + (store_id_t IS NOT NULL)::INT + (channel_t IS NOT NULL)::INT
             + (currency_t IS NOT NULL)::INT + (payment_method_t IS NOT NULL)::INT + (lines_t IS NOT NULL)::INT
-            + (total_amount_t IS NOT NULL)::INT END AS order_known
+            + (total_amount_t IS NOT NULL)::INT + (quarantined_lines_t IS NOT NULL)::INT END AS order_known
     FROM flagged
 ),
 drift AS (
@@ -194,7 +200,7 @@ SELECT
     event_type, event_id, CASE WHEN NOT implausible_time THEN event_time END AS event_time,
     CASE WHEN NOT implausible_time THEN CAST(event_time AS DATE) END AS event_date,
     order_id, customer_id, session_id, store_id, product_id, channel, currency, payment_method,
-    lines, total_amount, quantity,
+    lines, total_amount, quantity, CASE WHEN is_order THEN COALESCE(quarantined_lines, 0) END AS quarantined_lines,
     extra_fields,
     CASE
         WHEN ingest_error IS NOT NULL THEN ingest_error
