@@ -75,7 +75,8 @@ def test_same_lake_schema(both: dict[str, Settings]) -> None:
 
 def test_a_line_grain_partner_file_lands_alike(tmp_path: Path, spark_session: object) -> None:
     """A partner file with bad lines (a division by zero, NaN, a return) through the Spark engine:
-    mapped in-process, then Bronze and Silver on Spark, the same tables as on DuckDB."""
+    mapped in-process, then Bronze, Silver and Gold on Spark, the same tables as on DuckDB, with
+    days counted in a reporting zone that is not UTC (and not whole hours from it)."""
     from salesflow.bronze.file_ingest import FileIngestor
     from tests.sources.test_line_verdicts import RECEIPTS, SHOP
 
@@ -83,13 +84,18 @@ def test_a_line_grain_partner_file_lands_alike(tmp_path: Path, spark_session: ob
     path.write_text(RECEIPTS)
     lakes = {}
     for engine in ("duckdb", "spark"):
-        settings = engine_settings(tmp_path, engine, files={"shop": SHOP})
+        settings = engine_settings(tmp_path, engine, files={"shop": SHOP},
+                                   pipeline={"reporting_timezone": "Pacific/Chatham"})
         run = run_batch(settings, bronze=lambda lake, eng, s=settings: FileIngestor(lake, eng, s, "shop", [path]))
         assert run.reconciliation is not None and run.reconciliation.balanced, engine
         lakes[engine] = {spec.qualified: [{k: v for k, v in row.items() if k != "produced_at"}  # the ingest's clock
                                           for row in table_rows(settings, spec)]
-                         for spec in (BRONZE_EVENTS, *SILVER_TABLES)}
+                         for spec in (BRONZE_EVENTS, *SILVER_TABLES, *GOLD_TABLES)}
     assert lakes["spark"] == lakes["duckdb"]
+    # 10:00 in Berlin is 08:00 UTC and 20:45 in the Chatham Islands (UTC+12:45) the same day; 31 Aug
+    # 12:00 in Berlin is 22:45 there.
+    assert {o["order_id"]: o["event_date"] for o in lakes["spark"]["silver.orders"]} == {
+        "B1": date(2026, 9, 1), "B2": date(2026, 9, 2), "B3": date(2026, 8, 31)}
     held = {r["source_position"]: r["reason_detail"] for r in lakes["spark"]["silver.quarantine"]}
     assert held == {"receipts.csv:4": "lines.unit_price", "receipts.csv:5": "lines.unit_price",
                     "receipts.csv:6": "lines.quantity"}

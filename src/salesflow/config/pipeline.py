@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, Field
 
-from salesflow.config.section import Section
+from salesflow.config.section import IanaZone, Section
 from salesflow.contract.bounds import (
     EARLIEST_EVENT_TIME,
     MAX_AMOUNT,
@@ -32,6 +32,10 @@ class PipelineConfig(Section):
     """How far back (by event time) a repeated event_id/order_id is still caught as a duplicate."""
     reporting_currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     """Orders in another currency are quarantined as ``unsupported_currency``."""
+    reporting_timezone: IanaZone = "UTC"
+    """The zone whose calendar days are ``event_date``: every daily and monthly figure (Silver's
+    partitions, Gold, the warehouse's dates, the analytics, the forecast) follows it. Stored times
+    stay UTC. Choose it before the first load: a lake's days are not restated when it changes."""
     earliest_event_time: AwareDatetime = EARLIEST_EVENT_TIME
     """Events before this are quarantined as ``implausible_time`` (and refused by the collector)."""
     quarantine_processing_errors: bool = True

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from salesflow.config.section import IanaZone
+
 # Contract fields a mapping may fill. ``lines.*`` are the line items of an order.
 ORDER_FIELDS = ("event_id", "event_type", "event_time", "order_id", "customer_id", "store_id", "channel",
                 "currency", "payment_method", "total_amount", "session_id", "product_id", "quantity")
@@ -57,7 +59,7 @@ class FieldSpec(Spec):
     """SQL over the partner's columns (quote odd names with double quotes); ``__line`` is the line number."""
     format: str | None = None
     """strptime format of a date/time column, for example ``%d/%m/%Y %H:%M``."""
-    timezone: str | None = None
+    timezone: IanaZone | None = None
     """Zone of a local time without offset (IANA name). Default: the source's timezone."""
     scale: float | None = None
     """Multiply a numeric value, for example 0.01 for amounts given in cents."""
@@ -82,8 +84,10 @@ class MappingSpec(Spec):
     grain: Literal["order", "line"] = "order"
     """``order``: one record is one order with one line. ``line``: records sharing an order_id are
     the lines of one order (the order's own fields come from its first record)."""
-    timezone: str = "UTC"
-    """Zone of local times without an offset."""
+    timezone: IanaZone = "UTC"
+    """Zone of local times without an offset. A local time the zone skips (the spring-forward gap)
+    or repeats (the autumn overlap) is read with the offset in force before the change, as Python's
+    zoneinfo does (fold=0): 02:30 in Berlin's gap is 03:30 CEST, 02:30 in its overlap is CEST."""
     decimal: str = Field(".", pattern=r"^[.,]$")
     """Decimal separator of numbers given as text (``,`` for 12,50)."""
     thousands: str | None = Field(None, pattern=r"^[., '_]$")

@@ -38,23 +38,27 @@ class Calendar:
         return "; ".join(parts)
 
 
-def read_calendar(lake: Lake, daily: pa.Table) -> Calendar:
-    """From the whole shop's gold.daily_sales (before any product selection) and Silver's order times."""
+def read_calendar(lake: Lake, daily: pa.Table, timezone: str = "UTC") -> Calendar:
+    """From the whole shop's gold.daily_sales (before any product selection) and Silver's order times;
+    ``timezone``: the reporting zone, whose days ``event_date`` counts."""
     sold = set(pc.unique(daily["event_date"]).to_pylist())
     first, last = min(sold), max(sold)
     closures = [first + timedelta(days=n) for n in range((last - first).days + 1)
                 if first + timedelta(days=n) not in sold]
-    partial = last if _cut_short(lake, last) else None
+    partial = last if _cut_short(lake, last, timezone) else None
     return Calendar(last - timedelta(days=1) if partial else last, closures, partial)
 
 
-def _cut_short(lake: Lake, last: date) -> bool:
+def _cut_short(lake: Lake, last: date, timezone: str) -> bool:
     since = last - timedelta(days=USUAL_DAYS)
     times = lake.read(SILVER_ORDERS, columns=["event_date", "event_time"],
                       filter=(ds.field("event_date") >= since) & (ds.field("event_date") <= last))
     if times is None or times.num_rows == 0:
         return False
-    micros = pc.cast(times["event_time"], pa.int64())  # since the epoch, UTC; integer division below
+    # The wall-clock time in the reporting zone, as microseconds: the time of day is what is left
+    # after whole days (integer division below).
+    local = pc.local_timestamp(times["event_time"].cast(pa.timestamp("us", timezone)))
+    micros = pc.cast(local, pa.int64())
     of_day = pc.divide(pc.subtract(micros, pc.multiply(pc.divide(micros, 86_400_000_000), 86_400_000_000)),
                        1_000_000)
     per_day = pa.table({"day": times["event_date"], "second": of_day}).group_by("day").aggregate([("second", "max")])

@@ -48,11 +48,13 @@ class TrainingData:
     calendar: Calendar
 
 
-def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig) -> TrainingData:
+def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig,
+                       timezone: str = "UTC") -> TrainingData:
+    """``timezone``: the reporting zone (its days are ``event_date``)."""
     everything = read_daily_sales(lake)
     if everything is None:
         raise ForecastError("gold.daily_sales is empty: run `salesflow batch` (or ingest a sales history) first")
-    calendar = read_calendar(lake, everything)
+    calendar = read_calendar(lake, everything, timezone)
     last_day = calendar.last_day
     daily, selection = select_series(everything.filter(pc.field("event_date") <= last_day), config)
     log.info("forecasting %s; %s", selection.describe(), calendar.describe())

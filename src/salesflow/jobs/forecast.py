@@ -52,7 +52,7 @@ class TrainResult:
 def evaluate(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS) -> Backtest:
     ctx = as_context(ctx)
     with ctx.engine() as engine:
-        data = load_training_data(engine, ctx.lake, ctx.settings.forecast)
+        data = load_training_data(engine, ctx.lake, ctx.settings.forecast, ctx.settings.pipeline.reporting_timezone)
     backtest = run_backtest(data.frames, ctx.settings.forecast, kinds)
     backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     return backtest
@@ -65,7 +65,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
     settings = ctx.settings
     clock = time.perf_counter()
     with ctx.engine() as engine:
-        data = load_training_data(engine, ctx.lake, settings.forecast)
+        data = load_training_data(engine, ctx.lake, settings.forecast, settings.pipeline.reporting_timezone)
     features_s = time.perf_counter() - clock
     clock = time.perf_counter()
     backtest = run_backtest(data.frames, settings.forecast, kinds)
@@ -132,7 +132,8 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
         daily = read_daily_sales(lake)
         if daily is None:
             raise ForecastError("gold.daily_sales is empty: nothing to forecast from")
-        origin = read_calendar(lake, daily).last_day  # before a partial last day: that day is forecast too
+        # Before a partial last day: that day is forecast too.
+        origin = read_calendar(lake, daily, settings.pipeline.reporting_timezone).last_day
         if manifest.get("level") == "category":  # the model forecasts categories as series
             daily = by_category(daily)
         # The products the model was trained on, not the whole catalogue (a --top N model).

@@ -307,6 +307,7 @@ class SilverProcessor:
             "payment_methods": PAYMENT_METHODS,
             "contract_version": CONTRACT_VERSION,
             "reporting_currency": pipeline.reporting_currency,
+            "reporting_timezone": pipeline.reporting_timezone,
             "order_fields": list(known_fields("order_created")),
             "view_fields": list(known_fields("product_viewed")),
             "cart_fields": list(known_fields("add_to_cart")),

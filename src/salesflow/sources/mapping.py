@@ -58,6 +58,18 @@ def _source(f: FieldSpec) -> str:
     return sql_string(f.const) if isinstance(f.const, str) else repr(f.const)
 
 
+def local_instant(naive: str, zone: str) -> str:
+    """A wall-clock time of ``zone`` as an instant, read with the offset in force before a change
+    (Python's zoneinfo, fold=0): a time the spring-forward gap skips moves on by the gap (02:30 in
+    Berlin is 03:30 CEST), a time the autumn overlap repeats is its first occurrence (02:30 CEST).
+    DuckDB alone reads the overlap as the second: the offset of the day before decides instead
+    when it gives that very wall-clock time back."""
+    before = f"({naive} - INTERVAL 1 DAY)"
+    offset = f"({before} - CAST(timezone({zone}, {before}) AS TIMESTAMP))"
+    first = f"timezone('UTC', {naive} - {offset})"
+    return f"CASE WHEN timezone({zone}, {first}) = {naive} THEN {first} ELSE timezone({zone}, {naive}) END"
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -225,9 +237,9 @@ FROM judged WHERE __error IS NOT NULL OR {order_id} IS NULL OR line_problem IS N
         zone = sql_string(f.timezone or self.spec.timezone)
         if f.format is not None:
             parsed = f"TRY_STRPTIME({raw}, {sql_string(f.format)})"
-            return parsed if "%z" in f.format or "%Z" in f.format else f"timezone({zone}, {parsed})"
+            return parsed if "%z" in f.format or "%Z" in f.format else local_instant(parsed, zone)
         return (f"CASE WHEN regexp_matches({raw}, {sql_string(_OFFSET)}) THEN TRY_CAST({raw} AS TIMESTAMPTZ) "
-                f"ELSE timezone({zone}, TRY_CAST({raw} AS TIMESTAMP)) END")
+                f"ELSE {local_instant(f'TRY_CAST({raw} AS TIMESTAMP)', zone)} END")
 
     def _line_json(self) -> str:
         parts = [f"'\"{n[6:]}\":' || {self._json(n, self.fields[n])}" for n in

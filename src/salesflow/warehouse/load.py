@@ -38,7 +38,7 @@ from salesflow.lake.tables import (
     SILVER_ORDER_LINES,
     TableSpec,
 )
-from salesflow.models import load_model, sql_resource
+from salesflow.models import Model, load_model, sql_resource
 from salesflow.quality.gate import QualityGate
 from salesflow.quality.results import write_results
 from salesflow.silver.process import silver_committed
@@ -109,7 +109,9 @@ class WarehouseLoader:
         for statement in schema.ddl(self.target.DIALECT):
             self.target.execute(statement)
         self.target.run(warehouse_sql("unknown_members"))
-        self.target.run(warehouse_sql("views"))
+        # Views are DDL, which takes no bound parameters: the zone is rendered in as a literal.
+        views = Model("warehouse.views", warehouse_sql("views"))
+        self.target.run(views.render(reporting_timezone=self.settings.pipeline.reporting_timezone))
 
     def _empty_all(self) -> None:
         with self.target.transaction():

@@ -198,7 +198,8 @@ SELECT
     batch_id, record_seq, source, source_position, ingested_at,
     -- A time outside the bounds is not passed on: year 10000 or 1 BC fits no calendar downstream.
     event_type, event_id, CASE WHEN NOT implausible_time THEN event_time END AS event_time,
-    CASE WHEN NOT implausible_time THEN CAST(event_time AS DATE) END AS event_date,
+    -- The day in the reporting zone (pipeline.reporting_timezone; UTC by default): every daily figure follows it.
+    CASE WHEN NOT implausible_time THEN CAST(event_time AT TIME ZONE {{ reporting_timezone }} AS DATE) END AS event_date,
     order_id, customer_id, session_id, store_id, product_id, channel, currency, payment_method,
     lines, total_amount, quantity, CASE WHEN is_order THEN COALESCE(quarantined_lines, 0) END AS quarantined_lines,
     extra_fields,

@@ -13,16 +13,21 @@ CREATE OR REPLACE VIEW v_daily_revenue AS
 SELECT event_date, sum(revenue) AS revenue, count(DISTINCT order_id) AS orders, sum(quantity) AS units
 FROM fact_sales GROUP BY event_date;
 -- Days the data covers in full or not: the last day is cut short when its newest sale is earlier
--- in the (UTC) day than the newest sale of each of the 28 days before it (a load that stopped at
+-- in the day (of the reporting zone) than the newest sale of each of the 28 days before it (a load that stopped at
 -- 14:05, not a shop that closes at 20:00), the first day likewise by its first sale. Judged on all
 -- sales, whatever a query filters: a day is partial because the data stops, not because one
 -- category sold nothing late. The analytics mark such days and leave them out of growth.
 CREATE OR REPLACE VIEW v_day_coverage AS
-WITH per_day AS (
+WITH local_times AS (
+    SELECT event_date, event_time AT TIME ZONE {{ reporting_timezone }} AS local_time FROM fact_sales
+),
+per_day AS (
     SELECT event_date AS day,
-        min(CAST(extract(epoch FROM event_time) AS BIGINT) % 86400) AS first_second,
-        max(CAST(extract(epoch FROM event_time) AS BIGINT) % 86400) AS last_second
-    FROM fact_sales GROUP BY event_date
+        min(CAST(date_part('hour', local_time) * 3600 + date_part('minute', local_time) * 60
+                 + floor(date_part('second', local_time)) AS BIGINT)) AS first_second,
+        max(CAST(date_part('hour', local_time) * 3600 + date_part('minute', local_time) * 60
+                 + floor(date_part('second', local_time)) AS BIGINT)) AS last_second
+    FROM local_times GROUP BY event_date
 ),
 usual AS (
     SELECT b.first_day, b.last_day,
