@@ -66,12 +66,22 @@ def collect(ctx: click.Context, host: str | None, port: int | None, sink: str | 
 
 def print_files_run(run: FilesRun, as_json: bool) -> None:
     facts = None if run.pipeline is None else batch_facts(run.pipeline, None)
+    reference = None if run.reference is None else {
+        "table": f"reference.{run.reference.name}", "rows": run.reference.rows, "new": run.reference.new,
+        "recategorised": len(run.reference.recategorised),
+        "restated_days": [str(d) for d in run.restated.days] if run.restated else []}
     if as_json:
-        click.echo(to_json({"files": [_outcome(o) for o in run.outcomes], "pipeline": facts}))
+        click.echo(to_json({"files": [_outcome(o) for o in run.outcomes], "pipeline": facts, "reference": reference}))
         return
     _print_outcomes(console, run.outcomes)
     if facts is not None:
         print_batch(console, facts)
+    if run.reference is not None:
+        line = f"reference.{run.reference.name}: {run.reference.rows:,} row(s), {run.reference.new:,} new"
+        if run.reference.name == "products":
+            line += (f"; {len(run.reference.recategorised):,} product(s) got a new category; "
+                     + (run.restated.describe() if run.restated else "no Gold day needed restating"))
+        console.print(line)
 
 
 def print_poll_run(run: PollRun, as_json: bool) -> None:

@@ -8,11 +8,13 @@ never here: a source names the environment variable that holds them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from salesflow.config.section import IanaZone
+from salesflow.contract.reference import REFERENCE_KEYS
 
 # Contract fields a mapping may fill. ``lines.*`` are the line items of an order.
 ORDER_FIELDS = ("event_id", "event_type", "event_time", "order_id", "customer_id", "store_id", "channel",
@@ -98,6 +100,10 @@ class MappingSpec(Spec):
 
     @model_validator(mode="after")
     def _known_fields(self) -> MappingSpec:
+        kind = getattr(self, "kind", "events")
+        if kind != "events":
+            _check_reference_fields(kind, self.fields)
+            return self
         unknown = sorted(set(self.fields) - set(MAPPABLE))
         if unknown:
             raise ValueError(f"unknown contract field(s) {unknown}; known: {', '.join(MAPPABLE)}")
@@ -123,8 +129,22 @@ class MappingSpec(Spec):
         return str(spec.const) if spec.const is not None else None
 
 
+def _check_reference_fields(kind: str, fields: dict[str, FieldSpec]) -> None:
+    key = REFERENCE_KEYS[kind]
+    if key not in fields:
+        raise ValueError(f"a {kind} file is keyed by {key}: map it to a column")
+    odd = sorted(name for name in fields if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name))
+    if odd:
+        raise ValueError(f"attribute name(s) {odd} must be lower-case words (letters, digits, _)")
+
+
 class FileSourceSpec(MappingSpec):
     """A partner that delivers files."""
+
+    kind: Literal["events", "products", "customers", "stores"] = "events"
+    """``events``: sales events through the contract into Bronze. The others: reference data, merged
+    into ``reference.<kind>`` by key; only the key must be mapped, and every other mapped name is
+    kept (the contract's attributes typed, the rest as text)."""
 
     format: Literal["csv", "jsonl", "parquet"] = "csv"
     delimiter: str = ","

@@ -16,30 +16,34 @@ Id = Annotated[StrictStr, Field(min_length=1, max_length=128)]
 
 
 class _Reference(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Only the key is required: a partner's catalogue has the attributes it has. Attributes the
+    contract does not name are kept as text (``extra``), so nothing a partner sends is dropped."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class Product(_Reference):
     product_id: Id
-    name: StrictStr
-    category: StrictStr
-    brand: StrictStr
-    list_price: Annotated[Decimal, Field(ge=0, decimal_places=2)]
+    name: StrictStr | None = None
+    category: StrictStr | None = None
+    subcategory: StrictStr | None = None
+    brand: StrictStr | None = None
+    list_price: Annotated[Decimal, Field(ge=0, decimal_places=2)] | None = None
 
 
 class Customer(_Reference):
     customer_id: Id
-    signup_date: date
-    region: StrictStr
-    segment: Literal["new", "regular", "vip"]
+    signup_date: date | None = None
+    region: StrictStr | None = None
+    segment: StrictStr | None = None
 
 
 class Store(_Reference):
     store_id: Id
-    name: StrictStr
-    city: StrictStr
-    country: Annotated[StrictStr, Field(min_length=2, max_length=2)]
-    channel: Literal[CHANNELS]  # type: ignore[valid-type]
+    name: StrictStr | None = None
+    city: StrictStr | None = None
+    country: Annotated[StrictStr, Field(min_length=2, max_length=2)] | None = None
+    channel: Literal[CHANNELS] | None = None  # type: ignore[valid-type]
 
 
 REFERENCE_MODELS: dict[str, type[_Reference]] = {
@@ -47,6 +51,7 @@ REFERENCE_MODELS: dict[str, type[_Reference]] = {
     "customers": Customer,
     "stores": Store,
 }
+REFERENCE_KEYS = {"products": "product_id", "customers": "customer_id", "stores": "store_id"}
 
 
 def reference_lines(models: Iterable[BaseModel]) -> list[bytes]:

@@ -13,17 +13,23 @@ from salesflow.bronze.release import QuarantineRelease
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
 from salesflow.engine.base import EngineAdapter
+from salesflow.gold.restate import Restatement, restate_categories
 from salesflow.jobs.batch import run_batch
 from salesflow.lake.delta import Lake
 from salesflow.ops import lineage
 from salesflow.pipeline.runner import BatchRun, BronzeSource
+from salesflow.silver.reference import ReferenceLoad
+from salesflow.silver.reference_files import load_reference_files
 
 
 @dataclass(frozen=True)
 class FilesRun:
     outcomes: list[FileOutcome]
     pipeline: BatchRun | None
-    """None with ``bronze_only``."""
+    """None with ``bronze_only``, and for reference files."""
+    reference: ReferenceLoad | None = None
+    """What reference files (``kind`` other than ``events``) published."""
+    restated: Restatement | None = None
 
     @property
     def rejected(self) -> bool:
@@ -42,6 +48,9 @@ class PollRun:
 @lineage.traced("ingest_files", ("partner.files",), lineage.BRONZE)
 def ingest_files(ctx: RunContext | Settings, paths: list[Path], source: str, bronze_only: bool = False) -> FilesRun:
     ctx = as_context(ctx)
+    spec = ctx.settings.files.get(source)
+    if spec is not None and spec.kind != "events":
+        return _ingest_reference(ctx, paths, source)
     made: list[FileIngestor] = []
 
     def make(lake: Lake, engine: EngineAdapter) -> FileIngestor:
@@ -50,6 +59,18 @@ def ingest_files(ctx: RunContext | Settings, paths: list[Path], source: str, bro
 
     run = _drive(ctx, make, bronze_only)
     return FilesRun(made[0].outcomes if made else [], run)
+
+
+def _ingest_reference(ctx: RunContext, paths: list[Path], source: str) -> FilesRun:
+    """A catalogue (customers, stores) merged into its reference table, and the Gold days whose
+    categories it changed rebuilt; the warehouse takes the new versions on its next load."""
+    spec = ctx.settings.files[source]
+    loaded = load_reference_files(ctx.lake, spec, source, paths)
+    restated = None
+    if loaded.load is not None and loaded.load.recategorised:
+        with ctx.engine() as engine:
+            restated = restate_categories(ctx.lake, engine, ctx.gate(engine, "gold"), loaded.load.recategorised)
+    return FilesRun(loaded.outcomes, None, loaded.load, restated)
 
 
 @lineage.traced("poll_api", ("partner.api",), lineage.BRONZE)

@@ -1,6 +1,6 @@
 """The runner: Bronze batches from one source through Silver and Gold (``salesflow batch``, the stream).
 
-Step 1. Load reference data (only when it changed).
+Step 1. Load reference data (only when it changed); rebuild the Gold days of products it recategorised.
 Step 2. Finish Silver and Gold for any Bronze batch a previous run left behind.
 Step 3. For each new Bronze batch: write Bronze, then Silver (reconciled first), then Gold.
 Step 4. Check the whole lake reconciles, and append the run to ``ops.pipeline_runs``.
@@ -25,6 +25,7 @@ from salesflow.context import RunContext
 from salesflow.engine.base import EngineAdapter
 from salesflow.errors import ReconciliationError
 from salesflow.gold import GoldBuilder
+from salesflow.gold.restate import Restatement, restate_categories
 from salesflow.lake.delta import Lake
 from salesflow.pipeline.reconcile import Reconciliation, reconcile_finished
 from salesflow.pipeline.runs import RunRecord, record_run
@@ -48,6 +49,8 @@ class BatchRun:
 
     run_id: str
     references: list[ReferenceLoad] = field(default_factory=list)
+    restated: Restatement = field(default_factory=Restatement)
+    """Gold days rebuilt because the reference data changed products' categories."""
     bronze_rows: int = 0
     silver: list[SilverBatch] = field(default_factory=list)
     gold_rows: Counter[str] = field(default_factory=Counter)
@@ -114,6 +117,8 @@ class Runner:
         started, clock = datetime.now(UTC), time.perf_counter()
         result = BatchRun(run_id=self.run_id)
         result.references = load_reference(self.lake, self.landing)  # Step 1.
+        moved = tuple(sorted({p for load in result.references for p in load.recategorised}))
+        result.restated = restate_categories(self.lake, self.engine, self.gold.gate, moved)
         self.downstream(result)  # Step 2.
         for bronze in self.bronze.batches() if self.bronze is not None else ():  # Step 3.
             result.bronze_rows += bronze.rows

@@ -39,7 +39,7 @@ class Catalog:
     stores: tuple[Store, ...]
 
     def category_of(self, product_id: str) -> str:
-        return self._by_id[product_id].category
+        return self._by_id[product_id].category or "unknown"  # the simulator's products all have one
 
     @property
     def _by_id(self) -> dict[str, Product]:

@@ -128,7 +128,7 @@ class _Shop:
         self.catalog, self.promos, self.rng = catalog, promos, rng
         self.by_category: dict[str, list[Product]] = {}
         for product in catalog.products:
-            self.by_category.setdefault(product.category, []).append(product)
+            self.by_category.setdefault(product.category or "unknown", []).append(product)
         # Within a category a few products sell most (Zipf-like), as in real catalogues.
         self.product_cum = {c: list(itertools.accumulate(1 / (k + 1) ** 0.8 for k in range(len(ps))))
                             for c, ps in self.by_category.items()}
@@ -184,7 +184,7 @@ class _Shop:
                 out.append((t, _event(rng, "add_to_cart", t, common, product_id=product.product_id, quantity=quantity)))
                 previous = cart.get(product.product_id, (product, 0))[1]
                 cart[product.product_id] = (product, previous + quantity)
-        if cart and rng.random() < {"new": 0.4, "regular": 0.5, "vip": 0.65}[customer.segment]:
+        if cart and rng.random() < {"new": 0.4, "regular": 0.5, "vip": 0.65}[customer.segment or "regular"]:
             t += rng.expovariate(1 / 90) * self.gap_scale
             out.append((t, self._order(t, common, customer.customer_id, cart, promo)))
         return out
@@ -192,8 +192,8 @@ class _Shop:
     def _order(self, t: float, common: dict[str, Any], customer_id: str,
                cart: dict[str, tuple[Product, int]], promo: Promotion | None) -> dict[str, Any]:
         rate = promo.discount if promo else Decimal(0)
-        lines: list[dict[str, Any]] = [{"product_id": p.product_id, "quantity": q, "unit_price": p.list_price,
-                  "discount": (p.list_price * q * rate).quantize(CENT, ROUND_HALF_UP)} for p, q in cart.values()]
+        lines: list[dict[str, Any]] = [{"product_id": p.product_id, "quantity": q, "unit_price": _price(p),
+                  "discount": (_price(p) * q * rate).quantize(CENT, ROUND_HALF_UP)} for p, q in cart.values()]
         total = sum((line["unit_price"] * line["quantity"] - line["discount"] for line in lines), Decimal(0))
         payment = self.rng.choice(("card", "card", "card", "paypal", "apple_pay", "gift_card")
                                   + (("cash",) if common["channel"] == "store" else ()))
@@ -242,3 +242,8 @@ def _hex(rng: random.Random, digits: int) -> str:
 
 def _geometric(rng: random.Random, p: float) -> int:
     return int(math.log(1 - rng.random()) / math.log(1 - p))
+
+
+def _price(product: Product) -> Decimal:
+    """The simulator's catalogue prices every product (a partner's may not)."""
+    return product.list_price if product.list_price is not None else Decimal(0)

@@ -48,6 +48,21 @@ def _from_amount(amount: FieldSpec, quantity: FieldSpec | None, spec: MappingSpe
 NULLIF_TRIM = "NULLIF(trim(CAST({} AS VARCHAR)), '')"
 
 
+def number_text(raw: str, spec: MappingSpec) -> str:
+    """A number given as text in the source's notation (``1.234,50``) as SQL's (``1234.50``)."""
+    text = raw
+    if spec.thousands:
+        text = f"replace({text}, {sql_string(spec.thousands)}, '')"
+    if spec.decimal == ",":
+        text = f"replace({text}, ',', '.')"
+    return text
+
+
+def field_text(f: FieldSpec) -> str:
+    """The field's value as trimmed text, NULL when empty."""
+    return NULLIF_TRIM.format(_source(f))
+
+
 def _source(f: FieldSpec) -> str:
     if f.column is not None:
         return quote_ident(f.column)
@@ -212,12 +227,7 @@ FROM judged WHERE __error IS NOT NULL OR {order_id} IS NULL OR line_problem IS N
         return as_text
 
     def _number(self, raw: str) -> str:
-        text = raw
-        if self.spec.thousands:
-            text = f"replace({text}, {sql_string(self.spec.thousands)}, '')"
-        if self.spec.decimal == ",":
-            text = f"replace({text}, ',', '.')"
-        return text
+        return number_text(raw, self.spec)
 
     def _amount(self, name: str, f: FieldSpec) -> str:
         value = f"TRY_CAST({self._number(self._raw(f))} AS DOUBLE)"

@@ -55,6 +55,13 @@ AGGREGATE_SOURCES: dict[str, TableSpec] = {
 EPOCH_START = datetime(1900, 1, 1, tzinfo=UTC)
 
 
+_DIM_COLUMNS = {
+    "dim_customer": ["customer_id", "signup_date", "region", "segment"],
+    "dim_store": ["store_id", "name", "city", "country", "channel"],
+    "dim_product": ["product_id", "name", "category", "brand", "list_price"],
+}
+
+
 def warehouse_sql(name: str) -> str:
     return sql_resource("salesflow.warehouse", "sql", name)
 
@@ -121,11 +128,13 @@ class WarehouseLoader:
 
     def _load_dimensions(self) -> None:
         with self.target.transaction():
+            # Only the attributes the dimensions hold: a partner's own (kept in the lake) stay there.
             for name, spec, table in (("stage_customers", REF_CUSTOMERS, "dim_customer"),
                                       ("stage_stores", REF_STORES, "dim_store")):
-                if self._stage(name, self.lake.read(spec), table):
+                if self._stage(name, self.lake.read(spec, columns=_DIM_COLUMNS[table]), table):
                     self.target.run(warehouse_sql(f"merge_{table}"))
-            if self._stage("stage_products", self.lake.read(REF_PRODUCTS), "dim_product"):
+            if self._stage("stage_products", self.lake.read(REF_PRODUCTS, columns=_DIM_COLUMNS["dim_product"]),
+                           "dim_product"):
                 self.target.run(warehouse_sql("merge_dim_product"), {"changed_at": self._products_changed_at()})
             span = self._event_date_span()
             if span is not None:

@@ -1,5 +1,12 @@
 -- Type-2 product dimension: a change of price or category closes the current version at
--- $changed_at and opens a new one; name and brand are corrected in place (type 1).
+-- $changed_at and opens a new one; name and brand are corrected in place (type 1). An inferred
+-- member (named by facts before the catalogue: every attribute NULL) is filled in place first, so
+-- the facts already on it take the catalogue's attributes rather than keeping a NULL version.
+UPDATE dim_product SET name = s.name, category = s.category, brand = s.brand, list_price = s.list_price
+FROM stage_products s
+WHERE dim_product.product_id = s.product_id AND dim_product.is_current
+  AND dim_product.name IS NULL AND dim_product.category IS NULL AND dim_product.brand IS NULL
+  AND dim_product.list_price IS NULL;
 UPDATE dim_product SET name = s.name, brand = s.brand
 FROM stage_products s
 WHERE dim_product.product_id = s.product_id AND dim_product.is_current
