@@ -165,7 +165,9 @@ class FileIngestor:
             if i in gone or write is None:  # another process loaded the same content while this one read it
                 self.outcomes.append(FileOutcome(partner.path, "skipped", message="loaded by a concurrent run"))
                 continue
-            message = f"{int(errors[i])} record(s) could not be split" if errors[i] else ""
+            # Rows the mapping already judged (a line that breaks the contract, a value that does not
+            # compute, a row that could not be split): each is quarantined alone with its line.
+            message = f"{int(errors[i])} row(s) held for quarantine at their line" if errors[i] else ""
             self.outcomes.append(FileOutcome(partner.path, "ingested", int(rows[i]), write.batch_id, message))
 
     def _hashes_in_bronze(self) -> set[str]:
