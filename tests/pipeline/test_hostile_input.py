@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
@@ -48,15 +49,15 @@ CASES: list[tuple[bytes, str | None]] = [
     (order(4, event_time="yesterday"), "invalid_timestamp"),
     (order(5, currency="EUR"), "unsupported_currency"),
     (order(6, total_amount=99.0), "total_mismatch"),
-    (order(7, total_amount=-20.0), "negative_amount"),
+    (order(7, total_amount=-20.0), "total_mismatch"),
     (order(8, total_amount="20.00"), "invalid_type"),
     (order(9, lines="P1 x2"), "invalid_type"),
     (order(10, lines=[]), "invalid_value"),
     (order(11, lines=[5]), "invalid_type"),
     (order(12, lines=line(quantity=1.5)), "invalid_type"),
-    (order(13, lines=line(quantity=0), total_amount=-1.0), "negative_amount"),
-    (order(14, lines=line(quantity=-2), total_amount=-22.0), "negative_amount"),
-    (order(15, lines=line(quantity=-2)), "non_positive_quantity"),
+    (order(13, lines=line(quantity=0), total_amount=9.5), None),   # a value line: its price once, less discount
+    (order(14, lines=line(quantity=-2, discount=-1), total_amount=-20.0), None),  # a return: negative revenue
+    (order(15, lines=line(quantity=-2)), "invalid_value"),         # a return's discount must be <= 0
     (order(16, lines=line(unit_price=10.123)), "invalid_value"),
     (order(17, lines=line(discount=50)), "invalid_value"),
     (order(18, lines=line(product_id=None)), "missing_field"),
@@ -106,6 +107,11 @@ CASES: list[tuple[bytes, str | None]] = [
     (order(51, lines=line(product_id="\u00e9" * 129)), "invalid_value"),
     (order(52, store_id="S" * 200_000), "invalid_value"),
     (json.dumps({**VIEW, "event_id": "V6", "session_id": "s" * 129}).encode(), "invalid_value"),
+    (order(53, lines=line(discount=-1), total_amount=22.0), "negative_amount"),     # only a return's is negative
+    (order(54, lines=line(quantity=0, discount=11), total_amount=-0.5), "invalid_value"),  # beyond the value
+    (order(55, lines=line(quantity=-(2**63), unit_price=1, discount=0), total_amount=1.0), "implausible_quantity"),
+    (order(56, lines=line(quantity=-2, unit_price=5e8, discount=0), total_amount=-1e9), None),  # at the bound
+    (order(57, lines=line(quantity=-3, unit_price=5e8, discount=0), total_amount=-1.5e9), "implausible_amount"),
 ]
 
 
@@ -127,7 +133,9 @@ def test_each_bad_record_is_quarantined_with_reason(landed: Settings) -> None:
 
 def test_accepted_hostile_records_are_typed(landed: Settings) -> None:
     orders = {r["event_id"]: r for r in rows(landed, SILVER_ORDERS)}
-    assert set(orders) == {"E22", "E45", "E49"}
+    assert set(orders) == {"E13", "E14", "E22", "E45", "E49", "E56"}
+    assert (orders["E14"]["total_amount"], orders["E14"]["units"]) == (Decimal("-20.00"), -2)
+    assert (orders["E13"]["total_amount"], orders["E13"]["units"]) == (Decimal("9.50"), 0)
     views = rows(landed, SILVER_PRODUCT_VIEWS)
     assert {v["event_id"] for v in views} == {"V", "V2"}
     assert all(v["event_time"].isoformat() == "2026-09-01T08:00:00+00:00" for v in views)

@@ -310,8 +310,8 @@ def test_an_unsorted_history_file_is_not_judged_late(settings: Settings, tmp_pat
 
 def test_lines_known_by_their_amount_keep_every_cent(settings: Settings, tmp_path: Path) -> None:
     """lines.amount instead of a unit price: revenue is the amount to the cent, the unit price is
-    derived (rounded up, the rounding given back as a discount); a quantity of 0 with an amount is
-    quarantined with its line, not a crash."""
+    derived (rounded up, the rounding given back as a discount); a quantity of 0 with an amount is a
+    value line (its price once, no units), a negative quantity and amount a return."""
     fields = {k: v for k, v in SHOP["fields"].items() if k != "lines.unit_price"}
     settings = with_sources(settings, shop={**SHOP, "fields": {**fields, "lines.amount": "Betrag"}})
     sales = tmp_path / "amounts.csv"
@@ -319,15 +319,16 @@ def test_lines_known_by_their_amount_keep_every_cent(settings: Settings, tmp_pat
                      "M1;K1;01.09.2026 10:00;CD;12;100,00\n"
                      "M2;K2;01.09.2026 11:00;CD;3;10,00\n"
                      "M3;K3;01.09.2026 12:00;CD;1;7,99\n"
-                     "M4;K4;01.09.2026 13:00;CD;0;5,00\n")
+                     "M4;K4;01.09.2026 13:00;CD;0;5,00\n"
+                     "M5;K5;01.09.2026 14:00;CD;-2;-9,99\n")
     run_batch(settings, bronze=lambda lake, engine: FileIngestor(lake, engine, settings, "shop", [sales]))
     lines = {r["order_id"]: r for r in rows(settings, SILVER_ORDER_LINES)}
     assert {k: (v["unit_price"], v["discount"], v["revenue"]) for k, v in lines.items()} == {
         "M1": (Decimal("8.34"), Decimal("0.08"), Decimal("100.00")),
         "M2": (Decimal("3.34"), Decimal("0.02"), Decimal("10.00")),
-        "M3": (Decimal("7.99"), Decimal("0.00"), Decimal("7.99"))}
-    [held] = rows(settings, QUARANTINE)
-    assert (held["source_position"], held["reason"], held["reason_detail"]) == (
-        "amounts.csv:5", "non_positive_quantity", "lines.quantity")
+        "M3": (Decimal("7.99"), Decimal("0.00"), Decimal("7.99")),
+        "M4": (Decimal("5.00"), Decimal("0.00"), Decimal("5.00")),
+        "M5": (Decimal("5.00"), Decimal("-0.01"), Decimal("-9.99"))}
+    assert rows(settings, QUARANTINE) == []
     with pytest.raises(ConfigError, match="not both"):
         with_sources(settings, shop={**SHOP, "fields": {**SHOP["fields"], "lines.amount": "Betrag"}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -74,7 +75,7 @@ def test_same_lake_schema(both: dict[str, Settings]) -> None:
 
 
 def test_a_line_grain_partner_file_lands_alike(tmp_path: Path, spark_session: object) -> None:
-    """A partner file with bad lines (a division by zero, NaN, a return) through the Spark engine:
+    """A partner file with bad lines (a division by zero, NaN) and a return through the Spark engine:
     mapped in-process, then Bronze, Silver and Gold on Spark, the same tables as on DuckDB, with
     days counted in a reporting zone that is not UTC (and not whole hours from it)."""
     from salesflow.bronze.file_ingest import FileIngestor
@@ -97,8 +98,9 @@ def test_a_line_grain_partner_file_lands_alike(tmp_path: Path, spark_session: ob
     assert {o["order_id"]: o["event_date"] for o in lakes["spark"]["silver.orders"]} == {
         "B1": date(2026, 9, 1), "B2": date(2026, 9, 2), "B3": date(2026, 8, 31)}
     held = {r["source_position"]: r["reason_detail"] for r in lakes["spark"]["silver.quarantine"]}
-    assert held == {"receipts.csv:4": "lines.unit_price", "receipts.csv:5": "lines.unit_price",
-                    "receipts.csv:6": "lines.quantity"}
+    assert held == {"receipts.csv:4": "lines.unit_price", "receipts.csv:5": "lines.unit_price"}  # 6: a return
+    returns = {r["event_date"]: r["returns"] for r in lakes["spark"]["gold.category_revenue"] if r["returns"]}
+    assert returns == {date(2026, 8, 31): Decimal("12.50")}
 
 
 def test_untranslatable_model_names_itself(tmp_path: Path, spark_session: object) -> None:

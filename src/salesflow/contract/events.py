@@ -42,6 +42,8 @@ CONTRACT_VERSION = 1
 # No control characters: a NUL in a key breaks PostgreSQL, and none belongs in an id.
 Id = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=f"^[^{CONTROL_CHARACTERS[1:-1]}]+$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+SignedMoney = Annotated[Decimal, Field(max_digits=16, decimal_places=2)]
+"""A discount of a return line, an order total of returns: negative where the line is."""
 
 
 def bounds_of(info: ValidationInfo) -> Bounds:
@@ -106,29 +108,41 @@ class _Event(BaseModel):
 
 
 class OrderLine(BaseModel):
+    """A sale (quantity > 0), a return (quantity < 0: its revenue is negative) or a value line
+    (quantity 0: weighed goods, a deposit, an adjustment; its revenue is its unit price, and it adds
+    no units). The discount is money off the whole line, in the line's direction: between 0 and the
+    line's amount, so negative on a return."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
     product_id: Id
-    quantity: Annotated[StrictInt, Field(gt=0)]
+    quantity: StrictInt
     unit_price: Money
-    discount: Money = Decimal("0")
-    """Money taken off the whole line (not per unit)."""
+    discount: SignedMoney = Decimal("0")
 
     _numbers = field_validator("unit_price", "discount", mode="before")(_json_number)
 
     @property
+    def amount(self) -> Decimal:
+        """The line before its discount: a value line counts its unit price once."""
+        return (self.quantity or 1) * self.unit_price
+
+    @property
     def revenue(self) -> Decimal:
-        return self.quantity * self.unit_price - self.discount
+        return self.amount - self.discount
 
     @model_validator(mode="after")
     def _discount_within_line(self, info: ValidationInfo) -> OrderLine:
         bounds = bounds_of(info)
-        if self.quantity > bounds.max_quantity:
+        if self.quantity >= 0 and self.discount < 0:
+            raise ValueError("negative discount on a line that is not a return")
+        if abs(self.quantity) > bounds.max_quantity:
             raise ValueError(f"implausible quantity: more than {bounds.max_quantity}")
         if self.unit_price > bounds.max_amount:
             raise ValueError(f"implausible unit price: more than {bounds.max_amount}")
-        if self.discount > self.quantity * self.unit_price:
-            raise ValueError("discount exceeds line amount")
+        low, high = sorted((self.amount, Decimal(0)))
+        if not low <= self.discount <= high:
+            raise ValueError("discount beyond the line amount, or against its direction")
         return self
 
 
@@ -141,7 +155,8 @@ class OrderCreated(_Event):
     currency: Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")]
     payment_method: PaymentMethod
     lines: Annotated[list[OrderLine], Field(min_length=1, max_length=1000)]
-    total_amount: Money
+    total_amount: SignedMoney
+    """The sum of the lines' revenue: negative for an order of returns only."""
     quarantined_lines: Annotated[StrictInt, Field(ge=0, le=MAX_QUARANTINED_LINES)] = 0
     """Lines of the partner's basket quarantined on their own (a line-grain file source): the order
     holds, and totals, the lines that kept the contract."""
@@ -150,7 +165,7 @@ class OrderCreated(_Event):
 
     @model_validator(mode="after")
     def _total_matches_lines(self, info: ValidationInfo) -> OrderCreated:
-        if self.total_amount > bounds_of(info).max_amount:
+        if abs(self.total_amount) > bounds_of(info).max_amount:
             raise ValueError(f"implausible total amount: more than {bounds_of(info).max_amount}")
         if abs(sum(line.revenue for line in self.lines) - self.total_amount) > Decimal("0.01"):
             raise ValueError("total_amount does not match the sum of the lines")

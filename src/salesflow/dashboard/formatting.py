@@ -28,7 +28,7 @@ TITLES = {
     "target_date": "Date", "predicted_units": "Predicted units", "lower_units": "Lower bound",
     "upper_units": "Upper bound", "days": "Days with data", "compared_days": "Compared days",
 }
-_MONEY = ("revenue", "aov", "amount", "price", "discount", "value", "spend", "monetary")
+_MONEY = ("revenue", "aov", "amount", "price", "discount", "value", "spend", "monetary", "returns")
 _GROWTH = ("growth", "change")
 _SHARE = ("rate", "share", "_to_", "coverage")
 _TEXT = {"month", "category", "name", "city", "segment", "kind", "compared_days", "status", "rule", "layer",

@@ -154,7 +154,13 @@ class EngineAdapter(ABC):
         # The rows come through the lake (its storage errors are transient and retried), then the
         # engine filters them: an engine scanning the files itself would turn an outage into a
         # model error. The files were pruned by the predicate already.
-        rows = lake.load(dataset, None if columns is None else sorted({*columns, *predicate_columns(predicate)}))
+        wanted_columns = None if columns is None else sorted({*columns, *predicate_columns(predicate)})
+        absent = [] if wanted_columns is None or empty is None else \
+            [c for c in wanted_columns if c not in dataset.schema.names and c in empty.names]
+        rows = lake.load(dataset, None if wanted_columns is None else [c for c in wanted_columns if c not in absent])
+        for column in absent:  # a column a newer version added (gold.daily_sales.returns): null in older rows
+            added = empty.field(column)  # type: ignore[union-attr]  # absent is empty without a schema
+            rows = rows.append_column(added, pa.nulls(rows.num_rows, added.type))
         if predicate is None:
             self.register(name, rows.select(columns) if columns else rows)
             return True

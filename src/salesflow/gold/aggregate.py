@@ -57,10 +57,11 @@ _PRIOR = {  # the columns each model folds the batch into
         ("units", pa.int64()), ("updated_at", _TS)]),
     GOLD_DAILY_SALES: pa.schema([
         ("event_date", pa.date32()), ("product_id", pa.string()), ("category", pa.string()), ("units", pa.int64()),
-        ("revenue", _MONEY), ("discount", _MONEY), ("orders", pa.int64())]),
+        ("revenue", _MONEY), ("discount", _MONEY), ("orders", pa.int64()), ("gross_revenue", _MONEY),
+        ("returns", _MONEY)]),
     GOLD_CATEGORY_REVENUE: pa.schema([
         ("event_date", pa.date32()), ("category", pa.string()), ("revenue", _MONEY), ("orders", pa.int64()),
-        ("units", pa.int64())]),
+        ("units", pa.int64()), ("gross_revenue", _MONEY), ("returns", _MONEY)]),
     GOLD_FUNNEL_DAILY: pa.schema([
         ("event_date", pa.date32()), ("category", pa.string()), ("views", pa.int64()), ("carts", pa.int64()),
         ("orders", pa.int64())]),

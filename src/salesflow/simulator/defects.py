@@ -143,10 +143,9 @@ class DefectInjector:
         if event["event_type"] != "order_created":
             return None, "silver"
         lines = [dict(line) for line in event["lines"]]
-        if self.rng.random() < 0.5:
-            lines[0]["quantity"] = -lines[0]["quantity"]
-            damaged["lines"] = lines
-            return damaged, "non_positive_quantity"
+        # A negative quantity is a return line in the contract, not a defect: the price is negated.
+        # (The draw is kept so a seed gives the same records as before returns were accepted.)
+        self.rng.random()
         lines[0]["unit_price"] = -lines[0]["unit_price"]
         damaged["lines"] = lines
         return damaged, "negative_amount"

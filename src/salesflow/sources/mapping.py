@@ -39,10 +39,13 @@ def _from_amount(amount: FieldSpec, quantity: FieldSpec | None, spec: MappingSpe
         text = f"replace({text}, ',', '.')"
     cents = f"round(TRY_CAST({text} AS DOUBLE) * {amount.scale if amount.scale is not None else 1!r} * 100)"
     count = "NULL" if quantity is None else f"TRY_CAST({NULLIF_TRIM.format(_source(quantity))} AS BIGINT)"
-    # No quantity to divide by: the price is the whole amount, so Silver names the quantity.
+    # Quantity 0 (a value line: weighed goods, a deposit) or none: the price is the whole amount
+    # (and with none, Silver names the missing quantity). A return (quantity and amount negative)
+    # gets a positive price and a negative rounding discount, as a return line has.
     per_unit = f"COALESCE(ceil({cents} / NULLIF({count}, 0)), {cents})"
+    units = f"COALESCE(NULLIF({count}, 0), 1)"
     return {"lines.unit_price": FieldSpec(expr=f"{per_unit} / 100"),
-            "lines.discount": FieldSpec(expr=f"({per_unit} * {count} - {cents}) / 100")}
+            "lines.discount": FieldSpec(expr=f"({per_unit} * {units} - {cents}) / 100")}
 
 
 NULLIF_TRIM = "NULLIF(trim(CAST({} AS VARCHAR)), '')"
@@ -266,5 +269,7 @@ FROM judged WHERE __error IS NOT NULL OR {order_id} IS NULL OR line_problem IS N
         discount = self.fields.get("lines.discount")
         d = "0" if discount is None else \
             f"COALESCE(TRY_CAST({self._amount('lines.discount', discount)} AS DECIMAL(18, 2)), 0)"
-        return f"TRY({q} * {p} - {d})"  # beyond DECIMAL(18, 2): unknown, and the line is quarantined
+        # As Silver counts it (a value line, quantity 0, counts its price once); beyond DECIMAL(18, 2):
+        # unknown, and the line is quarantined.
+        return f"TRY(CASE WHEN {q} = 0 THEN {p} ELSE {q} * {p} END - {d})"
 

@@ -43,8 +43,11 @@ line_verdicts AS (
 SELECT
     batch_id, record_seq, line_number, product_id, quantity, unit_price, discount,
     -- Only within the bounds: beyond them the product may not fit (the line is quarantined anyway).
-    CASE WHEN quantity <= {{ max_quantity }} AND unit_price <= {{ max_amount }}
-         THEN CAST(quantity * unit_price - discount AS DECIMAL(18, 2)) END AS revenue,
+    -- A return (quantity < 0) has negative revenue; a value line (quantity 0: weighed goods, a
+    -- deposit) counts its unit price once and adds no units (salesflow.contract.events.OrderLine).
+    CASE WHEN quantity BETWEEN -{{ max_quantity }} AND {{ max_quantity }} AND unit_price <= {{ max_amount }}
+         THEN CAST(CASE WHEN quantity = 0 THEN unit_price ELSE quantity * unit_price END - discount AS DECIMAL(18, 2))
+    END AS revenue,
     CASE
         WHEN item_t <> 'OBJECT' THEN 'invalid_type:lines'
         WHEN repeated_key THEN 'malformed_json:lines'
@@ -59,12 +62,15 @@ SELECT
              OR regexp_matches(product_id, {{ control_characters }}) THEN 'invalid_value:lines.product_id'
         WHEN unit_price IS NULL OR unit_price_exact IS NULL OR unit_price_exact <> unit_price THEN 'invalid_value:lines.unit_price'
         WHEN discount IS NULL OR discount_exact IS NULL OR discount_exact <> discount THEN 'invalid_value:lines.discount'
-        WHEN quantity <= 0 THEN 'non_positive_quantity:lines.quantity'
         WHEN unit_price < 0 THEN 'negative_amount:lines.unit_price'
-        WHEN discount < 0 THEN 'negative_amount:lines.discount'
-        WHEN quantity IS NULL OR quantity > {{ max_quantity }} THEN 'implausible_quantity:lines.quantity'
+        WHEN quantity >= 0 AND discount < 0 THEN 'negative_amount:lines.discount'
+        -- BETWEEN, not abs(): abs() of the smallest BIGINT overflows.
+        WHEN quantity IS NULL OR quantity NOT BETWEEN -{{ max_quantity }} AND {{ max_quantity }}
+            THEN 'implausible_quantity:lines.quantity'
         WHEN unit_price > {{ max_amount }} THEN 'implausible_amount:lines.unit_price'
-        WHEN discount > quantity * unit_price THEN 'invalid_value:lines.discount'
+        -- The discount lies between 0 and the line's amount: negative only on a return.
+        WHEN discount > greatest(CASE WHEN quantity = 0 THEN unit_price ELSE quantity * unit_price END, 0)
+             OR discount < least(quantity * unit_price, 0) THEN 'invalid_value:lines.discount'
     END AS problem
 FROM line_typed
 )

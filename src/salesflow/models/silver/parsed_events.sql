@@ -148,7 +148,8 @@ flagged AS (
                 WHEN session_id = '' OR length(session_id) > {{ max_id_chars }} THEN 'session_id'
                 WHEN product_id = '' OR length(product_id) > {{ max_id_chars }} THEN 'product_id' END
         END AS bad_value,
-        CASE WHEN total_amount_exact > {{ max_amount }} THEN 'implausible_amount:total_amount'
+        CASE WHEN total_amount_exact NOT BETWEEN -{{ max_amount }} AND {{ max_amount }}
+                 THEN 'implausible_amount:total_amount'
              WHEN event_type = 'add_to_cart' AND (quantity IS NULL OR quantity > {{ max_quantity }})
                  THEN 'implausible_quantity:quantity'
         END AS implausible
@@ -230,6 +231,5 @@ SELECT
         WHEN implausible IS NOT NULL THEN implausible
         WHEN is_order AND currency <> {{ reporting_currency }} THEN 'unsupported_currency:currency'
         WHEN event_type = 'add_to_cart' AND quantity <= 0 THEN 'non_positive_quantity:quantity'
-        WHEN is_order AND total_amount < 0 THEN 'negative_amount:total_amount'
     END AS problem
 FROM keyed
