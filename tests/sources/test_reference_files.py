@@ -11,7 +11,7 @@ from pathlib import Path
 from salesflow.config import Settings, load_settings
 from salesflow.jobs.sources import ingest_files
 from salesflow.jobs.warehouse import load_warehouse
-from salesflow.lake.tables import GOLD_CATEGORY_REVENUE, GOLD_DAILY_SALES, REF_PRODUCTS
+from salesflow.lake.tables import GOLD_CATEGORY_REVENUE, GOLD_DAILY_SALES, REF_CUSTOMERS, REF_PRODUCTS
 from salesflow.warehouse.targets import connect
 from tests.pipeline.lakeview import rows
 
@@ -117,3 +117,32 @@ def test_a_bad_catalogue_row_rejects_its_file_with_the_line(settings: Settings, 
     assert messages["keyless.csv"][0] == "rejected"
     assert messages["keyless.csv"][1].startswith("keyless.csv:2: product_id")
     assert run.rejected and run.reference is None and rows(settings, REF_PRODUCTS) == []
+
+
+def test_customers_and_stores_from_files_fill_the_dimensions(settings: Settings, tmp_path: Path) -> None:
+    """The other kinds: a store list with names and cities, customers with a signup date in the
+    partner's format; facts loaded before them keep their keys (inferred members, filled in place)."""
+    settings = load_settings(data_dir=settings.data_dir, files={
+        "sales": SALES,
+        "stores": {"kind": "stores", "fields": {"store_id": "id", "name": "name", "city": "town"}},
+        "customers": {"kind": "customers", "fields": {
+            "customer_id": "kunde", "signup_date": {"column": "seit", "format": "%d.%m.%Y"}, "tier": "stufe"}},
+    })
+    sales = tmp_path / "sales.csv"
+    sales.write_text("Bon;Kunde;Zeit;Artikel;Menge;Preis\nB1;K1;2026-09-01T10:00:00Z;P1;2;5.00\n")
+    ingest_files(settings, [sales], "sales")
+    load_warehouse(settings)
+    stores, customers = tmp_path / "stores.csv", tmp_path / "customers.csv"
+    stores.write_text("id,name,town\nfiliale-1,Mitte,Berlin\nfiliale-2,Altona,Hamburg\n")
+    customers.write_text("kunde,seit,stufe\nK1,02.01.2025,gold\n")
+    for path, name in ((stores, "stores"), (customers, "customers")):
+        run = ingest_files(settings, [path], name)
+        assert not run.rejected and run.reference is not None and run.restated is None
+    load_warehouse(settings)
+    with connect(settings) as target:
+        fact = target.select(
+            "SELECT s.name, s.city, c.signup_date FROM fact_sales f JOIN dim_store s ON s.store_key = f.store_key "
+            "JOIN dim_customer c ON c.customer_key = f.customer_key").to_pylist()
+        stores_known = target.select("SELECT count(*) AS n FROM dim_store WHERE store_key <> -1")["n"][0].as_py()
+    assert fact == [{"name": "Mitte", "city": "Berlin", "signup_date": date(2025, 1, 2)}] and stores_known == 2
+    assert rows(settings, REF_CUSTOMERS)[0]["tier"] == "gold"
