@@ -47,3 +47,7 @@ def test_the_engine_reads_and_writes_lake_tables_as_relations(tmp_path: Path) ->
     assert engine.read_table(lake, spec, "earlier", version=0, columns=["v"])
     assert sorted(engine.query("SELECT v FROM earlier")["v"].to_pylist()) == [2, 4, 6]
     assert engine.rows("earlier") == 3 and lake.txn_version(spec, "app") == 1
+    # A column a newer version reads that an older one did not write (gold.daily_sales.returns) is null.
+    wider = pa.schema([*schema, ("returns", pa.decimal128(18, 2))])
+    assert engine.read_table(lake, spec, "wide", predicate="day = 'd2'", columns=wider.names, empty=wider)
+    assert engine.query("SELECT day, v, returns FROM wide").to_pylist() == [{"day": "d2", "v": 6, "returns": None}]

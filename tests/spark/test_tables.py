@@ -145,14 +145,31 @@ def test_rows_that_do_not_fit_the_table_are_refused(engine: SparkEngine, tmp_pat
     lake = Lake(str(tmp_path / "lake"))
     engine.register("ok", rows(5, 1))
     engine.write_table(lake, SPEC, "ok", WriteScope.append(), Txn("app", 1))
-    engine.register("extra", rows(5, 2).append_column("surprise", pa.array([1] * 5)))
-    with pytest.raises(LakeSchemaError, match="surprise"):
-        engine.write_table(lake, SPEC, "extra", WriteScope.append(), Txn("app", 2))
+    engine.register("renamed", rows(5, 2).rename_columns([*SCHEMA.names[:-1], "labels"]))
+    with pytest.raises(LakeSchemaError, match="labels"):  # not the table's columns and more: a different table
+        engine.write_table(lake, SPEC, "renamed", WriteScope.append(), Txn("app", 2))
     too_big = rows(1, 3).set_column(4, "amount", pa.array([Decimal("12345678901234567.5")], pa.decimal128(38, 1)))
     engine.register("too_big", too_big)
     with pytest.raises(LakeSchemaError, match="rejected"):
         engine.write_table(lake, SPEC, "too_big", WriteScope.append(), Txn("app", 3))
     assert lake.txn_version(SPEC, "app") == 1 and read(lake).num_rows == 5, "nothing of either was committed"
+
+
+def test_a_column_a_newer_version_adds_widens_a_table_an_older_one_wrote(engine: SparkEngine, tmp_path: Path) -> None:
+    """As on the DuckDB path (a new optional contract field, silver.orders.quarantined_lines): the
+    table gains the column in a commit of its own, older rows read it as null, on both readers."""
+    lake = Lake(str(tmp_path / "lake"))
+    engine.register("old", rows(4, 1))
+    engine.write_table(lake, SPEC, "old", WriteScope.append(), Txn("app", 1))
+    engine.register("new", rows(2, 2).append_column("note", pa.array(["x", None])))
+    assert engine.write_table(lake, SPEC, "new", WriteScope.append(), Txn("app", 2))
+    table = lake.read(SPEC)
+    assert table is not None and table.num_rows == 6
+    assert table["note"].null_count == 5 and "x" in table["note"].to_pylist()
+    wider = pa.schema([*SCHEMA, ("note", pa.string()), ("later", pa.int64())])
+    assert engine.read_table(lake, SPEC, "again", columns=wider.names, empty=wider)
+    assert engine.query('SELECT count(*) AS n, count(later) AS later FROM "again"', "t").to_pylist() == [
+        {"n": 6, "later": 0}]
 
 
 @pytest.mark.parametrize("feature", [{"delta.enableDeletionVectors": "true"}, {"delta.columnMapping.mode": "name"}])

@@ -146,6 +146,12 @@ class SparkEngine(EngineAdapter):
             self._view(scan, frame)
             frame = self.spark.sql(self.translator.translate(
                 f'SELECT * FROM "{scan}" WHERE {predicate}', f"read {spec.qualified}"))  # noqa: S608 - our own predicates
+        if columns and empty is not None:  # a column a newer version added: null in older rows
+            from pyspark.sql import functions as F  # noqa: N812 - Spark's own spelling
+            from pyspark.sql.pandas.types import from_arrow_type
+
+            for column in [c for c in columns if c not in frame.columns and c in empty.names]:
+                frame = frame.withColumn(column, F.lit(None).cast(from_arrow_type(empty.field(column).type)))
         self._view(name, frame.select(*columns) if columns else frame)
         return True
 

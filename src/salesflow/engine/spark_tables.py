@@ -25,6 +25,7 @@ from salesflow.lake.delta import Lake
 from salesflow.lake.files import (
     NewFile,
     TableFiles,
+    add_columns,
     commit_files,
     committed,
     partition_text,
@@ -76,7 +77,11 @@ def write_frame(frame: DataFrame, lake: Lake, spec: TableSpec, scope: WriteScope
     current = table_files(lake, spec, predicate=scope.predicate) if scope.predicate is not None else None
     schema = current.schema if current is not None else table_schema(lake, spec) or _frame_schema(frame)
     extra = [name for name in frame.columns if name not in schema.names]
-    if extra:
+    if extra and set(schema.names) <= set(frame.columns) and table_schema(lake, spec) is not None:
+        add_columns(lake, spec, [_frame_schema(frame).field(name) for name in extra])  # as the DuckDB path's merge
+        current = table_files(lake, spec, predicate=scope.predicate) if scope.predicate is not None else None
+        schema = table_schema(lake, spec) or schema
+    elif extra:
         raise LakeSchemaError(f"{spec.qualified} rejected the batch: columns {', '.join(extra)} are not in the table")
     rows = frame
     if current is not None and current.files and not predicate_columns(scope.predicate) <= set(spec.partition_by):

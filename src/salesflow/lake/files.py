@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction
 from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.schema import Field
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from salesflow.errors import LakeSchemaError, LakeWriteError
@@ -83,6 +84,18 @@ def _refuse_unreadable(table: DeltaTable, spec: TableSpec) -> None:
             f"{spec.qualified} uses {', '.join(sorted(found))}: the Spark engine reads a table's Parquet "
             "files and cannot apply that; rewrite the table without it (or use spark.delta = native on a "
             "cluster with the delta-spark jars)")
+
+
+def add_columns(lake: Lake, spec: TableSpec, fields: list[pa.Field]) -> None:
+    """Columns a newer salesflow adds to a table an older one wrote (an optional contract field), in
+    a commit of their own before the data: the files already there read them as null. (A write
+    transaction with a wider schema would not widen the table: the new column would go unseen.)"""
+    lake.refuse_if_pinned(spec)
+    table = lake.table(spec)
+    if table is None:
+        return
+    with lake.storage():
+        table.alter.add_columns([Field.from_arrow(f) for f in fields])
 
 
 def committed(lake: Lake, spec: TableSpec, app_id: str, batch_id: int) -> bool:
