@@ -4,8 +4,8 @@ Runs, each as a fresh process on a fresh copy of the same landing log (default 2
 with the simulator's default duplicates, late and malformed events):
 - salesflow batch (DuckDB engine) and salesflow stream --available-now (landing source);
 - salesflow batch on the Spark engine (local[2]);
-- a plain PySpark batch job, a Spark Structured Streaming job (file source, availableNow) and a
-  pandas job doing the same Silver/Gold work (bench/peers/);
+- a plain PySpark batch job, a Spark Structured Streaming job (file source, availableNow), a
+  pandas job and one plain DuckDB SQL script doing the same Silver/Gold work (bench/peers/);
 then the stream's freshness at fixed input rates (bench/stream_bench.py, Kafka via tansu).
 Peak memory is the run's own cgroup peak (the JVM included). Agreement compares each run's Silver
 counts and order-line revenue with salesflow batch. With ``--repeat N`` every run is made N times,
@@ -136,6 +136,7 @@ def main() -> None:
         ("pyspark batch", lambda: peer(workload, "pyspark-batch", "spark_job.py", "batch")),
         ("pyspark structured streaming", lambda: peer(workload, "pyspark-streaming", "spark_job.py", "stream")),
         ("pandas", lambda: peer(workload, "pandas", "pandas_job.py")),
+        ("duckdb script", lambda: peer(workload, "duckdb-script", "duckdb_job.py")),
     ]
     made: dict[str, list[dict[str, Any]]] = {}
     for _ in range(args.repeat):
