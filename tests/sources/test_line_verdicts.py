@@ -134,3 +134,21 @@ def test_any_mix_of_lines_lands_each_line_once_with_its_money(basket: list[tuple
             assert o["quarantined_lines"] == sum(
                 1 for i, (order, _, _) in enumerate(basket) if order == o["order_id"] and f"mix.csv:{i + 2}" in held)
         assert all(r["reason"] and r["reason_detail"] for r in held.values())
+
+
+def test_a_quarantined_return_counts_as_money_quarantined(settings: Settings, tmp_path: Path) -> None:
+    """The share of money quarantined counts totals without their sign: a return line held back
+    (its discount points the wrong way) is 13.50 quarantined, not 13.50 given back."""
+    fields = {**SHOP["fields"], "lines.discount": "Rabatt"}  # type: ignore[dict-item]
+    settings = _shop(settings, {**SHOP, "fields": fields})
+    path = tmp_path / "returns.csv"
+    path.write_text("Bon;Kunde;Zeit;Artikel;Menge;Betrag;Rabatt\n"
+                    "R1;K1;01.09.2026 10:00;Tisch;1;10,00;0\n"
+                    "R2;K2;01.09.2026 11:00;Tisch;-1;-12,50;1\n")
+    run = run_batch(settings, bronze=lambda lake, engine: FileIngestor(lake, engine, settings, "shop", [path]))
+    assert run.reconciliation is not None and run.reconciliation.balanced
+    [held] = rows(settings, QUARANTINE)
+    assert (held["source_position"], held["reason"], held["reason_detail"]) == (
+        "returns.csv:3", "invalid_value", "lines.discount")
+    assert (run.money["quarantined"], run.money["quarantined_gross"], run.money["bronze_gross"]) == (
+        Decimal("-13.50"), Decimal("13.50"), Decimal("23.50"))

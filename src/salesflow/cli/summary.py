@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+from salesflow.silver.quarantine_rate import money_quarantined
 
 if TYPE_CHECKING:
     from salesflow.pipeline.runner import BatchRun
@@ -42,7 +43,7 @@ def _shares(run: BatchRun) -> dict[str, Any]:
     """What share of the run's records, and of its order money, went to quarantine."""
     records, quarantined = run.total("bronze_rows"), run.total("quarantined_total")
     money = run.money
-    total, held = money.get("bronze", Decimal(0)), money.get("quarantined", Decimal(0))
+    total, held = money_quarantined(money)
     return {"records": round(quarantined / records, 4) if records else 0.0,
             "money": round(float(held / total), 4) if total else 0.0, "money_quarantined": held, "money_total": total}
 

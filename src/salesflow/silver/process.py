@@ -347,17 +347,22 @@ class SilverProcessor:
             "WHERE event_type = 'order_created'), "
             "b AS (SELECT e.event_date, sum(e.total_amount) AS bronze, "
             "sum(CASE WHEN q.record_seq IS NOT NULL THEN e.total_amount END) AS quarantined, "
-            "sum(CASE WHEN d.record_seq IS NOT NULL THEN e.total_amount END) AS duplicates FROM e "
+            "sum(CASE WHEN d.record_seq IS NOT NULL THEN e.total_amount END) AS duplicates, "
+            "sum(abs(e.total_amount)) AS bronze_gross, "
+            "sum(CASE WHEN q.record_seq IS NOT NULL THEN abs(e.total_amount) END) AS quarantined_gross FROM e "
             f'LEFT JOIN (SELECT DISTINCT record_seq FROM "{outputs[QUARANTINE]}") q ON q.record_seq = e.record_seq '
             f'LEFT JOIN (SELECT DISTINCT record_seq FROM "{outputs[DUPLICATES]}") d ON d.record_seq = e.record_seq '
             "GROUP BY e.event_date), "
             f'o AS (SELECT event_date, sum(total_amount) AS silver FROM "{outputs[SILVER_ORDERS]}" '
             "GROUP BY event_date) "
             "SELECT coalesce(b.event_date, o.event_date) AS event_date, b.bronze, o.silver, b.quarantined, "
-            "b.duplicates FROM b FULL OUTER JOIN o ON b.event_date IS NOT DISTINCT FROM o.event_date",
+            "b.duplicates, b.bronze_gross, b.quarantined_gross "
+            "FROM b FULL OUTER JOIN o ON b.event_date IS NOT DISTINCT FROM o.event_date",
             "silver money").to_pylist()
+        # *_gross: the totals without their sign, so a share of money quarantined means the same
+        # when returns (negative totals) are in the batch.
         totals = {k: sum((Decimal(d[k] or 0) for d in days), Decimal(0))
-                  for k in ("bronze", "silver", "quarantined", "duplicates")}
+                  for k in ("bronze", "silver", "quarantined", "duplicates", "bronze_gross", "quarantined_gross")}
         places = ("silver", "quarantined", "duplicates")
         differing = [str(d["event_date"] or "none") for d in days
                      if Decimal(d["bronze"] or 0) != sum(Decimal(d[k] or 0) for k in places)]

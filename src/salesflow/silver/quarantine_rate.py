@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 RATE_EXCLUDES = ("processing_error", "conflicting_duplicate")
 
 
+def money_quarantined(money: dict[str, Decimal]) -> tuple[Decimal, Decimal]:
+    """(order money, of it quarantined), each without sign: a quarantined return (a negative total)
+    counts as money quarantined, not as money given back."""
+    return money.get("bronze_gross", Decimal(0)), money.get("quarantined_gross", Decimal(0))
+
+
 def judge_quarantine_rate(gate: QualityGate, config: QualityConfig, batch_id: int, records: int,
                           quarantined: dict[str, int], money: dict[str, Decimal]) -> None:
     """Record the rule for the batch; raises QualityGateError when it blocks."""
@@ -27,12 +33,13 @@ def judge_quarantine_rate(gate: QualityGate, config: QualityConfig, batch_id: in
         return
     counted = sum(quarantined.values()) - sum(quarantined.get(r, 0) for r in RATE_EXCLUDES)
     share = counted / records
-    money_share = float(money["quarantined"] / money["bronze"]) if money and money.get("bronze") else 0.0
+    total, held = money_quarantined(money)
+    money_share = float(held / total) if total else 0.0
     blocks = config.quarantine_rate_fail is not None and share > config.quarantine_rate_fail \
         and records >= config.quarantine_rate_min_rows
     over = share > config.quarantine_rate_warn
     sample = {"quarantined": counted, "records": records, "share": round(share, 4),
-              "money_quarantined": str(money.get("quarantined", 0)), "money": str(money.get("bronze", 0)),
+              "money_quarantined": str(held), "money": str(total),
               "money_share": round(money_share, 4)}
     check = gate.record("events", f"batch {batch_id}", "quarantine_rate", "quarantine_rate",
                         "fail" if blocks else "warn", counted if over else 0, [sample])
