@@ -137,7 +137,8 @@ def test_a_reused_id_with_other_content_is_quarantined_naming_the_first(tmp_path
     first = run_batch(settings).silver[-1]
     # The batch in money: 90.00 sent = 10.00 accepted + 70.00 in quarantine + 10.00 of an exact repeat.
     assert first.money == {"bronze": Decimal("90.00"), "silver": Decimal("10.00"), "quarantined": Decimal("70.00"),
-                           "duplicates": Decimal("10.00")} and first.balanced
+                           "duplicates": Decimal("10.00"), "bronze_gross": Decimal("90.00"),
+                           "quarantined_gross": Decimal("70.00")} and first.balanced
     # A month later: the same order id under a new event id and another total (beyond the horizon:
     # the key index finds it), and a new event id re-sending the order unchanged (a duplicate).
     later = "2026-10-01T10:00:00Z"
