@@ -16,7 +16,9 @@ import pytest
 from salesflow.config import Settings, load_settings
 from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.forecast.backtest import apply_class_bands
+from salesflow.forecast.demand_classes import CLASSES
 from salesflow.forecast.features import FEATURES, HORIZONS, NUMERIC, build_features
+from salesflow.forecast.kinds import BY_CLASS, KINDS
 from salesflow.forecast.registry import Registry
 from salesflow.jobs import run_batch
 from salesflow.jobs.forecast import predict, train
@@ -107,8 +109,15 @@ def test_gradient_boosting_beats_seasonal_naive_and_is_promoted(trained: Setting
 
     registry = Registry(trained.registry_dir)
     manifests = {m["kind"]: m for m in registry.manifests()}
-    assert set(manifests) == {"seasonal_naive", "ridge", "lightgbm"}
-    assert result.promoted == manifests["lightgbm"]["version"] and manifests["lightgbm"]["promoted"]
+    assert set(manifests) == {*KINDS, BY_CLASS}
+    # The per-class pick is the lowest error in each class, so never worse than one model overall.
+    assert backtest.wape(BY_CLASS) <= min(backtest.wape(k) for k in KINDS)
+    assert result.promoted == manifests[BY_CLASS]["version"] and manifests[BY_CLASS]["promoted"]
+    chosen = backtest.metrics.set_index(["model", "horizon"]).loc[BY_CLASS]
+    assert 1 - chosen.loc["7", "wape"] / naive.loc["7", "wape"] >= 0.15
+    assert abs(chosen.loc["7", "coverage_80"] - 0.80) <= 0.05 and abs(chosen.loc["7", "coverage_95"] - 0.95) <= 0.05
+    assert set(backtest.choice) <= set(CLASSES) and set(backtest.choice.values()) <= set(KINDS)
+    assert manifests[BY_CLASS]["params"]["choice"] == backtest.choice
     m = manifests["lightgbm"]
     # The simulated history's last day, 2026-08-09, stops at 19:26 (every day before ran to 23:00 or
     # later): partial, so the model learned up to the day before.

@@ -19,6 +19,7 @@ import yaml
 from salesflow.bronze.file_ingest import FileIngestor
 from salesflow.config import Settings, load_settings
 from salesflow.errors import ConfigError
+from salesflow.forecast.kinds import BY_CLASS, KINDS
 from salesflow.jobs import run_batch
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS, QUARANTINE, SILVER_ORDER_LINES, SILVER_ORDERS
@@ -216,7 +217,7 @@ def test_real_public_sales_file_cdnow(settings: Settings, tmp_path: Path) -> Non
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     metrics = json.loads(evaluated.stdout)["metrics"]
     assert {(m["model"], m["horizon"]) for m in metrics} == {
-        (k, h) for k in ("seasonal_naive", "ridge", "lightgbm") for h in ("1", "7", "all")}
+        (k, h) for k in (*KINDS, BY_CLASS) for h in ("1", "7", "all")}
     assert all(0 < m["wape"] < 1 and m["mae"] > 0 for m in metrics)
     assert (tmp_path / "cdnow.png").stat().st_size > 10_000
 

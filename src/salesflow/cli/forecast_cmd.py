@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # the forecasters (pandas, LightGBM) load when a forecast com
     from salesflow.forecast.registry import Registry
     from salesflow.jobs.forecast import PredictResult, TrainResult
 
-_MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seasonal_naive, ridge, lightgbm.")
+_MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seasonal_naive, ridge, lightgbm, croston, "
+                              "sba, tsb (with two or more, by_class picks the best per demand class).")
 
 
 def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -130,7 +131,7 @@ def forecast_promote(ctx: click.Context, version: str) -> None:
 
 
 def parse_kinds(models: str | None) -> tuple[str, ...]:
-    from salesflow.forecast.models import KINDS
+    from salesflow.forecast.kinds import KINDS
 
     if not models:
         return KINDS
@@ -177,7 +178,7 @@ def _fmt(value: float) -> str:
 def backtest_facts(backtest: Backtest) -> dict[str, object]:
     return {"origins": [c.isoformat() for c in backtest.cutoffs], "mase_scale": backtest.mase_scale,
             "selection": backtest.selection, "calendar": backtest.calendar,
-            "by_class": backtest.by_class.to_dict(orient="records"),
+            "by_class": backtest.by_class.to_dict(orient="records"), "choice": backtest.choice,
             "metrics": backtest.metrics.to_dict(orient="records")}
 
 
@@ -190,6 +191,10 @@ def print_evaluation(backtest: Backtest, plot: Path | None, as_json: bool) -> No
     classes = class_table(backtest)
     if classes is not None:
         console.print(classes)
+    if backtest.choice:
+        picked = ", ".join(f"{cls}: {kind}" for cls, kind in backtest.choice.items())
+        console.print(f"by_class uses, per demand class, the model with the lowest WAPE there: {picked}",
+                      highlight=False)
     console.print(f"forecast: {backtest.selection}; {backtest.calendar}", highlight=False)
     if plot is not None:
         console.print(f"plot: {plot}")

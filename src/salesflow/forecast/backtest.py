@@ -20,8 +20,8 @@ import pandas as pd
 
 from salesflow.config import ForecastConfig
 from salesflow.errors import TerminalError
-from salesflow.forecast.demand_classes import CLASSES, classify
-from salesflow.forecast.models import make
+from salesflow.forecast.demand_classes import CLASSES, by_class_predictions, choose, classify
+from salesflow.forecast.kinds import BY_CLASS, make
 
 log = logging.getLogger(__name__)
 INTERVAL_BINS = 5
@@ -46,6 +46,10 @@ class Backtest:
     """Closed days and a partial last day, left out of training and scoring."""
     by_class: pd.DataFrame = field(default_factory=pd.DataFrame)
     """WAPE, MAE, MASE per demand class (smooth, erratic, intermittent, lumpy), model and horizon."""
+    choice: dict[str, str] = field(default_factory=dict)
+    """Per demand class, the model with the lowest WAPE there (the ``by_class`` model's rows)."""
+    classes: pd.Series = field(default_factory=lambda: pd.Series(dtype=str))
+    """The demand class per product, as known at the first origin."""
 
     def wape(self, model: str, horizon: str = "all") -> float:
         row = self.metrics[(self.metrics["model"] == model) & (self.metrics["horizon"] == horizon)]
@@ -63,7 +67,11 @@ def cutoffs(frame: pd.DataFrame, config: ForecastConfig) -> list[Any]:
     return usable
 
 
-def run_backtest(frames: dict[int, pd.DataFrame], config: ForecastConfig, kinds: tuple[str, ...]) -> Backtest:
+def run_backtest(frames: dict[int, pd.DataFrame], config: ForecastConfig, kinds: tuple[str, ...],
+                 series: Any = None) -> Backtest:
+    """``series``: the sales history (forecast.intermittent.Series) the intermittent methods read.
+    With more than one kind, the ``by_class`` model is scored too: per demand class, the rows of
+    the kind best there."""
     any_frame = next(iter(frames.values()))
     origins = cutoffs(any_frame, config)
     scale = _mase_scale(any_frame, origins[0])
@@ -76,6 +84,7 @@ def run_backtest(frames: dict[int, pd.DataFrame], config: ForecastConfig, kinds:
             for kind in kinds:
                 clock = time.perf_counter()
                 model = make(kind, config)
+                model.attach(series, horizon)
                 model.fit(train)
                 parts.append(pd.DataFrame({
                     "model": kind, "horizon": horizon, "fold": fold, "target_date": test["target_date"].to_numpy(),
@@ -85,8 +94,12 @@ def run_backtest(frames: dict[int, pd.DataFrame], config: ForecastConfig, kinds:
                          horizon, kind, len(train), len(test), time.perf_counter() - clock)
     predictions = pd.concat(parts, ignore_index=True)
     classes = classify(any_frame[any_frame["target_date"] <= origins[0]])  # known before any scored day
+    choice = choose(predictions, classes) if len(kinds) > 1 else {}
+    if choice:
+        predictions = pd.concat([predictions, by_class_predictions(predictions, classes, choice, BY_CLASS)],
+                                ignore_index=True)
     return Backtest(predictions, _metrics(predictions, scale, config.interval, classes), origins, scale,
-                    by_class=metrics_by_class(predictions, classes, scale))
+                    by_class=metrics_by_class(predictions, classes, scale), choice=choice, classes=classes)
 
 
 def _mase_scale(frame: pd.DataFrame, first_cutoff: Any) -> float:

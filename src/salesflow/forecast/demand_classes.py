@@ -30,3 +30,27 @@ def classify(history: pd.DataFrame) -> pd.Series:
     frequent, steady = adi < ADI_CUT, cv2 < CV2_CUT
     labels = np.select([frequent & steady, frequent & ~steady, ~frequent & steady], list(CLASSES[:3]), CLASSES[3])
     return pd.Series(labels, index=days.index, name="demand_class")
+
+
+UNSEEN_CLASS = "lumpy"
+"""The class of a product the classification did not see (no history before the first origin)."""
+
+
+def choose(predictions: pd.DataFrame, classes: pd.Series) -> dict[str, str]:
+    """Per demand class, the model with the lowest WAPE over every fold and horizon of the backtest
+    (``predictions``: model, product_id, actual, predicted)."""
+    of = predictions["product_id"].map(classes).fillna(UNSEEN_CLASS)
+    error = (predictions["actual"] - predictions["predicted"]).abs()
+    frame = pd.DataFrame({"cls": of, "model": predictions["model"], "error": error,
+                          "actual": predictions["actual"].abs()})
+    sums = frame.groupby(["cls", "model"])[["error", "actual"]].sum()
+    wape = (sums["error"] / sums["actual"].where(sums["actual"] > 0)).fillna(sums["error"])
+    return {str(cls): str(part.droplevel(0).idxmin()) for cls, part in wape.groupby(level=0)}
+
+
+def by_class_predictions(predictions: pd.DataFrame, classes: pd.Series, choice: dict[str, str],
+                         name: str) -> pd.DataFrame:
+    """The backtest rows of each class's chosen model, as the model ``name``."""
+    of = predictions["product_id"].map(classes).fillna(UNSEEN_CLASS)
+    chosen = predictions["model"] == of.map(choice)
+    return predictions[chosen].assign(model=name)

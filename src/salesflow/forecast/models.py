@@ -1,4 +1,5 @@
-"""The three forecasters behind one small interface: seasonal naive, ridge regression, LightGBM."""
+"""The feature forecasters behind one small interface: seasonal naive, ridge regression, LightGBM
+(the intermittent-demand methods are in forecast.intermittent; forecast.kinds names them all)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ class Forecaster(ABC):
 
     def params(self) -> dict[str, Any]:
         return {}
+
+    def attach(self, series: Any, horizon: int) -> None:
+        """The sales series, for methods that forecast from it (forecast.intermittent); the feature
+        models need nothing but their frames."""
+        return None  # noqa: B027 - a hook: most forecasters have nothing to attach
 
 
 class SeasonalNaive(Forecaster):
@@ -138,16 +144,3 @@ class GbmForecaster(Forecaster):
 
     def params(self) -> dict[str, Any]:
         return {**self._lgb_params(), "n_estimators": self.config.n_estimators}
-
-
-KINDS = (SeasonalNaive.KIND, RidgeForecaster.KIND, GbmForecaster.KIND)
-
-
-def make(kind: str, config: ForecastConfig) -> Forecaster:
-    if kind == SeasonalNaive.KIND:
-        return SeasonalNaive()
-    if kind == RidgeForecaster.KIND:
-        return RidgeForecaster(config.ridge_alpha)
-    if kind == GbmForecaster.KIND:
-        return GbmForecaster(config)
-    raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")

@@ -19,7 +19,8 @@ from salesflow.common.files import atomic_write
 from salesflow.config import ForecastConfig
 from salesflow.forecast.backtest import ForecastError
 from salesflow.forecast.features import HORIZONS
-from salesflow.forecast.models import Forecaster, make
+from salesflow.forecast.kinds import make
+from salesflow.forecast.models import Forecaster
 
 
 class Registry:

@@ -28,6 +28,7 @@ from salesflow.forecast.features import (
     encode,
     read_daily_sales,
 )
+from salesflow.forecast.intermittent import Series, build_series
 from salesflow.forecast.selection import Selection, select_series
 from salesflow.lake.delta import Lake
 
@@ -46,6 +47,8 @@ class TrainingData:
     daily: pa.Table
     selection: Selection
     calendar: Calendar
+    series: Series
+    """The same history as packed series over open days, for the intermittent-demand methods."""
 
 
 def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig,
@@ -68,7 +71,7 @@ def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig
         frames[horizon] = encode(frame[scored], products, categories)
     days = daily["event_date"].to_pylist()
     return TrainingData(frames, products, categories, min(days), last_day, _fingerprint(daily), daily, selection,
-                        calendar)
+                        calendar, build_series(daily, last_day, calendar.closures))
 
 
 def _fingerprint(daily: pa.Table) -> str:

@@ -31,7 +31,9 @@ from salesflow.forecast.features import (
     encode,
     read_daily_sales,
 )
-from salesflow.forecast.models import KINDS, make
+from salesflow.forecast.intermittent import build_series
+from salesflow.forecast.kinds import BY_CLASS, KINDS, ByClass, make
+from salesflow.forecast.models import Forecaster
 from salesflow.forecast.registry import Registry
 from salesflow.forecast.selection import by_category
 from salesflow.forecast.training import WEEK, load_training_data
@@ -53,7 +55,7 @@ def evaluate(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS) -> Back
     ctx = as_context(ctx)
     with ctx.engine() as engine:
         data = load_training_data(engine, ctx.lake, ctx.settings.forecast, ctx.settings.pipeline.reporting_timezone)
-    backtest = run_backtest(data.frames, ctx.settings.forecast, kinds)
+    backtest = run_backtest(data.frames, ctx.settings.forecast, kinds, data.series)
     backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     return backtest
 
@@ -68,18 +70,24 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
         data = load_training_data(engine, ctx.lake, settings.forecast, settings.pipeline.reporting_timezone)
     features_s = time.perf_counter() - clock
     clock = time.perf_counter()
-    backtest = run_backtest(data.frames, settings.forecast, kinds)
+    backtest = run_backtest(data.frames, settings.forecast, kinds, data.series)
     backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     result = TrainResult(backtest, seconds={"features": features_s, "backtest": time.perf_counter() - clock})
     registry = Registry(settings.registry_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     classes = classify(data.frames[HORIZONS[0]])  # on the whole history: what predict serves
     clock = time.perf_counter()
+    fitted: dict[str, dict[int, Forecaster]] = {}
     for kind in kinds:
-        models = {}
+        fitted[kind] = {}
         for horizon, frame in data.frames.items():
-            models[horizon] = make(kind, settings.forecast)
-            models[horizon].fit(frame)
+            fitted[kind][horizon] = make(kind, settings.forecast)
+            fitted[kind][horizon].attach(data.series, horizon)
+            fitted[kind][horizon].fit(frame)
+    if backtest.choice:  # the per-class pick, from the models just fitted
+        fitted[BY_CLASS] = {h: ByClass(settings.forecast, backtest.choice, classes.to_dict(),
+                                       {k: fitted[k][h] for k in set(backtest.choice.values())}) for h in HORIZONS}
+    for kind, models in fitted.items():
         scored = backtest.predictions[backtest.predictions["model"] == kind]
         manifest = {
             "kind": kind, "trained_at": datetime.now(UTC).isoformat(), "horizons": list(HORIZONS),
@@ -104,7 +112,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
         result.versions[kind] = version
     result.seconds["fit"] = time.perf_counter() - clock
     if promote is not None:
-        chosen = min(kinds, key=lambda k: backtest.wape(k)) if promote == "best" else promote
+        chosen = min(result.versions, key=lambda k: backtest.wape(k)) if promote == "best" else promote
         if chosen not in result.versions:
             raise ForecastError(f"cannot promote {chosen!r}: trained kinds are {', '.join(result.versions)}")
         registry.promote(result.versions[chosen])
@@ -133,17 +141,20 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
         if daily is None:
             raise ForecastError("gold.daily_sales is empty: nothing to forecast from")
         # Before a partial last day: that day is forecast too.
-        origin = read_calendar(lake, daily, settings.pipeline.reporting_timezone).last_day
+        calendar = read_calendar(lake, daily, settings.pipeline.reporting_timezone)
+        origin = calendar.last_day
         if manifest.get("level") == "category":  # the model forecasts categories as series
             daily = by_category(daily)
         # The products the model was trained on, not the whole catalogue (a --top N model).
         daily = daily.filter(pc.field("product_id").isin(manifest["products"]) & (pc.field("event_date") <= origin))
+        series = build_series(daily, origin, calendar.closures)
         parts = []
         for horizon, days in ((1, [1]), (WEEK, list(range(2, WEEK + 1)))):
             frame = build_features(engine, daily, horizon, future_days=WEEK, last_day=origin,
                                    panel_from=origin - timedelta(days=PREDICTION_HISTORY_DAYS))
             targets = [origin + timedelta(days=d) for d in days]
             frame = encode(frame[frame["target_date"].isin(targets)], manifest["products"], manifest["categories"])
+            models[horizon].attach(series, horizon)
             predicted = models[horizon].predict(frame)
             overall = manifest["intervals"][str(horizon)]
             if "intervals_by_class" in manifest:  # split-conformal per demand class
