@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from statsforecast.models import TSB, CrostonClassic, CrostonSBA
 
 from salesflow.config import ForecastConfig
-from salesflow.forecast.demand_classes import by_class_predictions, choose
+from salesflow.forecast.demand_classes import by_class_predictions, choose, classify
 from salesflow.forecast.intermittent import TSB_ALPHA_D, TSB_ALPHA_P, build_series
 from salesflow.forecast.kinds import BY_CLASS, ByClass, make
 
@@ -105,3 +105,19 @@ def test_the_per_class_pick_is_the_lowest_error_per_class_and_round_trips(tmp_pa
     loaded.load(tmp_path)
     loaded.attach(series, 1)
     assert np.array_equal(loaded.predict(frame), before)
+
+
+@settings(max_examples=30, deadline=None)
+@given(sales=st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), sparse, min_size=1), until=st.integers(0, 59))
+def test_classes_from_packed_series_match_the_frame_classification(sales: dict[str, dict[int, int]],
+                                                                   until: int) -> None:
+    """The packed-array classification (used at catalogue scale) agrees with forecast.demand_classes
+    on a frame of product-days from each first sale."""
+    series = build_series(daily(sales), START + timedelta(days=60), [])
+    cut = START + timedelta(days=until)
+    rows = [(p, START + timedelta(days=d), float(days.get(d, 0))) for p, days in sales.items()
+            for d in range(min(d for d, u in days.items() if u), until + 1)]
+    frame = pd.DataFrame(rows, columns=["product_id", "target_date", "target"])
+    expected = classify(frame) if len(frame) else pd.Series(dtype=str)
+    got = series.classes(cut)
+    assert got.sort_index().to_dict() == expected.sort_index().to_dict()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +43,30 @@ def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+@contextmanager
+def _progress() -> Iterator[None]:
+    """The forecast's progress lines (series, features, folds, rows/s) on stderr, also without -v:
+    a catalogue's backtest runs for minutes. With -v the log already shows them."""
+    if logging.getLogger().getEffectiveLevel() <= logging.INFO:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("forecast: %(message)s"))
+    loggers = [logging.getLogger(name) for name in ("salesflow.forecast", "salesflow.jobs.forecast")]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, (level, propagate) in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
 def _chosen(ctx: click.Context, **picked: object) -> RunContext:
     """The run context with the command line's product selection over the config's."""
     job = run_context(ctx)
@@ -73,7 +100,8 @@ def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None,
         from salesflow.common.extras import check
 
         check("matplotlib", "--plot")
-    backtest = evaluate(_chosen(ctx, **selection), kinds)
+    with _progress():
+        backtest = evaluate(_chosen(ctx, **selection), kinds)
     if plot is not None:
         plot_backtest(backtest, min(kinds, key=lambda k: backtest.wape(k)), plot)
     print_evaluation(backtest, plot, as_json)
@@ -91,8 +119,9 @@ def forecast_train(ctx: click.Context, models: str | None, promote: str, as_json
     """Backtest, fit on all data, register each model, promote the best."""
     from salesflow.jobs.forecast import train
 
-    print_training(train(_chosen(ctx, **selection), parse_kinds(models), None if promote == "none" else promote),
-                   as_json)
+    with _progress():
+        result = train(_chosen(ctx, **selection), parse_kinds(models), None if promote == "none" else promote)
+    print_training(result, as_json)
 
 
 @forecast.command("predict")
@@ -104,7 +133,9 @@ def forecast_predict(ctx: click.Context, version: str | None, as_json: bool) -> 
     """Next-day and next-7-day demand per product, with intervals, into gold.demand_predictions."""
     from salesflow.jobs.forecast import predict
 
-    print_prediction(predict(run_context(ctx), version), as_json)
+    with _progress():
+        result = predict(run_context(ctx), version)
+    print_prediction(result, as_json)
 
 
 @forecast.command("models")

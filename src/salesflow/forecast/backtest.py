@@ -90,10 +90,14 @@ def run_backtest(frames: dict[int, pd.DataFrame], config: ForecastConfig, kinds:
                     "model": kind, "horizon": horizon, "fold": fold, "target_date": test["target_date"].to_numpy(),
                     "product_id": test["product_id"].to_numpy(), "category": test["category"].to_numpy(),
                     "actual": test["target"].to_numpy(dtype=float), "predicted": model.predict(test)}))
-                log.info("backtest fold %d (origin %s) h=%d %s: %d train rows, %d scored in %.1f s", fold, cutoff,
-                         horizon, kind, len(train), len(test), time.perf_counter() - clock)
+                seconds = time.perf_counter() - clock
+                log.info("backtest fold %d/%d (origin %s) h=%d %s: %s train rows, %s scored in %.1f s (%s rows/s)",
+                         fold + 1, len(origins), cutoff, horizon, kind, f"{len(train):,}", f"{len(test):,}", seconds,
+                         f"{(len(train) + len(test)) / max(seconds, 1e-3):,.0f}")
     predictions = pd.concat(parts, ignore_index=True)
-    classes = classify(any_frame[any_frame["target_date"] <= origins[0]])  # known before any scored day
+    # Known before any scored day; from the packed series when given (the same days, no frame).
+    classes = series.classes(origins[0]) if series is not None else \
+        classify(any_frame[any_frame["target_date"] <= origins[0]])
     choice = choose(predictions, classes) if len(kinds) > 1 else {}
     if choice:
         predictions = pd.concat([predictions, by_class_predictions(predictions, classes, choice, BY_CLASS)],

@@ -27,9 +27,13 @@ def classify(history: pd.DataFrame) -> pd.Series:
     count, mean, std = selling.count(), selling.mean(), selling.std(ddof=0)
     adi = (days / count).reindex(days.index).fillna(np.inf)
     cv2 = ((std / mean) ** 2).reindex(days.index).fillna(np.inf)  # never sold: no size to speak of
+    return pd.Series(label(adi.to_numpy(), cv2.to_numpy()), index=days.index, name="demand_class")
+
+
+def label(adi: np.ndarray, cv2: np.ndarray) -> np.ndarray:
+    """The class of each (ADI, CV²) pair; infinite ADI (never sold) is lumpy."""
     frequent, steady = adi < ADI_CUT, cv2 < CV2_CUT
-    labels = np.select([frequent & steady, frequent & ~steady, ~frequent & steady], list(CLASSES[:3]), CLASSES[3])
-    return pd.Series(labels, index=days.index, name="demand_class")
+    return np.select([frequent & steady, frequent & ~steady, ~frequent & steady], list(CLASSES[:3]), CLASSES[3])
 
 
 UNSEEN_CLASS = "lumpy"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -36,18 +36,41 @@ PREDICTION_HISTORY_DAYS = 120
 """Enough history for every feature window (the longest, history_days, is capped at 90) plus a week."""
 
 
+FEATURE_CHUNK_SERIES = 2_000
+"""Series whose features one query builds: DuckDB's window state follows this, not the catalogue."""
+
+
 def build_features(engine: EngineAdapter, daily_sales: pa.Table, horizon: int, future_days: int = 0,
                    panel_from: date = date(1900, 1, 1), last_day: date | None = None) -> pd.DataFrame:
     """One row per product and target day with what was known ``horizon`` days before it;
-    ``last_day``: the data's last day (default: the newest in ``daily_sales``)."""
-    engine.register("daily_sales", daily_sales)
+    ``last_day``: the data's last day (default: the newest in ``daily_sales``). Built a chunk of
+    series at a time (a product's features read only its own rows) and handed over as float32."""
     last_day = last_day or pc.max(daily_sales["event_date"]).as_py()
-    panel = engine.run(load_model("forecast.panel"), future_days=future_days, panel_from=panel_from,
-                       last_day=last_day)
-    days = panel["event_date"].to_pylist()
-    engine.register("panel", panel)
-    engine.register("holidays", _holidays(min(days), max(days)))
-    return engine.run(load_model("forecast.features"), horizon=horizon).to_pandas()
+    first_day = max(pc.min(daily_sales["event_date"]).as_py(), panel_from)
+    engine.register("holidays", _holidays(first_day, last_day + timedelta(days=future_days)))
+    products = pc.unique(daily_sales["product_id"]).sort()
+    parts = []
+    for first in range(0, len(products), FEATURE_CHUNK_SERIES):
+        chunk = products.slice(first, FEATURE_CHUNK_SERIES)
+        rows = daily_sales if len(chunk) == len(products) else \
+            daily_sales.filter(pc.is_in(daily_sales["product_id"], chunk))
+        engine.register("daily_sales", rows)
+        engine.register("panel", engine.run(load_model("forecast.panel"), future_days=future_days,
+                                            panel_from=panel_from, last_day=last_day))
+        parts.append(_lean(engine.run(load_model("forecast.features"), horizon=horizon)))
+    table = pa.concat_tables(parts)
+    del parts
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+def _lean(table: pa.Table) -> pa.Table:
+    """Features as float32, as the models take them (LightGBM bins them anyway): half the memory of
+    the panel, which is most of what a forecast holds."""
+    for name in NUMERIC:
+        index = table.schema.get_field_index(name)
+        if pa.types.is_floating(table.schema.field(index).type):
+            table = table.set_column(index, name, pc.cast(table[name], pa.float32()))
+    return table
 
 
 def _holidays(first: date, last: date) -> pa.Table:

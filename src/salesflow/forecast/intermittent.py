@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesflow.forecast.demand_classes import label
 from salesflow.forecast.models import Forecaster
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,42 @@ class Series:
         return np.where(ok, levels[np.minimum(at, len(levels) - 1)], 0.0).astype(float)
 
 
+    def classes(self, until: date) -> pd.Series:
+        """Each product's demand class from its days up to ``until`` (forecast.demand_classes),
+        computed on the packed arrays a block of products at a time: no frame of product-days."""
+        seen = np.searchsorted(self.days, np.datetime64(until, "D"), side="right") - self.starts
+        seen = np.clip(seen, 0, np.diff(self.offsets))
+        count, total, squares = (np.zeros(len(self.products)) for _ in range(3))
+        for first in range(0, len(self.products), CLASS_BLOCK):
+            block = np.arange(first, min(first + CLASS_BLOCK, len(self.products)))
+            lo = self.offsets[block[0]]
+            lengths = np.diff(self.offsets[block[0]:block[-1] + 2])
+            owner = np.repeat(block, lengths)
+            values = self.values[lo:lo + int(lengths.sum())]
+            sold = (np.arange(len(values)) + lo - self.offsets[owner] < seen[owner]) & (values > 0)
+            count += np.bincount(owner[sold], minlength=len(self.products))
+            total += np.bincount(owner[sold], weights=values[sold], minlength=len(self.products))
+            squares += np.bincount(owner[sold], weights=values[sold].astype(float) ** 2, minlength=len(self.products))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = total / count
+            cv2 = np.where(count > 0, np.maximum(squares / count - mean ** 2, 0.0) / mean ** 2, np.inf)
+            adi = np.where(count > 0, seen / count, np.inf)
+        known = seen > 0
+        return pd.Series(label(adi[known], cv2[known]), index=self.products[known], name="demand_class")
+
+
 def build_series(daily: pa.Table, last_day: date, closures: list[date]) -> Series:
     """From gold.daily_sales rows (product_id, event_date, units) up to ``last_day``."""
     rows = daily.filter(pc.field("event_date") <= last_day).select(["product_id", "event_date", "units"])
     first = pc.min(rows["event_date"]).as_py()
     span = np.arange(np.datetime64(first, "D"), np.datetime64(last_day, "D") + 1)
     days = span[~np.isin(span, np.array(closures, dtype="datetime64[D]"))] if closures else span
-    products, codes = np.unique(np.asarray(rows["product_id"].to_pylist(), dtype=object), return_inverse=True)
+    encoded = rows["product_id"].combine_chunks().dictionary_encode()  # no Python string per row
+    names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(names)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    products, codes = names[order], rank[encoded.indices.to_numpy()]
     day_index = np.searchsorted(days, rows["event_date"].to_numpy().astype("datetime64[D]"))
     starts = np.full(len(products), len(days), dtype=np.int64)
     np.minimum.at(starts, codes, day_index)
@@ -100,6 +130,7 @@ def _model(method: str) -> Any:
 
 
 TSB_ALPHA_D, TSB_ALPHA_P = 0.1, 0.1
+CLASS_BLOCK = 10_000
 """TSB's smoothing of sizes and of the chance of a sale (statsforecast needs both given)."""
 
 

@@ -62,6 +62,7 @@ class RidgeForecaster(Forecaster):
     """Linear in the numeric features (standardised, missing as 0) plus one-hot weekday."""
 
     KIND = "ridge"
+    CHUNK_ROWS = 200_000
 
     def __init__(self, alpha: float) -> None:
         self.alpha = alpha
@@ -70,23 +71,29 @@ class RidgeForecaster(Forecaster):
         self.scale: np.ndarray | None = None
 
     def _design(self, frame: pd.DataFrame) -> np.ndarray:
-        x = frame[NUMERIC].astype(float).to_numpy()
-        if self.mean is None:
-            self.mean = np.nanmean(x, axis=0)
-            self.scale = np.nanstd(x, axis=0)
-            self.scale[~np.isfinite(self.scale) | (self.scale == 0)] = 1.0
-            self.mean[~np.isfinite(self.mean)] = 0.0
-        x = np.nan_to_num((x - self.mean) / self.scale)
+        assert self.mean is not None and self.scale is not None  # noqa: S101 - type narrowing
+        x = np.nan_to_num((frame[NUMERIC].to_numpy(dtype=float) - self.mean) / self.scale)
         weekday = np.eye(7)[frame["day_of_week"].to_numpy(dtype=int) - 1]
         return np.hstack([np.ones((len(frame), 1)), x, weekday])
 
     def fit(self, frame: pd.DataFrame) -> None:
-        self.mean = None
-        x = self._design(frame)
-        y = frame["target"].to_numpy(dtype=float)
-        penalty = self.alpha * np.eye(x.shape[1])
+        """Normal equations summed over chunks of rows: memory follows the chunk, not the panel."""
+        self.mean = np.array([np.nanmean(frame[c].to_numpy(dtype=float)) if frame[c].notna().any() else 0.0
+                              for c in NUMERIC])
+        self.scale = np.array([np.nanstd(frame[c].to_numpy(dtype=float)) if frame[c].notna().any() else 1.0
+                               for c in NUMERIC])
+        self.scale[~np.isfinite(self.scale) | (self.scale == 0)] = 1.0
+        self.mean[~np.isfinite(self.mean)] = 0.0
+        width = 1 + len(NUMERIC) + 7
+        gram, moment = np.zeros((width, width)), np.zeros(width)
+        for first in range(0, len(frame), self.CHUNK_ROWS):
+            part = frame.iloc[first:first + self.CHUNK_ROWS]
+            x = self._design(part)
+            gram += x.T @ x
+            moment += x.T @ part["target"].to_numpy(dtype=float)
+        penalty = self.alpha * np.eye(width)
         penalty[0, 0] = 0.0  # the intercept is not shrunk
-        self.coef = np.linalg.solve(x.T @ x + penalty, x.T @ y)
+        self.coef = np.linalg.solve(gram + penalty, moment)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         assert self.coef is not None, "fit or load first"  # noqa: S101 - type narrowing

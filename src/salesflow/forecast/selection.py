@@ -28,11 +28,15 @@ class Selection:
     """Products with sales in gold.daily_sales."""
     rules: tuple[str, ...]
     level: str = "product"
+    panel: int | None = None
+    """Series in the feature panel when it is a sample (forecast.max_panel_series)."""
 
     def describe(self) -> str:
         how = f" ({'; '.join(self.rules)})" if self.rules else ""
         noun = "categories" if self.level == "category" else "products"
-        return f"{self.products:,} of {self.catalogue:,} {noun}{how}"
+        sample = (f"; features, backtest and the per-class pick on a sample of {self.panel:,} of them, "
+                  "stratified by demand class (forecast.max_panel_series)") if self.panel else ""
+        return f"{self.products:,} of {self.catalogue:,} {noun}{how}{sample}"
 
 
 def select_series(daily: pa.Table, config: ForecastConfig) -> tuple[pa.Table, Selection]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
-from datetime import date
+import time
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from salesflow.forecast.backtest import (
     ForecastError,
 )
 from salesflow.forecast.calendar import Calendar, read_calendar
+from salesflow.forecast.demand_classes import UNSEEN_CLASS
 from salesflow.forecast.features import (
     HORIZONS,
     build_features,
@@ -60,18 +62,47 @@ def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig
     calendar = read_calendar(lake, everything, timezone)
     last_day = calendar.last_day
     daily, selection = select_series(everything.filter(pc.field("event_date") <= last_day), config)
+    del everything  # a catalogue's year of daily rows is the largest table here: one copy at a time
     log.info("forecasting %s; %s", selection.describe(), calendar.describe())
     daily = daily.sort_by([("product_id", "ascending"), ("event_date", "ascending")])
-    products = sorted(set(daily["product_id"].to_pylist()))
-    categories = sorted(set(daily["category"].to_pylist()))
+    series = build_series(daily, last_day, calendar.closures)
+    products = series.products.tolist()  # every series the models serve; the panel may be a sample of them
+    categories = sorted(set(pc.unique(daily["category"]).to_pylist()))
+    fingerprint = _fingerprint(daily)
+    panel = panel_sample(series, config, last_day)
+    if panel is not None:
+        daily = daily.filter(pc.is_in(daily["product_id"], pa.array(panel)))
+        selection = replace(selection, panel=len(panel))
+        log.info("features for a sample of %s series, stratified by demand class", f"{len(panel):,}")
     frames = {}
     for horizon in HORIZONS:
+        clock = time.perf_counter()
         frame = build_features(engine, daily, horizon, last_day=last_day)
         scored = frame["target"].notna() & ~frame["target_date"].isin(calendar.closures)  # a closure is no demand
         frames[horizon] = encode(frame[scored], products, categories)
-    days = daily["event_date"].to_pylist()
-    return TrainingData(frames, products, categories, min(days), last_day, _fingerprint(daily), daily, selection,
-                        calendar, build_series(daily, last_day, calendar.closures))
+        log.info("features h=%d: %s rows in %.1f s", horizon, f"{len(frames[horizon]):,}", time.perf_counter() - clock)
+    return TrainingData(frames, products, categories, series.days[0].item(), last_day, fingerprint, daily, selection,
+                        calendar, series)
+
+
+def panel_sample(series: Series, config: ForecastConfig, last_day: date) -> list[str] | None:
+    """The series the feature panel covers when there are more than ``forecast.max_panel_series``:
+    the same share of each demand class (as of the first backtest origin), seeded, so a rerun
+    picks the same ones. None: every series."""
+    if len(series.products) <= config.max_panel_series:
+        return None
+    first_origin = last_day - timedelta(days=config.folds * config.fold_days)
+    classes = series.classes(first_origin).reindex(series.products).fillna(UNSEEN_CLASS)
+    share = config.max_panel_series / len(series.products)
+    rng = np.random.default_rng(PANEL_SEED)
+    chosen: list[str] = []
+    for _, members in classes.groupby(classes, sort=True):
+        take = max(1, round(len(members) * share))
+        chosen.extend(rng.choice(members.index.to_numpy(), size=min(take, len(members)), replace=False).tolist())
+    return sorted(chosen)[:config.max_panel_series] if len(chosen) > config.max_panel_series else sorted(chosen)
+
+
+PANEL_SEED = 20_261_203
 
 
 def _fingerprint(daily: pa.Table) -> str:

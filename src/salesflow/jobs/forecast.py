@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -12,6 +14,7 @@ import pyarrow.compute as pc
 
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
+from salesflow.engine.base import EngineAdapter
 from salesflow.forecast.backtest import (
     Backtest,
     ForecastError,
@@ -22,7 +25,7 @@ from salesflow.forecast.backtest import (
     run_backtest,
 )
 from salesflow.forecast.calendar import read_calendar
-from salesflow.forecast.demand_classes import classify
+from salesflow.forecast.demand_classes import UNSEEN_CLASS
 from salesflow.forecast.features import (
     FEATURES,
     HORIZONS,
@@ -40,6 +43,8 @@ from salesflow.forecast.training import WEEK, load_training_data
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
 from salesflow.ops import lineage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,7 +80,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
     result = TrainResult(backtest, seconds={"features": features_s, "backtest": time.perf_counter() - clock})
     registry = Registry(settings.registry_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    classes = classify(data.frames[HORIZONS[0]])  # on the whole history: what predict serves
+    classes = data.series.classes(data.last_day)  # on the whole history: what predict serves
     clock = time.perf_counter()
     fitted: dict[str, dict[int, Forecaster]] = {}
     for kind in kinds:
@@ -84,6 +89,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
             fitted[kind][horizon] = make(kind, settings.forecast)
             fitted[kind][horizon].attach(data.series, horizon)
             fitted[kind][horizon].fit(frame)
+            log.info("final fit %s h=%d on %s rows", kind, horizon, f"{len(frame):,}")
     if backtest.choice:  # the per-class pick, from the models just fitted
         fitted[BY_CLASS] = {h: ByClass(settings.forecast, backtest.choice, classes.to_dict(),
                                        {k: fitted[k][h] for k in set(backtest.choice.values())}) for h in HORIZONS}
@@ -148,25 +154,15 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
         # The products the model was trained on, not the whole catalogue (a --top N model).
         daily = daily.filter(pc.field("product_id").isin(manifest["products"]) & (pc.field("event_date") <= origin))
         series = build_series(daily, origin, calendar.closures)
+        for horizon, model in models.items():
+            model.attach(series, horizon)
         parts = []
-        for horizon, days in ((1, [1]), (WEEK, list(range(2, WEEK + 1)))):
-            frame = build_features(engine, daily, horizon, future_days=WEEK, last_day=origin,
-                                   panel_from=origin - timedelta(days=PREDICTION_HISTORY_DAYS))
-            targets = [origin + timedelta(days=d) for d in days]
-            frame = encode(frame[frame["target_date"].isin(targets)], manifest["products"], manifest["categories"])
-            models[horizon].attach(series, horizon)
-            predicted = models[horizon].predict(frame)
-            overall = manifest["intervals"][str(horizon)]
-            if "intervals_by_class" in manifest:  # split-conformal per demand class
-                of = frame["product_id"].map(manifest["demand_classes"]).fillna("lumpy").to_numpy()
-                low, high = apply_class_bands(manifest["intervals_by_class"][str(horizon)], overall, predicted, of)
-            else:  # a model registered before the classes
-                low, high = apply_bands(overall, predicted)
-            parts.append(pd.DataFrame({
-                "target_date": frame["target_date"].to_numpy(), "product_id": frame["product_id"].to_numpy(),
-                "category": frame["category"].to_numpy(),
-                "horizon_days": [(t - origin).days for t in frame["target_date"]],
-                "predicted_units": predicted, "lower_units": low, "upper_units": high}))
+        step = settings.forecast.max_panel_series  # features for this many series at a time: memory stays flat
+        for first in range(0, len(series.products), step):
+            chunk = daily.filter(pc.is_in(daily["product_id"], pa.array(series.products[first:first + step])))
+            parts.extend(_predict_chunk(engine, chunk, models, manifest, origin))
+            log.info("predicted %s of %s series", f"{min(first + step, len(series.products)):,}",
+                     f"{len(series.products):,}")
     out = pd.concat(parts, ignore_index=True)
     table = pa.table({
         "target_date": pa.array(out["target_date"].to_list(), pa.date32()),
@@ -181,6 +177,29 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
     })
     _replace_forecast(lake, table, origin, manifest["version"])
     return PredictResult(manifest["version"], origin, table.num_rows, table)
+
+
+def _predict_chunk(engine: EngineAdapter, daily: pa.Table, models: dict[int, Forecaster], manifest: dict[str, Any],
+                   origin: date) -> list[pd.DataFrame]:
+    parts = []
+    for horizon, days in ((1, [1]), (WEEK, list(range(2, WEEK + 1)))):
+        frame = build_features(engine, daily, horizon, future_days=WEEK, last_day=origin,
+                               panel_from=origin - timedelta(days=PREDICTION_HISTORY_DAYS))
+        targets = [origin + timedelta(days=d) for d in days]
+        frame = encode(frame[frame["target_date"].isin(targets)], manifest["products"], manifest["categories"])
+        predicted = models[horizon].predict(frame)
+        overall = manifest["intervals"][str(horizon)]
+        if "intervals_by_class" in manifest:  # split-conformal per demand class
+            of = frame["product_id"].map(manifest["demand_classes"]).fillna(UNSEEN_CLASS).to_numpy()
+            low, high = apply_class_bands(manifest["intervals_by_class"][str(horizon)], overall, predicted, of)
+        else:  # a model registered before the classes
+            low, high = apply_bands(overall, predicted)
+        parts.append(pd.DataFrame({
+            "target_date": frame["target_date"].to_numpy(), "product_id": frame["product_id"].to_numpy(),
+            "category": frame["category"].to_numpy(),
+            "horizon_days": [(t - origin).days for t in frame["target_date"]],
+            "predicted_units": predicted, "lower_units": low, "upper_units": high}))
+    return parts
 
 
 def _replace_forecast(lake: Lake, table: pa.Table, origin: date, version: str) -> None:
