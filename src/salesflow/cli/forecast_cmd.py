@@ -198,6 +198,22 @@ def class_table(backtest: Backtest) -> Table | None:
     return table
 
 
+def hierarchy_table(backtest: Backtest) -> Table | None:
+    """WAPE per level (product, category, total) of each reconciliation, and the one used."""
+    tree = backtest.hierarchy
+    if tree is None or tree.scores.empty:
+        return None
+    table = Table(title=f"Forecasts that add up: {tree.method} is used (levels from folds 2..; upper models "
+                        f"{', '.join(f'{k}: {v}' for k, v in tree.upper_kinds.items())})")
+    for column in ("method", "horizon", "product WAPE", "category WAPE", "total WAPE"):
+        table.add_column(column, justify="left" if column in ("method", "horizon") else "right")
+    wide = tree.scores.pivot_table(index=["method", "horizon"], columns="level", values="wape")
+    for (method, horizon), row in wide.iterrows():
+        table.add_row(str(method), f"{horizon} day{'s' if horizon != '1' else ''}",
+                      *(_fmt(row.get(level, math.nan)) for level in ("product", "category", "total")))
+    return table
+
+
 def _share(value: float) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.0%}"
 
@@ -210,6 +226,9 @@ def backtest_facts(backtest: Backtest) -> dict[str, object]:
     return {"origins": [c.isoformat() for c in backtest.cutoffs], "mase_scale": backtest.mase_scale,
             "selection": backtest.selection, "calendar": backtest.calendar,
             "by_class": backtest.by_class.to_dict(orient="records"), "choice": backtest.choice,
+            "reconciliation": None if backtest.hierarchy is None else {
+                "method": backtest.hierarchy.method, "upper_kinds": backtest.hierarchy.upper_kinds,
+                "scores": backtest.hierarchy.scores.to_dict(orient="records")},
             "metrics": backtest.metrics.to_dict(orient="records")}
 
 
@@ -222,6 +241,9 @@ def print_evaluation(backtest: Backtest, plot: Path | None, as_json: bool) -> No
     classes = class_table(backtest)
     if classes is not None:
         console.print(classes)
+    tree = hierarchy_table(backtest)
+    if tree is not None:
+        console.print(tree)
     if backtest.choice:
         picked = ", ".join(f"{cls}: {kind}" for cls, kind in backtest.choice.items())
         console.print(f"by_class uses, per demand class, the model with the lowest WAPE there: {picked}",

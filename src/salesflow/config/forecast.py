@@ -42,9 +42,12 @@ class ForecastConfig(Section):
     """Leave out products first sold fewer than this many days before the last day of data."""
     products_file: str | None = None
     """A file of product ids (one per line; # comments) to forecast, before the other filters."""
-    max_panel_series: int = Field(10_000, ge=10)
+    max_panel_series: int = Field(5_000, ge=10)
     """Series the feature panel (LightGBM, ridge, seasonal naive and the backtest that compares
     every kind) covers at most: above it, a sample stratified by demand class, so memory follows
     this number, not the catalogue. Intermittent methods and prediction serve every series."""
+    reconciliation: Literal["auto", "bottom_up", "mint_split"] = "auto"
+    """How product, category and total forecasts are made to add up: the one with the lower
+    category-level WAPE in the backtest (auto), or the one named (forecast.hierarchy)."""
     registry: str | None = None
     """Model registry directory. Default: ``<data_dir>/models``."""

@@ -50,6 +50,8 @@ class Backtest:
     """Per demand class, the model with the lowest WAPE there (the ``by_class`` model's rows)."""
     classes: pd.Series = field(default_factory=lambda: pd.Series(dtype=str))
     """The demand class per product, as known at the first origin."""
+    hierarchy: Any = None
+    """forecast.hierarchy.Hierarchy: bottom-up or MinT, and its scores per level."""
 
     def wape(self, model: str, horizon: str = "all") -> float:
         row = self.metrics[(self.metrics["model"] == model) & (self.metrics["horizon"] == horizon)]

@@ -30,8 +30,9 @@ from salesflow.forecast.features import (
     encode,
     read_daily_sales,
 )
+from salesflow.forecast.hierarchy import TOTAL
 from salesflow.forecast.intermittent import Series, build_series
-from salesflow.forecast.selection import Selection, select_series
+from salesflow.forecast.selection import Selection, by_category, select_series
 from salesflow.lake.delta import Lake
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class TrainingData:
     calendar: Calendar
     series: Series
     """The same history as packed series over open days, for the intermittent-demand methods."""
+    upper: pa.Table
+    """Category and total series over every selected product (the panel may be a sample)."""
 
 
 def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig,
@@ -61,14 +64,17 @@ def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig
         raise ForecastError("gold.daily_sales is empty: run `salesflow batch` (or ingest a sales history) first")
     calendar = read_calendar(lake, everything, timezone)
     last_day = calendar.last_day
-    daily, selection = select_series(everything.filter(pc.field("event_date") <= last_day), config)
-    del everything  # a catalogue's year of daily rows is the largest table here: one copy at a time
+    # A catalogue's year of daily rows is the largest table here: one copy at a time, none unneeded.
+    history = everything.filter(pc.field("event_date") <= last_day) if calendar.partial_day else everything
+    del everything
+    daily, selection = select_series(history, config)
+    del history
     log.info("forecasting %s; %s", selection.describe(), calendar.describe())
-    daily = daily.sort_by([("product_id", "ascending"), ("event_date", "ascending")])
     series = build_series(daily, last_day, calendar.closures)
     products = series.products.tolist()  # every series the models serve; the panel may be a sample of them
     categories = sorted(set(pc.unique(daily["category"]).to_pylist()))
     fingerprint = _fingerprint(daily)
+    upper = upper_daily(daily)
     panel = panel_sample(series, config, last_day)
     if panel is not None:
         daily = daily.filter(pc.is_in(daily["product_id"], pa.array(panel)))
@@ -82,7 +88,27 @@ def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig
         frames[horizon] = encode(frame[scored], products, categories)
         log.info("features h=%d: %s rows in %.1f s", horizon, f"{len(frames[horizon]):,}", time.perf_counter() - clock)
     return TrainingData(frames, products, categories, series.days[0].item(), last_day, fingerprint, daily, selection,
-                        calendar, series)
+                        calendar, series, upper)
+
+
+def upper_daily(daily: pa.Table) -> pa.Table:
+    """The upper tree of the hierarchy as series of its own: each category and the total."""
+    categories = by_category(daily)
+    total = by_category(daily.set_column(daily.schema.get_field_index("category"), "category",
+                                         pa.array([TOTAL] * daily.num_rows, pa.string())))
+    return pa.concat_tables([categories, total.cast(categories.schema)])
+
+
+def upper_training_data(engine: EngineAdapter, data: TrainingData, daily: pa.Table) -> TrainingData:
+    """Features and series for ``daily`` (from :func:`upper_daily`) on the products' calendar."""
+    names = sorted(set(daily["product_id"].to_pylist()))
+    frames = {}
+    for horizon in HORIZONS:
+        frame = build_features(engine, daily, horizon, last_day=data.last_day)
+        scored = frame["target"].notna() & ~frame["target_date"].isin(data.calendar.closures)
+        frames[horizon] = encode(frame[scored], names, names)
+    return replace(data, frames=frames, products=names, categories=names, daily=daily,
+                   series=build_series(daily, data.last_day, data.calendar.closures), upper=daily)
 
 
 def panel_sample(series: Series, config: ForecastConfig, last_day: date) -> list[str] | None:
@@ -106,14 +132,17 @@ PANEL_SEED = 20_261_203
 
 
 def _fingerprint(daily: pa.Table) -> str:
-    """SHA-256 of the training rows, so a model can be traced to the exact data it saw."""
+    """SHA-256 of the training rows in (product, day) order, so a model can be traced to the exact
+    data it saw whatever order the lake's files were read in; sorted a slice at a time."""
     digest = hashlib.sha256()
-    for batch in daily.to_batches(max_chunksize=65_536):
-        for column in batch.columns:
-            for buffer in column.buffers():
-                if buffer is not None:
-                    digest.update(memoryview(buffer))
+    order = pc.sort_indices(daily, sort_keys=[("product_id", "ascending"), ("event_date", "ascending")])
+    for first in range(0, len(order), FINGERPRINT_ROWS):
+        for batch in daily.take(order.slice(first, FINGERPRINT_ROWS)).to_batches(max_chunksize=65_536):
+            digest.update(batch.serialize())  # IPC bytes: values only, padding zeroed
     return digest.hexdigest()
+
+
+FINGERPRINT_ROWS = 1_000_000
 
 
 def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -> None:

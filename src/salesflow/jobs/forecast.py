@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,6 +41,7 @@ from salesflow.forecast.models import Forecaster
 from salesflow.forecast.registry import Registry
 from salesflow.forecast.selection import by_category
 from salesflow.forecast.training import WEEK, load_training_data
+from salesflow.forecast.upper import fit_upper, load_upper, reconcile_backtest, reconcile_predictions, save_upper
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
 from salesflow.ops import lineage
@@ -60,7 +62,8 @@ def evaluate(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS) -> Back
     ctx = as_context(ctx)
     with ctx.engine() as engine:
         data = load_training_data(engine, ctx.lake, ctx.settings.forecast, ctx.settings.pipeline.reporting_timezone)
-    backtest = run_backtest(data.frames, ctx.settings.forecast, kinds, data.series)
+        backtest = run_backtest(data.frames, ctx.settings.forecast, kinds, data.series)
+        backtest.hierarchy, _ = reconcile_backtest(engine, data, backtest, ctx.settings.forecast, kinds)
     backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     return backtest
 
@@ -73,9 +76,11 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
     clock = time.perf_counter()
     with ctx.engine() as engine:
         data = load_training_data(engine, ctx.lake, settings.forecast, settings.pipeline.reporting_timezone)
-    features_s = time.perf_counter() - clock
-    clock = time.perf_counter()
-    backtest = run_backtest(data.frames, settings.forecast, kinds, data.series)
+        features_s = time.perf_counter() - clock
+        clock = time.perf_counter()
+        backtest = run_backtest(data.frames, settings.forecast, kinds, data.series)
+        backtest.hierarchy, upper_rows = reconcile_backtest(engine, data, backtest, settings.forecast, kinds)
+        upper = fit_upper(engine, data, settings.forecast, backtest.hierarchy, upper_rows)
     backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     result = TrainResult(backtest, seconds={"features": features_s, "backtest": time.perf_counter() - clock})
     registry = Registry(settings.registry_dir)
@@ -111,9 +116,13 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
             "selection": data.selection.describe(),
             "calendar": data.calendar.describe(),
             "backtest_origins": [c.isoformat() for c in backtest.cutoffs],
+            "hierarchy": {"method": backtest.hierarchy.method, "upper_kinds": backtest.hierarchy.upper_kinds,
+                          "scores": backtest.hierarchy.scores.to_dict(orient="records")},
         }
         version = f"{stamp}-{kind}-{data.fingerprint[:8]}"
         directory = registry.save(version, manifest, models)
+        if upper is not None:  # MinT reconciles this version's predictions
+            save_upper(upper, directory)
         scored.to_parquet(directory / "backtest.parquet", index=False)  # for the dashboard's actual-vs-predicted
         result.versions[kind] = version
     result.seconds["fit"] = time.perf_counter() - clock
@@ -163,7 +172,11 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
             parts.extend(_predict_chunk(engine, chunk, models, manifest, origin))
             log.info("predicted %s of %s series", f"{min(first + step, len(series.products)):,}",
                      f"{len(series.products):,}")
-    out = pd.concat(parts, ignore_index=True)
+        out = pd.concat(parts, ignore_index=True)
+        upper = load_upper(Registry(settings.registry_dir).root / manifest["version"], settings.forecast)
+        if upper is not None:  # MinT won the backtest: the products' numbers add up to the reconciled ones
+            out["predicted_units"] = reconcile_predictions(engine, upper, daily, origin, out, calendar.closures)
+    out["lower_units"], out["upper_units"] = _bands(out, manifest)
     table = pa.table({
         "target_date": pa.array(out["target_date"].to_list(), pa.date32()),
         "product_id": pa.array(out["product_id"].to_list(), pa.string()),
@@ -187,19 +200,30 @@ def _predict_chunk(engine: EngineAdapter, daily: pa.Table, models: dict[int, For
                                panel_from=origin - timedelta(days=PREDICTION_HISTORY_DAYS))
         targets = [origin + timedelta(days=d) for d in days]
         frame = encode(frame[frame["target_date"].isin(targets)], manifest["products"], manifest["categories"])
-        predicted = models[horizon].predict(frame)
-        overall = manifest["intervals"][str(horizon)]
-        if "intervals_by_class" in manifest:  # split-conformal per demand class
-            of = frame["product_id"].map(manifest["demand_classes"]).fillna(UNSEEN_CLASS).to_numpy()
-            low, high = apply_class_bands(manifest["intervals_by_class"][str(horizon)], overall, predicted, of)
-        else:  # a model registered before the classes
-            low, high = apply_bands(overall, predicted)
         parts.append(pd.DataFrame({
             "target_date": frame["target_date"].to_numpy(), "product_id": frame["product_id"].to_numpy(),
             "category": frame["category"].to_numpy(),
             "horizon_days": [(t - origin).days for t in frame["target_date"]],
-            "predicted_units": predicted, "lower_units": low, "upper_units": high}))
+            "predicted_units": models[horizon].predict(frame)}))
     return parts
+
+
+def _bands(out: pd.DataFrame, manifest: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Each prediction's interval, from the backtest errors of its model, horizon and demand class
+    (split conformal), around the number written (after any reconciliation)."""
+    low, high = np.zeros(len(out)), np.zeros(len(out))
+    model_horizon = np.where(out["horizon_days"].to_numpy() == 1, 1, WEEK)
+    for horizon in (1, WEEK):
+        rows = model_horizon == horizon
+        predicted = out["predicted_units"].to_numpy(dtype=float)[rows]
+        overall = manifest["intervals"][str(horizon)]
+        if "intervals_by_class" in manifest:  # split-conformal per demand class
+            of = out["product_id"][rows].map(manifest["demand_classes"]).fillna(UNSEEN_CLASS).to_numpy()
+            low[rows], high[rows] = apply_class_bands(manifest["intervals_by_class"][str(horizon)], overall,
+                                                      predicted, of)
+        else:  # a model registered before the classes
+            low[rows], high[rows] = apply_bands(overall, predicted)
+    return low, high
 
 
 def _replace_forecast(lake: Lake, table: pa.Table, origin: date, version: str) -> None:
