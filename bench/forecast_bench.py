@@ -111,7 +111,7 @@ def _stream(child: subprocess.Popen[str]) -> tuple[str, str, int]:
     def errors() -> None:
         for line in child.stderr:  # type: ignore[union-attr]
             lines.append(line)
-            if "salesflow.forecast" in line or "salesflow.jobs.forecast" in line:
+            if line.startswith("forecast:") or "salesflow.forecast" in line or "salesflow.jobs.forecast" in line:
                 print("   ", line.rstrip()[-170:], file=sys.stderr, flush=True)
 
     readers = [threading.Thread(target=errors),
@@ -147,6 +147,7 @@ def bench(products: int, days: int, cap_gib: float) -> dict[str, object]:
         result["selection"] = facts["selection"]
         result["calendar"] = facts["calendar"]
         result["choice"] = facts["choice"]
+        result["reconciliation"] = facts["reconciliation"]
         result["wape_7d"] = {m["model"]: round(m["wape"], 3) for m in facts["metrics"] if m["horizon"] == "7"}
         result["coverage_7d"] = {m["model"]: [round(m["coverage_80"], 3), round(m["coverage_95"], 3)]
                                  for m in facts["metrics"] if m["horizon"] == "7"}

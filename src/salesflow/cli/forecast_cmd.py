@@ -191,10 +191,11 @@ def class_table(backtest: Backtest) -> Table | None:
     if backtest.by_class.empty:
         return None
     table = Table(title="By demand class (Syntetos-Boylan: ADI 1.32, CV² 0.49), all horizons")
-    for column in ("class", "products", "model", "WAPE", "MASE"):
+    for column in ("class", "products", "model", "WAPE", "MASE", "80% band", "95% band"):
         table.add_column(column, justify="left" if column in ("class", "model") else "right")
     for row in backtest.by_class[backtest.by_class["horizon"] == "all"].to_dict(orient="records"):
-        table.add_row(row["demand_class"], f"{row['products']:,}", row["model"], _fmt(row["wape"]), _fmt(row["mase"]))
+        table.add_row(row["demand_class"], f"{row['products']:,}", row["model"], _fmt(row["wape"]), _fmt(row["mase"]),
+                      _share(row.get("coverage_80", math.nan)), _share(row.get("coverage_95", math.nan)))
     return table
 
 

@@ -201,15 +201,20 @@ def apply_bands(bands: dict[str, list[float]], predicted: np.ndarray) -> tuple[n
 
 
 def metrics_by_class(predictions: pd.DataFrame, classes: pd.Series, scale: float) -> pd.DataFrame:
-    """WAPE, MAE and MASE per demand class, model and horizon (1, 7, all)."""
+    """WAPE, MAE, MASE and the split-conformal coverage at 80% and 95% (bands of the class's earlier
+    folds, scored on its last) per demand class, model and horizon (1, 7, all)."""
     scored = predictions.assign(demand_class=predictions["product_id"].map(classes).fillna("lumpy"))
+    last_fold = predictions["fold"].max()
     rows = []
     for (cls, model), group in scored.groupby(["demand_class", "model"]):
         for horizon, part in [*((str(h), g) for h, g in group.groupby("horizon")), ("all", group)]:
             figures = score(part["actual"].to_numpy(), part["predicted"].to_numpy(), scale)
+            earlier, last = part[part["fold"] < last_fold], part[part["fold"] == last_fold]
             rows.append({"demand_class": cls, "model": model, "horizon": horizon,
                          "products": part["product_id"].nunique(), "wape": figures["wape"],
-                         "mae": figures["mae"], "mase": figures["mase"]})
+                         "mae": figures["mae"], "mase": figures["mase"],
+                         **{f"coverage_{round(level * 100)}": _coverage(earlier, last, level)
+                            for level in CONFORMAL_LEVELS}})
     order = {c: i for i, c in enumerate(CLASSES)}
     frame = pd.DataFrame(rows)
     return frame.sort_values(["demand_class", "horizon", "wape"], key=lambda s: s.map(order) if s.name ==

@@ -147,8 +147,8 @@ def _run(series: Series, method: str) -> np.ndarray:
         out[lo:hi - 1] = result["fitted"][1:]
         out[hi - 1] = result["mean"][0]
     np.nan_to_num(out, copy=False)
-    log.info("%s: %d series, %d days in %.1f s", method, len(series.products), len(series.values),
-             time.perf_counter() - clock)
+    log.info("%s levels: %s series, %s series-days in %.1f s", method, f"{len(series.products):,}",
+             f"{len(series.values):,}", time.perf_counter() - clock)
     return out
 
 

@@ -146,7 +146,8 @@ FINGERPRINT_ROWS = 1_000_000
 
 
 def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -> None:
-    """Actual vs predicted units per category over the backtest days, with the interval band."""
+    """Actual vs predicted units per category over the backtest days: a grid of small multiples,
+    each on its own scale, with the band the category's daily errors fall in 80% of the time."""
     matplotlib = require("matplotlib", "drawing charts")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -156,18 +157,30 @@ def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -
     ]
     daily = scored.groupby(["category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
     categories = sorted(daily["category"].unique())
-    fig, axes = plt.subplots(len(categories), 1, figsize=(10, 2.4 * len(categories)), sharex=True, squeeze=False)
-    for ax, category in zip(axes[:, 0], categories, strict=True):
+    columns = min(PLOT_COLUMNS, len(categories))
+    rows_needed = -(-len(categories) // columns)
+    fig, axes = plt.subplots(rows_needed, columns, figsize=(4.2 * columns, 2.4 * rows_needed), squeeze=False)
+    for ax, category in zip(axes.flat, categories, strict=False):
         rows = daily[daily["category"] == category]
-        ax.plot(rows["target_date"], rows["actual"], label="actual", color="#1f77b4")
-        ax.plot(rows["target_date"], rows["predicted"], label=f"{model} (h={horizon})", color="#ff7f0e")
-        spread = np.abs(rows["actual"] - rows["predicted"]).mean()
-        ax.fill_between(rows["target_date"], np.clip(rows["predicted"] - spread, 0, None), rows["predicted"] + spread,
-                        color="#ff7f0e", alpha=0.15, label="mean abs. error band")
-        ax.set_title(category, fontsize=9, loc="left")
-        ax.set_ylabel("units")
-    axes[0, 0].legend(loc="upper right", fontsize=8)
+        error = rows["actual"] - rows["predicted"]
+        low, high = np.quantile(error, 0.1), np.quantile(error, 0.9)
+        ax.fill_between(rows["target_date"], np.clip(rows["predicted"] + low, 0, None), rows["predicted"] + high,
+                        color="#ff7f0e", alpha=0.18, label="80% of daily errors")
+        ax.plot(rows["target_date"], rows["actual"], label="actual", color="#1f77b4", linewidth=1.2)
+        ax.plot(rows["target_date"], rows["predicted"], label=f"{model} (h={horizon})", color="#ff7f0e",
+                linewidth=1.2)
+        ax.set_title(str(category), fontsize=9, loc="left")
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(matplotlib.dates.WeekdayLocator(byweekday=0))  # Mondays
+        ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%d %b"))
+    for ax in list(axes.flat)[len(categories):]:
+        ax.set_visible(False)
+    axes[0, 0].set_ylabel("units")
+    axes[0, 0].legend(loc="upper left", fontsize=7)
     fig.suptitle(f"Backtest: actual vs predicted daily units per category ({model})")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+PLOT_COLUMNS = 4
