@@ -34,7 +34,8 @@ def test_the_four_classes_by_the_usual_cut_offs() -> None:
 def test_figures_per_class_add_up_to_the_classes_own_errors() -> None:
     rng = np.random.default_rng(3)
     predictions = pd.DataFrame({
-        "model": "m", "horizon": np.repeat([1, 7], 40), "product_id": np.tile(["a", "b", "c", "d"], 20),
+        "model": "m", "horizon": np.repeat([1, 7], 40), "fold": np.tile(np.repeat([0, 1], 20), 2),
+        "product_id": np.tile(["a", "b", "c", "d"], 20),
         "actual": rng.integers(0, 6, 80).astype(float), "predicted": rng.random(80) * 5})
     classes = pd.Series({"a": "smooth", "b": "smooth", "c": "lumpy"})  # d has no class: counted as lumpy
     table = metrics_by_class(predictions, classes, scale=1.0)
@@ -44,3 +45,5 @@ def test_figures_per_class_add_up_to_the_classes_own_errors() -> None:
     expected = score(smooth["actual"].to_numpy(), smooth["predicted"].to_numpy(), 1.0)
     assert overall.loc["smooth", "wape"] == pytest.approx(expected["wape"])
     assert set(table["horizon"]) == {"1", "7", "all"}
+    # Coverage per class: bands from the class's fold 0, scored on its fold 1.
+    assert table[["coverage_80", "coverage_95"]].apply(lambda c: c.between(0, 1)).all().all()
