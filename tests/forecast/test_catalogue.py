@@ -24,6 +24,8 @@ def catalogue(products: int, days: int, seed: int = 3) -> pa.Table:
     rate = np.where(np.arange(products) % 4 == 0, rng.uniform(3, 9, products), rng.uniform(0.05, 0.5, products))
     launch = np.where(np.arange(products) % 5 == 1, days // 2, 0)
     units = rng.poisson(rate[:, None] * np.ones(days)) * (np.arange(days)[None, :] >= launch[:, None])
+    units[-1, 30:] = 0  # the last product is delisted a third of the way in
+    units[-1, 29] = 3
     p, d = np.nonzero(units)
     dates = [START + timedelta(days=int(x)) for x in d]
     return pa.table({"event_date": pa.array(dates, pa.date32()), "product_id": [f"p{i:03d}" for i in p],
@@ -33,8 +35,13 @@ def catalogue(products: int, days: int, seed: int = 3) -> pa.Table:
 
 
 def test_a_sampled_panel_still_forecasts_every_product(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path / "d", forecast={"folds": 2, "max_panel_series": 24})
+    settings = load_settings(data_dir=tmp_path / "d", forecast={"folds": 2, "max_panel_series": 24,
+                                                                "delisted_after_days": 40})
     table = catalogue(80, 90)
+    last_sales = table.group_by("product_id").aggregate([("event_date", "max")]).to_pydict()
+    active = {p for p, d in zip(last_sales["product_id"], last_sales["event_date_max"], strict=True)
+              if (START + timedelta(days=89) - d).days <= 40}
+    assert "p079" not in active and len(active) >= 70
     Lake(settings.lake_root).replace_rows(GOLD_DAILY_SALES, table, "true")
     result = train(settings, kinds=("seasonal_naive", "lightgbm", "tsb"))
     backtest = result.backtest
@@ -50,7 +57,9 @@ def test_a_sampled_panel_still_forecasts_every_product(tmp_path: Path) -> None:
 
     made = predict(settings, result.versions["by_class"])
     gold = Lake(settings.lake_root).read(GOLD_DEMAND_PREDICTIONS)
-    assert gold is not None and made.rows == gold.num_rows == 80 * 7  # all products, not the sample
+    # Every active product, not only the sample; the delisted one gets no forecast.
+    assert gold is not None and made.rows == gold.num_rows == len(active) * 7
+    assert set(gold["product_id"].to_pylist()) == active
     late = gold.filter(pa.compute.equal(gold["product_id"], "p001")).to_pandas()  # launched on day 45
     assert len(late) == 7 and (late["predicted_units"] >= 0).all()
     # Each product gets the prediction of the kind its class picked, as that kind's own version gives it.

@@ -42,6 +42,9 @@ class ForecastConfig(Section):
     """Leave out products first sold fewer than this many days before the last day of data."""
     products_file: str | None = None
     """A file of product ids (one per line; # comments) to forecast, before the other filters."""
+    delisted_after_days: int = Field(91, ge=7)
+    """A product with no sale for this many days is taken as delisted: its series stops (no zeros
+    padded after it) and it is not forecast. Intermittent methods still see its whole history."""
     max_panel_series: int = Field(5_000, ge=10)
     """Series the feature panel (LightGBM, ridge, seasonal naive and the backtest that compares
     every kind) covers at most: above it, a sample stratified by demand class, so memory follows

@@ -36,14 +36,17 @@ PREDICTION_HISTORY_DAYS = 120
 """Enough history for every feature window (the longest, history_days, is capped at 90) plus a week."""
 
 
+NEVER_DELISTED = 1_000_000
 FEATURE_CHUNK_SERIES = 2_000
 """Series whose features one query builds: DuckDB's window state follows this, not the catalogue."""
 
 
 def build_features(engine: EngineAdapter, daily_sales: pa.Table, horizon: int, future_days: int = 0,
-                   panel_from: date = date(1900, 1, 1), last_day: date | None = None) -> pd.DataFrame:
+                   panel_from: date = date(1900, 1, 1), last_day: date | None = None,
+                   delisted_after: int = NEVER_DELISTED) -> pd.DataFrame:
     """One row per product and target day with what was known ``horizon`` days before it;
-    ``last_day``: the data's last day (default: the newest in ``daily_sales``). Built a chunk of
+    ``last_day``: the data's last day (default: the newest in ``daily_sales``); a series ends
+    ``delisted_after`` days after its last sale (forecast.delisted_after_days). Built a chunk of
     series at a time (a product's features read only its own rows) and handed over as float32."""
     last_day = last_day or pc.max(daily_sales["event_date"]).as_py()
     first_day = max(pc.min(daily_sales["event_date"]).as_py(), panel_from)
@@ -56,7 +59,8 @@ def build_features(engine: EngineAdapter, daily_sales: pa.Table, horizon: int, f
             daily_sales.filter(pc.is_in(daily_sales["product_id"], chunk))
         engine.register("daily_sales", rows)
         engine.register("panel", engine.run(load_model("forecast.panel"), future_days=future_days,
-                                            panel_from=panel_from, last_day=last_day))
+                                            panel_from=panel_from, last_day=last_day,
+                                            delisted_after=delisted_after))
         parts.append(_lean(engine.run(load_model("forecast.features"), horizon=horizon)))
     table = pa.concat_tables(parts)
     del parts

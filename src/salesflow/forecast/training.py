@@ -83,7 +83,7 @@ def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig
     frames = {}
     for horizon in HORIZONS:
         clock = time.perf_counter()
-        frame = build_features(engine, daily, horizon, last_day=last_day)
+        frame = build_features(engine, daily, horizon, last_day=last_day, delisted_after=config.delisted_after_days)
         scored = frame["target"].notna() & ~frame["target_date"].isin(calendar.closures)  # a closure is no demand
         frames[horizon] = encode(frame[scored], products, categories)
         log.info("features h=%d: %s rows in %.1f s", horizon, f"{len(frames[horizon]):,}", time.perf_counter() - clock)

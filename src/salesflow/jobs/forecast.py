@@ -169,10 +169,15 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
         step = settings.forecast.max_panel_series  # features for this many series at a time: memory stays flat
         for first in range(0, len(series.products), step):
             chunk = daily.filter(pc.is_in(daily["product_id"], pa.array(series.products[first:first + step])))
-            parts.extend(_predict_chunk(engine, chunk, models, manifest, origin))
+            parts.extend(_predict_chunk(engine, chunk, models, manifest, origin,
+                                        settings.forecast.delisted_after_days))
             log.info("predicted %s of %s series", f"{min(first + step, len(series.products)):,}",
                      f"{len(series.products):,}")
         out = pd.concat(parts, ignore_index=True)
+        forecast = out["product_id"].nunique()
+        if forecast < len(series.products):
+            log.info("%s of %s series forecast: the others had no sale for %d days (forecast.delisted_after_days)",
+                     f"{forecast:,}", f"{len(series.products):,}", settings.forecast.delisted_after_days)
         upper = load_upper(Registry(settings.registry_dir).root / manifest["version"], settings.forecast)
         if upper is not None:  # MinT won the backtest: the products' numbers add up to the reconciled ones
             out["predicted_units"] = reconcile_predictions(engine, upper, daily, origin, out, calendar.closures)
@@ -193,10 +198,10 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
 
 
 def _predict_chunk(engine: EngineAdapter, daily: pa.Table, models: dict[int, Forecaster], manifest: dict[str, Any],
-                   origin: date) -> list[pd.DataFrame]:
+                   origin: date, delisted_after: int) -> list[pd.DataFrame]:
     parts = []
     for horizon, days in ((1, [1]), (WEEK, list(range(2, WEEK + 1)))):
-        frame = build_features(engine, daily, horizon, future_days=WEEK, last_day=origin,
+        frame = build_features(engine, daily, horizon, future_days=WEEK, last_day=origin, delisted_after=delisted_after,
                                panel_from=origin - timedelta(days=PREDICTION_HISTORY_DAYS))
         targets = [origin + timedelta(days=d) for d in days]
         frame = encode(frame[frame["target_date"].isin(targets)], manifest["products"], manifest["categories"])
