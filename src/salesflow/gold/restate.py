@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.engine.base import EngineAdapter
@@ -42,11 +43,16 @@ def restate_categories(lake: Lake, engine: EngineAdapter, gate: QualityGate | No
     if not products or done < 0:
         return Restatement()
     keep = ds.field("product_id").isin(list(products)) & (ds.field("batch_id") <= done)
-    days = lake.distinct((SILVER_ORDER_LINES, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS), "event_date", keep)
+    days: set[date] = set()
+    seen: set[str] = set()
+    for spec in (SILVER_ORDER_LINES, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS):  # one scan each, both columns
+        rows = lake.read(spec, columns=["event_date", "product_id"], filter=keep)
+        if rows is not None:
+            days |= {d for d in pc.unique(rows["event_date"]).to_pylist() if d is not None}
+            seen |= {p for p in pc.unique(rows["product_id"]).to_pylist() if p is not None}
     if not days:
         return Restatement()
-    seen = lake.distinct((SILVER_ORDER_LINES, SILVER_PRODUCT_VIEWS, SILVER_CART_ADDS), "product_id", keep)
-    gold.rebuild(tuple(days))
-    restated = Restatement(len(seen), list(days))
+    gold.rebuild(tuple(sorted(days)))
+    restated = Restatement(len(seen), sorted(days))
     log.info("%s", restated.describe())
     return restated
