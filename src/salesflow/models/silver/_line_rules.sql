@@ -39,15 +39,21 @@ line_typed AS (
              ELSE TRY_CAST(l.discount AS DECIMAL(38, 18)) END AS discount_exact, json_type(l.discount) AS discount_t
     FROM line_measured
 ),
+-- The line's amount before discount. A return (quantity < 0) has a negative one; a value line
+-- (quantity 0: weighed goods, a deposit) counts its unit price once and adds no units
+-- (salesflow.contract.events.OrderLine). Only within the bounds: beyond them the product may not
+-- fit (the line is quarantined anyway).
+line_amounts AS (
+    SELECT *,
+        CASE WHEN quantity BETWEEN -{{ max_quantity }} AND {{ max_quantity }} AND unit_price <= {{ max_amount }}
+             THEN CASE WHEN quantity = 0 THEN unit_price ELSE quantity * unit_price END
+        END AS amount
+    FROM line_typed
+),
 line_verdicts AS (
 SELECT
     batch_id, record_seq, line_number, product_id, quantity, unit_price, discount,
-    -- Only within the bounds: beyond them the product may not fit (the line is quarantined anyway).
-    -- A return (quantity < 0) has negative revenue; a value line (quantity 0: weighed goods, a
-    -- deposit) counts its unit price once and adds no units (salesflow.contract.events.OrderLine).
-    CASE WHEN quantity BETWEEN -{{ max_quantity }} AND {{ max_quantity }} AND unit_price <= {{ max_amount }}
-         THEN CAST(CASE WHEN quantity = 0 THEN unit_price ELSE quantity * unit_price END - discount AS DECIMAL(18, 2))
-    END AS revenue,
+    CAST(amount - discount AS DECIMAL(18, 2)) AS revenue,
     CASE
         WHEN item_t <> 'OBJECT' THEN 'invalid_type:lines'
         WHEN repeated_key THEN 'malformed_json:lines'
@@ -68,9 +74,9 @@ SELECT
         WHEN quantity IS NULL OR quantity NOT BETWEEN -{{ max_quantity }} AND {{ max_quantity }}
             THEN 'implausible_quantity:lines.quantity'
         WHEN unit_price > {{ max_amount }} THEN 'implausible_amount:lines.unit_price'
-        -- The discount lies between 0 and the line's amount: negative only on a return.
-        WHEN discount > greatest(CASE WHEN quantity = 0 THEN unit_price ELSE quantity * unit_price END, 0)
-             OR discount < least(quantity * unit_price, 0) THEN 'invalid_value:lines.discount'
+        -- The discount lies between 0 and the line's amount: negative only on a return. (Every
+        -- bound is checked above, so the amount is known here.)
+        WHEN discount > greatest(amount, 0) OR discount < least(amount, 0) THEN 'invalid_value:lines.discount'
     END AS problem
-FROM line_typed
+FROM line_amounts
 )
