@@ -131,3 +131,34 @@ def test_category_level_adds_products_up_and_forecasts_categories(tmp_path: Path
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     rows_ = Lake(settings_.lake_root).read(GOLD_DEMAND_PREDICTIONS).to_pandas()
     assert sorted(set(rows_["product_id"])) == top == sorted(set(rows_["category"])) and len(rows_) == 3 * 7
+
+
+def test_store_category_level_adds_silver_lines_up_per_store_and_category(tmp_path: Path) -> None:
+    """Gold has no store: the store-category series come from Silver's lines, each product under the
+    category gold.daily_sales last files it; they add up to Gold's units per category and day."""
+    from salesflow.forecast.selection import by_store_category, read_store_lines
+    from salesflow.lake.tables import SILVER_ORDER_LINES
+
+    settings_ = load_settings(data_dir=tmp_path / "d", forecast={"folds": 1})
+    land(settings_, SimulationSpec(events=12_000, seed=63, start=date(2026, 7, 1), days=45))
+    run_batch(settings_)
+    lake = Lake(settings_.lake_root)
+    daily = lake.read(GOLD_DAILY_SALES)
+    series = by_store_category(read_store_lines(lake), daily).to_pandas()
+    stores = lake.read(SILVER_ORDER_LINES, columns=["store_id"]).to_pandas()["store_id"].nunique()
+    assert series["product_id"].str.split("|").str[0].nunique() == stores >= 2
+    gold = daily.to_pandas().groupby(["event_date", "category"])["units"].sum()
+    mine = series.groupby(["event_date", "category"])["units"].sum()
+    assert mine.sort_index().equals(gold.sort_index())  # the same units, split by store
+    done = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings_.data_dir), "forecast",
+                           "train", "--level", "store-category", "--models", "seasonal_naive,tsb"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "store-category series" in done.stdout, done.stderr[-2000:]
+    predicted = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(settings_.data_dir), "forecast",
+                                "predict"], capture_output=True, text=True, timeout=600)
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    rows_ = lake.read(GOLD_DEMAND_PREDICTIONS).to_pandas()
+    per_series = rows_.groupby("product_id")["target_date"].nunique()
+    assert set(rows_["product_id"]) <= set(series["product_id"]) and per_series.max() == 7
+    assert (per_series == 7).mean() > 0.9  # a series first sold in the last days has no week-old features yet
+    assert (rows_["product_id"].str.split("|").str[1] == rows_["category"]).all()

@@ -29,8 +29,8 @@ _MODELS_OPTION = click.option("--models", help="Comma-separated subset of: seaso
 def _selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Which products to forecast; each overrides its ``forecast.*`` setting for this run."""
     for option in reversed((
-        click.option("--level", type=click.Choice(["product", "category"]),
-                     help="One series per product, or per category (forecast.level)."),
+        click.option("--level", type=click.Choice(["product", "category", "store-category"]),
+                     help="One series per product, per category, or per store and category (forecast.level)."),
         click.option("--top", "top_n", type=click.IntRange(min=1), help="Only the N best sellers (forecast.top_n)."),
         click.option("--by", "rank_by", type=click.Choice(["revenue", "units"]),
                      help="What --top ranks by (forecast.rank_by, default revenue)."),

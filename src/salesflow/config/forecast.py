@@ -32,9 +32,9 @@ class ForecastConfig(Section):
     """Central coverage of the prediction intervals (from backtest residuals)."""
     ridge_alpha: float = Field(1.0, ge=0)
     gbm: GbmParams = GbmParams()
-    level: Literal["product", "category"] = "product"
-    """Forecast each product, or each category as one series (its products' units added up).
-    Store level needs a store in gold.daily_sales, which it does not have."""
+    level: Literal["product", "category", "store-category"] = "product"
+    """Forecast each product, each category as one series (its products' units added up), or each
+    store's category (from Silver's order lines, which carry the store)."""
     top_n: int | None = Field(None, ge=1)
     """Forecast only the N best-selling products (by ``rank_by``); the rest are left out, not zeroed."""
     rank_by: Literal["revenue", "units"] = "revenue"

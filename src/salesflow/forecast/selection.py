@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 from salesflow.config.forecast import ForecastConfig
 from salesflow.errors import ConfigError
 from salesflow.forecast.backtest import ForecastError
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import SILVER_ORDER_LINES
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Selection:
 
     def describe(self) -> str:
         how = f" ({'; '.join(self.rules)})" if self.rules else ""
-        noun = "categories" if self.level == "category" else "products"
+        noun = {"category": "categories", "store-category": "store-category series"}.get(self.level, "products")
         sample = (f"; features, backtest and the per-class pick on a sample of {self.panel:,} of them, "
                   "stratified by demand class (forecast.max_panel_series)") if self.panel else ""
         return f"{self.products:,} of {self.catalogue:,} {noun}{how}{sample}"
@@ -85,6 +87,41 @@ def by_category(daily: pa.Table) -> pa.Table:
         "units": sums["units_sum"], "revenue": sums["revenue_sum"],
         "avg_unit_price": pc.divide(sums["price_units_sum"], safe),
         "discount_rate": pc.fill_null(pc.divide(sums["discount_units_sum"], safe), 0.0)})
+
+
+def read_store_lines(lake: Lake) -> pa.Table:
+    """Silver's order lines with their store, for ``level: store-category`` (Gold has no store)."""
+    lines = lake.read(SILVER_ORDER_LINES, columns=["event_date", "product_id", "store_id", "quantity", "revenue",
+                                                   "discount"])
+    if lines is None or lines.num_rows == 0:
+        raise ForecastError("silver.order_lines is empty: no store to forecast by")
+    return lines
+
+
+def by_store_category(lines: pa.Table, daily: pa.Table) -> pa.Table:
+    """One series per store and category and day, from Silver's order lines (``lines``: event_date,
+    product_id, store_id, quantity, revenue, discount; gold.daily_sales has no store) with each
+    product's category as ``daily`` (gold.daily_sales) last files it. The id is ``store|category``."""
+    latest = daily.group_by("product_id", use_threads=False).aggregate([("event_date", "max")])
+    named = daily.join(latest, keys=["product_id", "event_date"], right_keys=["product_id", "event_date_max"],
+                       join_type="inner").group_by("product_id", use_threads=False).aggregate([("category", "max")])
+    joined = lines.join(named, keys="product_id", join_type="left outer")
+    category = pc.fill_null(joined["category_max"], "unknown")
+    store = pc.fill_null(joined["store_id"], "unknown")
+    keyed = pa.table({"event_date": joined["event_date"], "series": pc.binary_join_element_wise(store, category, "|"),
+                      "category": category, "units": pc.cast(joined["quantity"], pa.int64()),
+                      "revenue": pc.cast(joined["revenue"], pa.float64()),
+                      "discount": pc.cast(joined["discount"], pa.float64())})
+    sums = keyed.group_by(["event_date", "series", "category"], use_threads=False).aggregate(
+        [("units", "sum"), ("revenue", "sum"), ("discount", "sum")])
+    gross = pc.add(sums["revenue_sum"], sums["discount_sum"])
+    return pa.table({
+        "event_date": sums["event_date"], "product_id": sums["series"], "category": sums["category"],
+        "units": sums["units_sum"], "revenue": sums["revenue_sum"],
+        "avg_unit_price": pc.divide(gross, pc.if_else(pc.equal(sums["units_sum"], 0), None,
+                                                      pc.cast(sums["units_sum"], pa.float64()))),
+        "discount_rate": pc.fill_null(pc.divide(sums["discount_sum"], pc.if_else(pc.equal(gross, 0), None, gross)),
+                                      0.0)})
 
 
 def _read_ids(path: Path) -> set[str]:

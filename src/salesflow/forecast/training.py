@@ -32,7 +32,7 @@ from salesflow.forecast.features import (
 )
 from salesflow.forecast.hierarchy import TOTAL
 from salesflow.forecast.intermittent import Series, build_series
-from salesflow.forecast.selection import Selection, by_category, select_series
+from salesflow.forecast.selection import Selection, by_category, by_store_category, read_store_lines, select_series
 from salesflow.lake.delta import Lake
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ def load_training_data(engine: EngineAdapter, lake: Lake, config: ForecastConfig
     calendar = read_calendar(lake, everything, timezone)
     last_day = calendar.last_day
     # A catalogue's year of daily rows is the largest table here: one copy at a time, none unneeded.
+    if config.level == "store-category":
+        everything = by_store_category(read_store_lines(lake), everything)
     history = everything.filter(pc.field("event_date") <= last_day) if calendar.partial_day else everything
     del everything
     daily, selection = select_series(history, config)

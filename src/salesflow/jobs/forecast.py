@@ -39,7 +39,7 @@ from salesflow.forecast.intermittent import build_series
 from salesflow.forecast.kinds import BY_CLASS, KINDS, ByClass, make
 from salesflow.forecast.models import Forecaster
 from salesflow.forecast.registry import Registry
-from salesflow.forecast.selection import by_category
+from salesflow.forecast.selection import by_category, by_store_category, read_store_lines
 from salesflow.forecast.training import WEEK, load_training_data
 from salesflow.forecast.upper import fit_upper, load_upper, reconcile_backtest, reconcile_predictions, save_upper
 from salesflow.lake.delta import Lake
@@ -160,6 +160,8 @@ def predict(ctx: RunContext | Settings, version: str | None = None) -> PredictRe
         origin = calendar.last_day
         if manifest.get("level") == "category":  # the model forecasts categories as series
             daily = by_category(daily)
+        elif manifest.get("level") == "store-category":
+            daily = by_store_category(read_store_lines(lake), daily)
         # The products the model was trained on, not the whole catalogue (a --top N model).
         daily = daily.filter(pc.field("product_id").isin(manifest["products"]) & (pc.field("event_date") <= origin))
         series = build_series(daily, origin, calendar.closures)
