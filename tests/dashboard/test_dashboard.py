@@ -21,6 +21,8 @@ from salesflow.dashboard.data import DashboardData
 from salesflow.jobs import run_batch
 from salesflow.jobs.forecast import predict, train
 from salesflow.jobs.warehouse import load_warehouse
+from salesflow.lake.delta import Lake
+from salesflow.lake.tables import GOLD_DEMAND_PREDICTIONS
 from salesflow.simulator import SimulationSpec
 from tests.conftest import land
 from tests.http import wait_healthy
@@ -145,11 +147,27 @@ def test_every_page_renders_formatted_figures(lake: Settings, tmp_path: Path) ->
             if name == "Forecast":
                 ahead = data.forecast_ahead()
                 assert ahead is not None
+                # A category's band comes from its own backtest errors, not its products' bounds added
+                # up (every product missing the same way on the same day): far narrower.
+                gold = Lake(lake.lake_root).read(GOLD_DEMAND_PREDICTIONS).to_pandas()
+                summed = gold.groupby(["category", "target_date"])[["lower_units", "upper_units"]].sum()
+                width = ahead.set_index(["category", "target_date"])
+                narrower = (width["upper_units"] - width["lower_units"]) < (summed["upper_units"] -
+                                                                             summed["lower_units"])
+                assert narrower.mean() > 0.8 and (width["lower_units"] <= width["upper_units"]).all()
                 chart = page.locator('[data-testid="stVegaLiteChart"]').nth(1)
                 titles = [t.text_content() for t in chart.locator("g.role-title-text text").all()]
                 assert chart.locator("g.role-scope.cell > g").count() == ahead["category"].nunique()
                 assert titles == sorted(ahead["category"].unique())  # one panel per category, titled
                 assert "Lower is better" in body
+                history = data.backtest(next(m for m in data.forecast_models() if m["promoted"])["version"])
+                assert history is not None
+                tested = page.locator('[data-testid="stVegaLiteChart"]').nth(0)  # the backtest's small multiples
+                assert tested.locator("g.role-scope.cell > g").count() == history["category"].nunique()
+                assert tested.locator("g.mark-area path").count() == history["category"].nunique()  # a band each
+                # The band is the errors' 10th to 90th percentile around the prediction: above it when
+                # the model under-forecast most days, never negative.
+                assert (history["lower"] <= history["upper"]).all() and (history["lower"] >= 0).all()
         assert "bronze.events" in body and "gold.daily_sales" in body  # lineage and table list
     log = (tmp_path / "dash.log").read_text()
     assert "Traceback" not in log and "Error" not in log, log[-2000:]

@@ -199,14 +199,8 @@ def forecast_page(data: DashboardData) -> None:
     history = data.backtest(promoted["version"])
     if history is not None and not history.empty:
         st.subheader(f"Actual vs predicted per category (backtest, next day, {promoted['kind']})")
-        long = history.melt(id_vars=["category", "target_date"], value_vars=["actual", "predicted"],
-                            var_name="series", value_name="units")
-        st.altair_chart(alt.Chart(long).mark_line().encode(
-            x=alt.X("target_date:T", title="Day", scale=alt.Scale(type="utc"),
-                      axis=alt.Axis(format="%d %b")),
-            y=alt.Y("units:Q", title="Units"), color=alt.Color("series:N", title=None),
-            facet=alt.Facet("category:N", columns=3, title=None))
-            .properties(width=300, height=140, usermeta=SVG))
+        st.caption("The band: where the category's daily errors fell 80% of the time in the backtest.")
+        st.altair_chart(backtest_chart(history))
     ahead = data.forecast_ahead()
     if ahead is None:
         no_data("no predictions yet (run `salesflow forecast predict`)")
@@ -216,12 +210,29 @@ def forecast_page(data: DashboardData) -> None:
     compare = data.query("demand_vs_actual", {"horizon_days": 1})
     st.subheader("Demand vs actual")
     if compare is not None and "actual_units" in compare:
-        compare = compare[compare["actual_units"].notna()]
+        # The query adds up the products' bounds, which overstates a category's band (see the
+        # chart above for the category's own): the table shows the numbers that add up.
+        compare = compare[compare["actual_units"].notna()].drop(columns=["lower_units", "upper_units"],
+                                                                 errors="ignore")
     if compare is not None and not compare.empty:
         show(compare, data.currency)
     else:
         st.info("Demand vs actual appears once forecast days have passed and their sales are in the "
                 "warehouse (`salesflow warehouse load` after those days).")
+
+
+def backtest_chart(history: pd.DataFrame) -> alt.FacetChart:
+    """Small multiples of the backtest: actual and predicted per category, the error band behind."""
+    x = alt.X("target_date:T", title="Day", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%d %b"))
+    band = alt.Chart().mark_area(opacity=0.2, color="#ff7f0e").encode(
+        x=x, y=alt.Y("lower:Q", title="Units"), y2="upper:Q")
+    long = history.melt(id_vars=["category", "target_date", "lower", "upper"], value_vars=["actual", "predicted"],
+                        var_name="series", value_name="units")
+    lines = alt.Chart().mark_line().encode(x=x, y=alt.Y("units:Q", title="Units"),
+                                           color=alt.Color("series:N", title=None))
+    return (alt.layer(band, lines, data=long).properties(width=260, height=130)
+            .facet(facet=alt.Facet("category:N", title=None), columns=3)
+            .resolve_scale(y="independent").properties(usermeta=SVG))
 
 
 def forecast_chart(ahead: pd.DataFrame) -> alt.FacetChart:

@@ -7,10 +7,12 @@ come from the analytics SQL (``salesflow.analytics``) with bound parameters, not
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
@@ -200,13 +202,18 @@ class DashboardData:
         return "\n".join(lines + ["}"])
 
     def backtest(self, version: str) -> pd.DataFrame | None:
-        """The version's backtest: actual and predicted units per category and day (next-day horizon)."""
+        """The version's backtest: actual and predicted units per category and day (next-day horizon),
+        with the band (lower, upper) of the category's daily errors."""
         path = self.settings.registry_dir / "forecast" / version / "backtest.parquet"
         if not path.exists():
             return None
         scored = pd.read_parquet(path)
         scored = scored[scored["horizon"] == 1]
-        return scored.groupby(["category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
+        daily = scored.groupby(["category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
+        # The band a category's daily errors fall in 80% of the time (its own backtest days).
+        error = (daily["actual"] - daily["predicted"]).groupby(daily["category"])
+        low, high = error.transform(lambda e: e.quantile(0.1)), error.transform(lambda e: e.quantile(0.9))
+        return daily.assign(lower=(daily["predicted"] + low).clip(lower=0), upper=daily["predicted"] + high)
 
     def forecast_ahead(self) -> pd.DataFrame | None:
         """The newest forecast: predicted units with interval bounds per category for the next 7 days."""
@@ -218,8 +225,29 @@ class DashboardData:
         frame = table.to_pandas()
         newest = frame[frame["forecast_date"] == frame["forecast_date"].max()]
         newest = newest[newest["model_version"] == newest["model_version"].max()]
-        return newest.groupby(["category", "target_date"], as_index=False)[
-            ["predicted_units", "lower_units", "upper_units"]].sum()
+        ahead = newest.groupby(["category", "target_date"], as_index=False).agg(
+            predicted_units=("predicted_units", "sum"), lower_units=("lower_units", "sum"),
+            upper_units=("upper_units", "sum"), horizon_days=("horizon_days", "min"))
+        return self._category_band(ahead, str(newest["model_version"].iloc[0]))
+
+    def _category_band(self, ahead: pd.DataFrame, version: str) -> pd.DataFrame:
+        """A category's interval from its own backtest errors (per horizon, at the model's coverage):
+        adding up the products' bounds would claim every product misses the same way on the same day,
+        a band many times too wide."""
+        directory = self.settings.registry_dir / "forecast" / version
+        if not (directory / "backtest.parquet").exists():
+            return ahead  # a model from before the backtest was kept: the products' bounds added up
+        level = float(json.loads((directory / "manifest.json").read_text()).get("interval_coverage", 0.9))
+        scored = pd.read_parquet(directory / "backtest.parquet")
+        daily = scored.groupby(["horizon", "category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
+        errors = (daily["actual"] - daily["predicted"]).groupby([daily["horizon"], daily["category"]])
+        low, high = errors.quantile((1 - level) / 2), errors.quantile((1 + level) / 2)
+        key = pd.MultiIndex.from_arrays([np.where(ahead["horizon_days"] == 1, 1, 7), ahead["category"]])
+        found = key.isin(low.index)
+        lower = ahead["predicted_units"] + low.reindex(key).to_numpy()
+        upper = ahead["predicted_units"] + high.reindex(key).to_numpy()
+        return ahead.assign(lower_units=np.where(found, np.clip(lower, 0, None), ahead["lower_units"]),
+                            upper_units=np.where(found, np.maximum(upper, 0), ahead["upper_units"]))
 
     def newest_order_time(self) -> datetime | None:
         from salesflow.lake.log import column_max
