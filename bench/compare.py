@@ -5,7 +5,8 @@ with the simulator's default duplicates, late and malformed events):
 - salesflow batch (DuckDB engine) and salesflow stream --available-now (landing source);
 - salesflow batch on the Spark engine (local[2]);
 - a plain PySpark batch job, a Spark Structured Streaming job (file source, availableNow), a
-  pandas job and one plain DuckDB SQL script doing the same Silver/Gold work (bench/peers/);
+  pandas job, one plain DuckDB SQL script and one Polars lazy query doing the same Silver/Gold
+  work (bench/peers/);
 then the stream's freshness at fixed input rates (bench/stream_bench.py, Kafka via tansu).
 Peak memory is the run's own cgroup peak (the JVM included). Agreement compares each run's Silver
 counts and order-line revenue with salesflow batch. With ``--repeat N`` every run is made N times,
@@ -137,6 +138,7 @@ def main() -> None:
         ("pyspark structured streaming", lambda: peer(workload, "pyspark-streaming", "spark_job.py", "stream")),
         ("pandas", lambda: peer(workload, "pandas", "pandas_job.py")),
         ("duckdb script", lambda: peer(workload, "duckdb-script", "duckdb_job.py")),
+        ("polars lazy", lambda: peer(workload, "polars-lazy", "polars_job.py")),
     ]
     made: dict[str, list[dict[str, Any]]] = {}
     for _ in range(args.repeat):
