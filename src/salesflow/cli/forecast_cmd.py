@@ -96,10 +96,6 @@ def forecast_evaluate(ctx: click.Context, models: str | None, plot: Path | None,
     from salesflow.jobs.forecast import evaluate
 
     kinds = parse_kinds(models)
-    if plot is not None:  # before minutes of backtesting, not after
-        from salesflow.common.extras import check
-
-        check("matplotlib", "--plot")
     with _progress():
         backtest = evaluate(_chosen(ctx, **selection), kinds)
     if plot is not None:

@@ -241,10 +241,8 @@ def dashboard(ctx: click.Context, host: str, port: int) -> None:
 @handle_errors
 def report(ctx: click.Context, out: Path) -> None:
     """Write the dashboard's charts and tables as one self-contained HTML file (e-mail, CI artifacts)."""
-    from salesflow.common.extras import check
     from salesflow.jobs.dashboard import write_html_report
 
-    check("matplotlib", "the report's charts")
     counts = write_html_report(run_context(ctx), out)
     print_line(f"report: {out} ({', '.join(f'{k}: {v}' for k, v in counts.items())})")
 

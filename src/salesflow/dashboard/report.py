@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from salesflow.common.extras import require
 from salesflow.config import Settings
 from salesflow.dashboard import formatting as fmt
 from salesflow.dashboard.data import DashboardData, latest_per_rule, partial_days
@@ -24,7 +23,8 @@ from salesflow.dashboard.data import DashboardData, latest_per_rule, partial_day
 
 def _png(draw: Callable[[Any], object], height: float = 3.2, panels: int = 0) -> str:
     """A chart as an embedded PNG; ``panels`` > 0 draws a grid of that many rows of three."""
-    matplotlib = require("matplotlib", "drawing charts")
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

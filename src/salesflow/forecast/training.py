@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesflow.common.extras import require
 from salesflow.config.forecast import ForecastConfig
 from salesflow.engine.base import EngineAdapter
 from salesflow.forecast.backtest import (
@@ -150,8 +149,10 @@ FINGERPRINT_ROWS = 1_000_000
 def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -> None:
     """Actual vs predicted units per category over the backtest days: a grid of small multiples,
     each on its own scale, with the band the category's daily errors fall in 80% of the time."""
-    matplotlib = require("matplotlib", "drawing charts")
+    import matplotlib  # a base dependency (hierarchicalforecast needs it too); loaded only to draw
+
     matplotlib.use("Agg")
+    import matplotlib.dates as dates
     import matplotlib.pyplot as plt
 
     scored = backtest.predictions[
@@ -173,8 +174,8 @@ def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -
                 linewidth=1.2)
         ax.set_title(str(category), fontsize=9, loc="left")
         ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(matplotlib.dates.WeekdayLocator(byweekday=0))  # Mondays
-        ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%d %b"))
+        ax.xaxis.set_major_locator(dates.WeekdayLocator(byweekday=0))  # Mondays
+        ax.xaxis.set_major_formatter(dates.DateFormatter("%d %b"))
     for ax in list(axes.flat)[len(categories):]:
         ax.set_visible(False)
     axes[0, 0].set_ylabel("units")
