@@ -22,7 +22,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,7 +34,7 @@ OUT = ROOT / "out" / "forecast"
 sys.path.insert(0, str(ROOT.parent / "src"))
 sys.path.insert(0, str(ROOT))
 
-from scale_bench import Cgroup  # noqa: E402
+from scale_bench import Cgroup, _wait  # noqa: E402
 
 from salesflow.config import load_settings  # noqa: E402
 from salesflow.lake.delta import Lake  # noqa: E402
@@ -92,7 +91,7 @@ def _run(data: Path, args: list[str], cap_gib: float, name: str) -> dict[str, ob
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     if cgroup is not None:
         cgroup.add(child.pid)
-    out, err, rss_kib = _stream(child)
+    out, err, rss_kib = _wait(child, _progress)
     result: dict[str, object] = {"seconds": round(time.perf_counter() - started, 1), "exit_code": child.returncode,
                                  "peak_rss_mib": round(rss_kib / 1024)}
     if cgroup is not None:
@@ -103,26 +102,10 @@ def _run(data: Path, args: list[str], cap_gib: float, name: str) -> dict[str, ob
     return result
 
 
-def _stream(child: subprocess.Popen[str]) -> tuple[str, str, int]:
-    """Like scale_bench._wait, with the child's forecast log lines printed as they come (progress)."""
-    lines: list[str] = []
-    out: list[str] = []
-
-    def errors() -> None:
-        for line in child.stderr:  # type: ignore[union-attr]
-            lines.append(line)
-            if line.startswith("forecast:") or "salesflow.forecast" in line or "salesflow.jobs.forecast" in line:
-                print("   ", line.rstrip()[-170:], file=sys.stderr, flush=True)
-
-    readers = [threading.Thread(target=errors),
-               threading.Thread(target=lambda: out.append(child.stdout.read()))]  # type: ignore[union-attr]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join()
-    return "".join(out), "".join(lines), usage.ru_maxrss
+def _progress(line: str) -> None:
+    """The child's forecast log lines, printed as they come."""
+    if line.startswith("forecast:") or "salesflow.forecast" in line or "salesflow.jobs.forecast" in line:
+        print("   ", line.rstrip()[-170:], file=sys.stderr, flush=True)
 
 
 def bench(products: int, days: int, cap_gib: float) -> dict[str, object]:

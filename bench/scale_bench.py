@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -129,13 +130,23 @@ def run(landing: Path, events: int, cap_gib: float) -> dict[str, object]:
     return result
 
 
-def _wait(child: subprocess.Popen[str]) -> tuple[str, str, int]:
-    """Output, errors and the child's peak RSS in KiB (from wait4, which Popen does not expose)."""
+def _wait(child: subprocess.Popen[str], on_line: Callable[[str], None] | None = None) -> tuple[str, str, int]:
+    """Output, errors and the child's peak RSS in KiB (from wait4, which Popen does not expose);
+    ``on_line`` sees each line of the errors as it comes (progress)."""
     import threading
 
     streams: dict[str, str] = {}
-    readers = [threading.Thread(target=lambda name=name, pipe=pipe: streams.__setitem__(name, pipe.read()))
-               for name, pipe in (("out", child.stdout), ("err", child.stderr))]
+
+    def errors() -> None:
+        lines = []
+        for line in child.stderr:  # type: ignore[union-attr]
+            lines.append(line)
+            if on_line is not None:
+                on_line(line)
+        streams["err"] = "".join(lines)
+
+    readers = [threading.Thread(target=lambda: streams.__setitem__("out", child.stdout.read())),  # type: ignore[union-attr]
+               threading.Thread(target=errors)]
     for reader in readers:
         reader.start()
     _, status, usage = os.wait4(child.pid, 0)
