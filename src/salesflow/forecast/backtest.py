@@ -20,7 +20,7 @@ import pandas as pd
 
 from salesflow.config import ForecastConfig
 from salesflow.errors import TerminalError
-from salesflow.forecast.demand_classes import CLASSES, by_class_predictions, choose, classify
+from salesflow.forecast.demand_classes import CLASSES, by_class_predictions, choose, class_of, classify
 from salesflow.forecast.kinds import BY_CLASS, make
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,8 @@ def _coverage(earlier: pd.DataFrame, last: pd.DataFrame, level: float, classes: 
     if classes is None:
         low, high = apply_bands(interval_bands(earlier, level), last["predicted"].to_numpy())
         return float(np.mean((last["actual"] >= low) & (last["actual"] <= high)))
-    fitted = earlier["product_id"].map(classes).fillna("lumpy")
-    scored = last["product_id"].map(classes).fillna("lumpy")
+    fitted = class_of(earlier["product_id"], classes)
+    scored = class_of(last["product_id"], classes)
     hits = 0
     for cls, part in last.groupby(scored):
         same = earlier[fitted == cls]
@@ -179,7 +179,7 @@ def interval_bands(predictions: pd.DataFrame, interval: float) -> dict[str, list
 
 def class_bands(predictions: pd.DataFrame, classes: pd.Series, level: float) -> dict[str, dict[str, list[float]]]:
     """Bands per demand class from the backtest's residuals (the classes the predictions have)."""
-    of = predictions["product_id"].map(classes).fillna("lumpy")
+    of = class_of(predictions["product_id"], classes)
     return {str(cls): interval_bands(part, level) for cls, part in predictions.groupby(of)}
 
 
@@ -203,7 +203,7 @@ def apply_bands(bands: dict[str, list[float]], predicted: np.ndarray) -> tuple[n
 def metrics_by_class(predictions: pd.DataFrame, classes: pd.Series, scale: float) -> pd.DataFrame:
     """WAPE, MAE, MASE and the split-conformal coverage at 80% and 95% (bands of the class's earlier
     folds, scored on its last) per demand class, model and horizon (1, 7, all)."""
-    scored = predictions.assign(demand_class=predictions["product_id"].map(classes).fillna("lumpy"))
+    scored = predictions.assign(demand_class=class_of(predictions["product_id"], classes))
     last_fold = predictions["fold"].max()
     rows = []
     for (cls, model), group in scored.groupby(["demand_class", "model"]):

@@ -40,10 +40,15 @@ UNSEEN_CLASS = "lumpy"
 """The class of a product the classification did not see (no history before the first origin)."""
 
 
+def class_of(product_ids: pd.Series, classes: pd.Series | dict[str, str]) -> pd.Series:
+    """Each product's demand class, UNSEEN_CLASS for one ``classes`` does not know."""
+    return product_ids.map(classes).fillna(UNSEEN_CLASS)
+
+
 def choose(predictions: pd.DataFrame, classes: pd.Series) -> dict[str, str]:
     """Per demand class, the model with the lowest WAPE over every fold and horizon of the backtest
     (``predictions``: model, product_id, actual, predicted)."""
-    of = predictions["product_id"].map(classes).fillna(UNSEEN_CLASS)
+    of = class_of(predictions["product_id"], classes)
     error = (predictions["actual"] - predictions["predicted"]).abs()
     frame = pd.DataFrame({"cls": of, "model": predictions["model"], "error": error,
                           "actual": predictions["actual"].abs()})
@@ -55,6 +60,6 @@ def choose(predictions: pd.DataFrame, classes: pd.Series) -> dict[str, str]:
 def by_class_predictions(predictions: pd.DataFrame, classes: pd.Series, choice: dict[str, str],
                          name: str) -> pd.DataFrame:
     """The backtest rows of each class's chosen model, as the model ``name``."""
-    of = predictions["product_id"].map(classes).fillna(UNSEEN_CLASS)
+    of = class_of(predictions["product_id"], classes)
     chosen = predictions["model"] == of.map(choice)
     return predictions[chosen].assign(model=name)

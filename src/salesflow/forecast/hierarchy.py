@@ -27,7 +27,6 @@ import pandas as pd
 log = logging.getLogger(__name__)
 TOTAL = "(total)"
 BOTTOM_UP, MINT = "bottom_up", "mint_split"
-LEVELS = ("product", "category", "total")
 
 
 @dataclass

@@ -75,7 +75,6 @@ class Series:
         at = self.offsets[index] + np.clip(position, 0, np.maximum(length - 1, 0))
         return np.where(ok, levels[np.minimum(at, len(levels) - 1)], 0.0).astype(float)
 
-
     def classes(self, until: date) -> pd.Series:
         """Each product's demand class from its days up to ``until`` (forecast.demand_classes),
         computed on the packed arrays a block of products at a time: no frame of product-days."""
@@ -130,8 +129,9 @@ def _model(method: str) -> Any:
 
 
 TSB_ALPHA_D, TSB_ALPHA_P = 0.1, 0.1
-CLASS_BLOCK = 10_000
 """TSB's smoothing of sizes and of the chance of a sale (statsforecast needs both given)."""
+CLASS_BLOCK = 10_000
+"""Products whose demand class one block of numpy work computes (memory follows it)."""
 
 
 def _run(series: Series, method: str) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from salesflow.config import ForecastConfig
-from salesflow.forecast.demand_classes import UNSEEN_CLASS
+from salesflow.forecast.demand_classes import UNSEEN_CLASS, class_of
 from salesflow.forecast.intermittent import INTERMITTENT
 from salesflow.forecast.models import Forecaster, GbmForecaster, RidgeForecaster, SeasonalNaive
 
@@ -58,7 +58,7 @@ class ByClass(Forecaster):
             model.fit(frame)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        of = frame["product_id"].map(self.classes).fillna(UNSEEN_CLASS).to_numpy()
+        of = class_of(frame["product_id"], self.classes).to_numpy()
         out = np.zeros(len(frame))
         for cls in np.unique(of):
             rows = of == cls

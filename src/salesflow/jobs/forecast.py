@@ -26,7 +26,7 @@ from salesflow.forecast.backtest import (
     run_backtest,
 )
 from salesflow.forecast.calendar import read_calendar
-from salesflow.forecast.demand_classes import UNSEEN_CLASS
+from salesflow.forecast.demand_classes import class_of
 from salesflow.forecast.features import (
     FEATURES,
     HORIZONS,
@@ -225,7 +225,7 @@ def _bands(out: pd.DataFrame, manifest: dict[str, Any]) -> tuple[np.ndarray, np.
         predicted = out["predicted_units"].to_numpy(dtype=float)[rows]
         overall = manifest["intervals"][str(horizon)]
         if "intervals_by_class" in manifest:  # split-conformal per demand class
-            of = out["product_id"][rows].map(manifest["demand_classes"]).fillna(UNSEEN_CLASS).to_numpy()
+            of = class_of(out["product_id"][rows], manifest["demand_classes"]).to_numpy()
             low[rows], high[rows] = apply_class_bands(manifest["intervals_by_class"][str(horizon)], overall,
                                                       predicted, of)
         else:  # a model registered before the classes
