@@ -207,13 +207,15 @@ class DashboardData:
         path = self.settings.registry_dir / "forecast" / version / "backtest.parquet"
         if not path.exists():
             return None
+        from salesflow.forecast.backtest import category_days, category_error_band
+
         scored = pd.read_parquet(path)
-        scored = scored[scored["horizon"] == 1]
-        daily = scored.groupby(["category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
+        daily = category_days(scored[scored["horizon"] == 1])
         # The band a category's daily errors fall in 80% of the time (its own backtest days).
-        error = (daily["actual"] - daily["predicted"]).groupby(daily["category"])
-        low, high = error.transform(lambda e: e.quantile(0.1)), error.transform(lambda e: e.quantile(0.9))
-        return daily.assign(lower=(daily["predicted"] + low).clip(lower=0), upper=daily["predicted"] + high)
+        band = category_error_band(daily, 0.8).reindex(pd.MultiIndex.from_frame(daily[["horizon", "category"]]))
+        return daily.drop(columns="horizon").assign(
+            lower=(daily["predicted"] + band["low"].to_numpy()).clip(lower=0),
+            upper=daily["predicted"] + band["high"].to_numpy())
 
     def forecast_ahead(self) -> pd.DataFrame | None:
         """The newest forecast: predicted units with interval bounds per category for the next 7 days."""
@@ -231,21 +233,19 @@ class DashboardData:
         return self._category_band(ahead, str(newest["model_version"].iloc[0]))
 
     def _category_band(self, ahead: pd.DataFrame, version: str) -> pd.DataFrame:
-        """A category's interval from its own backtest errors (per horizon, at the model's coverage):
-        adding up the products' bounds would claim every product misses the same way on the same day,
-        a band many times too wide."""
+        """A category's interval from its own backtest errors (per horizon, at the model's coverage;
+        forecast.backtest.category_error_band)."""
         directory = self.settings.registry_dir / "forecast" / version
         if not (directory / "backtest.parquet").exists():
             return ahead  # a model from before the backtest was kept: the products' bounds added up
+        from salesflow.forecast.backtest import category_days, category_error_band
+
         level = float(json.loads((directory / "manifest.json").read_text()).get("interval_coverage", 0.9))
-        scored = pd.read_parquet(directory / "backtest.parquet")
-        daily = scored.groupby(["horizon", "category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
-        errors = (daily["actual"] - daily["predicted"]).groupby([daily["horizon"], daily["category"]])
-        low, high = errors.quantile((1 - level) / 2), errors.quantile((1 + level) / 2)
+        band = category_error_band(category_days(pd.read_parquet(directory / "backtest.parquet")), level)
         key = pd.MultiIndex.from_arrays([np.where(ahead["horizon_days"] == 1, 1, 7), ahead["category"]])
-        found = key.isin(low.index)
-        lower = ahead["predicted_units"] + low.reindex(key).to_numpy()
-        upper = ahead["predicted_units"] + high.reindex(key).to_numpy()
+        found = key.isin(band.index)
+        lower = ahead["predicted_units"] + band["low"].reindex(key).to_numpy()
+        upper = ahead["predicted_units"] + band["high"].reindex(key).to_numpy()
         return ahead.assign(lower_units=np.where(found, np.clip(lower, 0, None), ahead["lower_units"]),
                             upper_units=np.where(found, np.maximum(upper, 0), ahead["upper_units"]))
 

@@ -219,3 +219,18 @@ def metrics_by_class(predictions: pd.DataFrame, classes: pd.Series, scale: float
     frame = pd.DataFrame(rows)
     return frame.sort_values(["demand_class", "horizon", "wape"], key=lambda s: s.map(order) if s.name ==
                              "demand_class" else s).reset_index(drop=True)
+
+
+def category_days(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Actual and predicted units per horizon, category and day (its products added up)."""
+    return predictions.groupby(["horizon", "category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
+
+
+def category_error_band(days: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Per horizon and category (the index), the errors (actual - predicted) its days fell between
+    ``level`` of the time: ``low`` and ``high``, from :func:`category_days`. A category's band comes
+    from its own errors: its products' bounds added up would claim they all miss the same way on
+    the same day, a band many times too wide."""
+    errors = (days["actual"] - days["predicted"]).groupby([days["horizon"], days["category"]])
+    return pd.DataFrame({"low": errors.quantile((1 - level) / 2), "high": errors.quantile((1 + level) / 2)})
+

@@ -20,6 +20,8 @@ from salesflow.engine.base import EngineAdapter
 from salesflow.forecast.backtest import (
     Backtest,
     ForecastError,
+    category_days,
+    category_error_band,
 )
 from salesflow.forecast.calendar import Calendar, read_calendar
 from salesflow.forecast.demand_classes import UNSEEN_CLASS
@@ -158,15 +160,15 @@ def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -
     scored = backtest.predictions[
         (backtest.predictions["model"] == model) & (backtest.predictions["horizon"] == horizon)
     ]
-    daily = scored.groupby(["category", "target_date"], as_index=False)[["actual", "predicted"]].sum()
+    daily = category_days(scored)
+    band = category_error_band(daily, PLOT_BAND)
     categories = sorted(daily["category"].unique())
     columns = min(PLOT_COLUMNS, len(categories))
     rows_needed = -(-len(categories) // columns)
     fig, axes = plt.subplots(rows_needed, columns, figsize=(4.2 * columns, 2.4 * rows_needed), squeeze=False)
     for ax, category in zip(axes.flat, categories, strict=False):
         rows = daily[daily["category"] == category]
-        error = rows["actual"] - rows["predicted"]
-        low, high = np.quantile(error, 0.1), np.quantile(error, 0.9)
+        low, high = band.loc[(horizon, category)]
         ax.fill_between(rows["target_date"], np.clip(rows["predicted"] + low, 0, None), rows["predicted"] + high,
                         color="#ff7f0e", alpha=0.18, label="80% of daily errors")
         ax.plot(rows["target_date"], rows["actual"], label="actual", color="#1f77b4", linewidth=1.2)
@@ -187,3 +189,4 @@ def plot_backtest(backtest: Backtest, model: str, path: Any, horizon: int = 1) -
 
 
 PLOT_COLUMNS = 4
+PLOT_BAND = 0.8
