@@ -106,15 +106,25 @@ def upper_errors(above: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]
 def _coherent(scored: pd.DataFrame, above: pd.DataFrame, weights: tuple[np.ndarray, np.ndarray, list[str]],
               method: str) -> np.ndarray:
     """The product forecasts under ``method`` (bottom-up leaves them as they are)."""
-    out = scored["predicted"].to_numpy(dtype=float).copy()
+    if method == BOTTOM_UP or weights[0].shape[1] < 2:
+        return scored["predicted"].to_numpy(dtype=float).copy()
+    return reconcile_days(scored, above, weights)
+
+
+def reconcile_days(products: pd.DataFrame, base: pd.DataFrame,
+                   weights: tuple[np.ndarray, np.ndarray, list[str]]) -> np.ndarray:
+    """``products`` (target_date, category, predicted) after MinT then split, day by day: ``base``
+    holds the upper series' own forecasts (product_id: TOTAL or a category, target_date,
+    predicted), ``weights`` the earlier errors (:func:`upper_errors`). The weights are fitted once
+    for every day: the reconciliation is linear in the day's forecasts."""
     actual_in, fitted_in, categories = weights
-    if method == BOTTOM_UP or actual_in.shape[1] < 2:
-        return out
-    for day, rows in scored.groupby("target_date").indices.items():
-        base_rows = above[above["target_date"] == day].set_index("product_id")["predicted"]
-        base = base_rows.reindex([TOTAL, *categories]).fillna(0.0).to_numpy(dtype=float)[:, None]
-        totals = dict(zip(categories, mint(categories, base, actual_in, fitted_in)[:, 0], strict=True))
-        out[rows] = split(scored.iloc[rows], totals)
+    out = products["predicted"].to_numpy(dtype=float).copy()
+    days = products.groupby("target_date").indices
+    wide = base.pivot_table(index="product_id", columns="target_date", values="predicted", aggfunc="sum")
+    wide = wide.reindex(index=[TOTAL, *categories], columns=list(days)).fillna(0.0)
+    reconciled = mint(categories, wide.to_numpy(dtype=float), actual_in, fitted_in)
+    for column, rows in enumerate(days.values()):
+        out[rows] = split(products.iloc[rows], dict(zip(categories, reconciled[:, column], strict=True)))
     return out
 
 

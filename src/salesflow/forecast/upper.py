@@ -22,7 +22,7 @@ from salesflow.config import ForecastConfig
 from salesflow.engine.base import EngineAdapter
 from salesflow.forecast.backtest import Backtest, run_backtest
 from salesflow.forecast.features import HORIZONS, PREDICTION_HISTORY_DAYS, build_features, encode
-from salesflow.forecast.hierarchy import MINT, TOTAL, Hierarchy, backtest_hierarchy, mint, split, upper_errors
+from salesflow.forecast.hierarchy import MINT, TOTAL, Hierarchy, backtest_hierarchy, reconcile_days, upper_errors
 from salesflow.forecast.intermittent import build_series
 from salesflow.forecast.kinds import BY_CLASS, make
 from salesflow.forecast.models import Forecaster
@@ -128,12 +128,8 @@ def reconcile_predictions(engine: EngineAdapter, fit: UpperFit, daily: pa.Table,
             fit.models[level][horizon].attach(series, horizon)
             base[rows] = fit.models[level][horizon].predict(frame[rows])
         past = fit.errors[str(horizon)]
-        categories = past["categories"]
-        for day, part in frame.assign(base=base).groupby("target_date"):
-            vector = part.set_index("product_id")["base"].reindex([TOTAL, *categories]).fillna(0.0)
-            totals = mint(categories, vector.to_numpy()[:, None], np.array(past["actual"]),
-                          np.array(past["predicted"]))[:, 0]
-            rows = np.flatnonzero((predictions["target_date"] == day).to_numpy())
-            out[rows] = split(predictions.iloc[rows].rename(columns={"predicted_units": "predicted"}),
-                              dict(zip(categories, totals, strict=True)))
+        rows = np.flatnonzero(predictions["target_date"].isin(frame["target_date"]).to_numpy())
+        out[rows] = reconcile_days(predictions.iloc[rows].rename(columns={"predicted_units": "predicted"}),
+                                   frame.assign(predicted=base)[["product_id", "target_date", "predicted"]],
+                                   (np.array(past["actual"]), np.array(past["predicted"]), past["categories"]))
     return out
