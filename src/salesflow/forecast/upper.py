@@ -42,17 +42,19 @@ class UpperFit:
 
 
 def reconcile_backtest(engine: EngineAdapter, data: TrainingData, backtest: Backtest, config: ForecastConfig,
-                       kinds: tuple[str, ...]) -> tuple[Hierarchy, pd.DataFrame]:
+                       kinds: tuple[str, ...]) -> tuple[Hierarchy, pd.DataFrame, TrainingData]:
     """Backtests the upper series (the panel's sums) and compares bottom-up with MinT on the best
-    product model's rows. Returns the choice and the upper rows the MinT weights come from."""
-    upper = upper_training_data(engine, data, upper_daily(data.daily))
+    product model's rows. Returns the choice, the upper rows the MinT weights come from, and the
+    upper series' training data."""
+    sampled = data.selection.panel is not None  # else the panel's sums are every product's, data.upper
+    upper = upper_training_data(engine, data, upper_daily(data.daily) if sampled else data.upper)
     above = run_backtest(upper.frames, config, tuple(k for k in kinds if k != BY_CLASS), upper.series).predictions
     rows, upper_kinds = _best_per_level(above[above["model"] != BY_CLASS])
     best = backtest.metrics[backtest.metrics["horizon"] == "all"].sort_values("wape")["model"].iloc[0]
     hierarchy = backtest_hierarchy(backtest.predictions[backtest.predictions["model"] == best], rows,
                                    config.reconciliation)
     hierarchy.upper_kinds = upper_kinds
-    return hierarchy, rows
+    return hierarchy, rows, upper
 
 
 def _best_per_level(predictions: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -66,12 +68,13 @@ def _best_per_level(predictions: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, 
 
 
 def fit_upper(engine: EngineAdapter, data: TrainingData, config: ForecastConfig, hierarchy: Hierarchy,
-              rows: pd.DataFrame) -> UpperFit | None:
+              rows: pd.DataFrame, backtested: TrainingData) -> UpperFit | None:
     """The upper models fitted on every selected product's sums (not only the panel's), when MinT
-    was chosen; None for bottom-up, which needs nothing more."""
+    was chosen; None for bottom-up, which needs nothing more. ``backtested``: the upper training
+    data of the backtest, the same series unless the panel is a sample."""
     if hierarchy.method != MINT:
         return None
-    upper = upper_training_data(engine, data, data.upper)
+    upper = backtested if data.selection.panel is None else upper_training_data(engine, data, data.upper)
     fit = UpperFit(hierarchy.upper_kinds)
     for level, kind in hierarchy.upper_kinds.items():
         fit.models[level] = {}

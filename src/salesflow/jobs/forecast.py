@@ -63,7 +63,7 @@ def evaluate(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS) -> Back
     with ctx.engine() as engine:
         data = load_training_data(engine, ctx.lake, ctx.settings.forecast, ctx.settings.pipeline.reporting_timezone)
         backtest = run_backtest(data.frames, ctx.settings.forecast, kinds, data.series)
-        backtest.hierarchy, _ = reconcile_backtest(engine, data, backtest, ctx.settings.forecast, kinds)
+        backtest.hierarchy, _, _ = reconcile_backtest(engine, data, backtest, ctx.settings.forecast, kinds)
     backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     return backtest
 
@@ -79,8 +79,9 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
         features_s = time.perf_counter() - clock
         clock = time.perf_counter()
         backtest = run_backtest(data.frames, settings.forecast, kinds, data.series)
-        backtest.hierarchy, upper_rows = reconcile_backtest(engine, data, backtest, settings.forecast, kinds)
-        upper = fit_upper(engine, data, settings.forecast, backtest.hierarchy, upper_rows)
+        backtest.hierarchy, upper_rows, backtested = reconcile_backtest(engine, data, backtest, settings.forecast,
+                                                                       kinds)
+        upper = fit_upper(engine, data, settings.forecast, backtest.hierarchy, upper_rows, backtested)
     backtest.selection, backtest.calendar = data.selection.describe(), data.calendar.describe()
     result = TrainResult(backtest, seconds={"features": features_s, "backtest": time.perf_counter() - clock})
     registry = Registry(settings.registry_dir)
