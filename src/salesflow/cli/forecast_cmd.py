@@ -223,9 +223,7 @@ def backtest_facts(backtest: Backtest) -> dict[str, object]:
     return {"origins": [c.isoformat() for c in backtest.cutoffs], "mase_scale": backtest.mase_scale,
             "selection": backtest.selection, "calendar": backtest.calendar,
             "by_class": backtest.by_class.to_dict(orient="records"), "choice": backtest.choice,
-            "reconciliation": None if backtest.hierarchy is None else {
-                "method": backtest.hierarchy.method, "upper_kinds": backtest.hierarchy.upper_kinds,
-                "scores": backtest.hierarchy.scores.to_dict(orient="records")},
+            "reconciliation": None if backtest.hierarchy is None else backtest.hierarchy.facts(),
             "metrics": backtest.metrics.to_dict(orient="records")}
 
 

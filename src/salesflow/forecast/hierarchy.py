@@ -38,6 +38,11 @@ class Hierarchy:
     upper_kinds: dict[str, str] = field(default_factory=dict)
     """The kind forecasting each upper level (category, total)."""
 
+    def facts(self) -> dict[str, Any]:
+        """As JSON: the manifest's and ``--json``'s ``hierarchy``/``reconciliation``."""
+        return {"method": self.method, "upper_kinds": self.upper_kinds,
+                "scores": self.scores.to_dict(orient="records")}
+
 
 def summing(categories: list[str]) -> np.ndarray:
     """S for the upper tree: the total over the categories, then each category itself."""

@@ -117,8 +117,7 @@ def train(ctx: RunContext | Settings, kinds: tuple[str, ...] = KINDS, promote: s
             "selection": data.selection.describe(),
             "calendar": data.calendar.describe(),
             "backtest_origins": [c.isoformat() for c in backtest.cutoffs],
-            "hierarchy": {"method": backtest.hierarchy.method, "upper_kinds": backtest.hierarchy.upper_kinds,
-                          "scores": backtest.hierarchy.scores.to_dict(orient="records")},
+            "hierarchy": backtest.hierarchy.facts(),
         }
         version = f"{stamp}-{kind}-{data.fingerprint[:8]}"
         directory = registry.save(version, manifest, models)
