@@ -121,3 +121,23 @@ def test_classes_from_packed_series_match_the_frame_classification(sales: dict[s
     expected = classify(frame) if len(frame) else pd.Series(dtype=str)
     got = series.classes(cut)
     assert got.sort_index().to_dict() == expected.sort_index().to_dict()
+
+
+def test_returns_and_products_that_never_sold_give_no_negative_level_and_no_crash() -> None:
+    """A day whose returns outweigh its sales, a product with only returns, a one-day product and a
+    huge order: every method gives a finite level of at least 0 (TSB crashed on the returns-only
+    product: no sale size to smooth)."""
+    rows = [(d, "mixed", u) for d, u in [(0, 2), (3, -5), (4, -1), (9, 3)]] + [(0, "returns", -4)] \
+        + [(11, "once", 1), (0, "huge", 10**12)]
+    table = pa.table({"event_date": pa.array([START + timedelta(days=d) for d, _, _ in rows], pa.date32()),
+                      "product_id": [p for _, p, _ in rows], "units": pa.array([u for _, _, u in rows], pa.int64())})
+    series = build_series(table, START + timedelta(days=11), [])
+    ids = np.array(["mixed", "returns", "once", "huge"])
+    after = np.array([np.datetime64(START + timedelta(days=12), "D")] * 4)
+    for method in LIBRARY:
+        levels = series.level_after(method)
+        assert np.isfinite(levels).all() and (levels >= 0).all()
+        got = series.lookup(method, ids, after, 1)
+        assert got[1] == 0.0 and got[3] > 1e11  # only returns: no demand; the huge order is seen
+        mixed = np.array([2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0], dtype=float)  # returns are no demand
+        assert np.isclose(got[0], LIBRARY[method]().forecast(mixed, h=1)["mean"][0], rtol=1e-5)

@@ -136,13 +136,17 @@ CLASS_BLOCK = 10_000
 
 def _run(series: Series, method: str) -> np.ndarray:
     """One pass per product: the level after day k is the fitted value of day k + 1, and after the
-    last day the forecast."""
+    last day the forecast. Demand is what sold: a day whose returns outweigh its sales (net units
+    below 0) is a day without demand, and a product that never sold has a level of 0 (TSB cannot
+    smooth sizes it never saw, and Croston would take a return for a sale)."""
     clock = time.perf_counter()
     model = _model(method)
-    out = np.empty_like(series.values)
+    out = np.zeros_like(series.values)
     for i in range(len(series.products)):
         lo, hi = series.offsets[i], series.offsets[i + 1]
-        y = series.values[lo:hi].astype(np.float64)
+        y = np.maximum(series.values[lo:hi], 0).astype(np.float64)
+        if not y.any():
+            continue
         result = model.forecast(y, h=1, fitted=True)
         out[lo:hi - 1] = result["fitted"][1:]
         out[hi - 1] = result["mean"][0]
