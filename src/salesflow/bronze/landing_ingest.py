@@ -23,6 +23,7 @@ from salesflow.bronze.rows import (
     next_bronze_batch,
     segment_table,
 )
+from salesflow.common.parts import part
 from salesflow.engine.base import EngineAdapter
 from salesflow.errors import CheckpointError
 from salesflow.lake.delta import Lake
@@ -152,12 +153,14 @@ class LandingIngestor:
     def _ingest(self, pending: PendingBatch, lake: Lake, engine: EngineAdapter,
                 handover: Future[BronzeBatch] | None) -> BronzeBatch:
         clock = time.perf_counter()
-        records = self._read(tuple(pending.segments), pending.batch_id)
-        rows = bronze_rows(engine, records, self.limit)
+        with part("bronze read"):
+            records = self._read(tuple(pending.segments), pending.batch_id)
+            rows = bronze_rows(engine, records, self.limit)
         if handover is not None and rows is not None:  # rows kept by the engine are read back once committed
             handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), records.num_rows, True, rows))
-        written = append_bronze(lake, engine, rows, APP_ID, pending.batch_id, {"salesflow.source": SOURCE})
-        self.checkpoint.commit()
+        with part("bronze write"):
+            written = append_bronze(lake, engine, rows, APP_ID, pending.batch_id, {"salesflow.source": SOURCE})
+            self.checkpoint.commit()
         seconds = time.perf_counter() - clock
         log.info("bronze batch %d: %d records from %d segments in %.2f s (%.0f records/s)", pending.batch_id,
                  records.num_rows, len(pending.segments), seconds, records.num_rows / max(seconds, 1e-9))

@@ -17,6 +17,7 @@ import click
 
 from salesflow.cli.output import console, handle_errors, print_line
 from salesflow.cli.params import run_context
+from salesflow.common.parts import seconds_by_part
 
 if TYPE_CHECKING:
     from salesflow.jobs.spark_stream import SparkStreamResult
@@ -107,7 +108,7 @@ def run_cmd(ctx: click.Context, once: bool, no_stream: bool) -> None:
 
 
 def print_stream(stats: StreamStats, as_json: bool) -> None:
-    summary = stats.summary()
+    summary = {**stats.summary(), "seconds_by_part": seconds_by_part()}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from salesflow.common.parts import seconds_by_part
 from salesflow.silver.quarantine_rate import money_quarantined
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def batch_facts(run: BatchRun, sample: dict[str, Any] | None) -> dict[str, Any]:
             "duplicates": rec.duplicates, "balanced": rec.balanced,
         },
         "sample_gold_record": sample,
+        "seconds_by_part": seconds_by_part(),
     }
 
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from salesflow.common.parts import part
 from salesflow.engine.base import EngineAdapter, Txn, WriteScope
 from salesflow.errors import ModelError
 from salesflow.lake.delta import Lake
@@ -122,8 +123,10 @@ class GoldBuilder:
             self._register_prior(spec, scope)
             self.engine.compute(f"gold_batch_{spec.name}", load_model(OUTPUTS[spec]), **params)
             writes[spec] = (f"gold_batch_{spec.name}", WriteScope.replace(scope.sql))
-        self._gate(batch_id, event_dates, {spec: relation for spec, (relation, _) in writes.items()})
-        written = self.engine.write_tables(self.lake, writes, Txn(GOLD_APP, batch_id))  # a blocking gate raised before
+        with part("gates"):
+            self._gate(batch_id, event_dates, {spec: relation for spec, (relation, _) in writes.items()})
+        with part("delta write"):  # a blocking gate raised before
+            written = self.engine.write_tables(self.lake, writes, Txn(GOLD_APP, batch_id))
         return GoldBatch(batch_id, event_dates, {s.name: self.engine.rows(r) for s, (r, _) in writes.items()}, written)
 
     def rebuild(self, event_dates: tuple[date, ...]) -> dict[str, int]:

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from salesflow.bronze import BronzeBatch, LandingIngestor
 from salesflow.bronze.oversized import payload_limit
+from salesflow.common.parts import part, timed_iter
 from salesflow.config import Settings
 from salesflow.context import RunContext
 from salesflow.engine.base import EngineAdapter
@@ -116,18 +117,22 @@ class Runner:
     def run(self) -> BatchRun:
         started, clock = datetime.now(UTC), time.perf_counter()
         result = BatchRun(run_id=self.run_id)
-        result.references = load_reference(self.lake, self.landing)  # Step 1.
-        moved = tuple(sorted({p for load in result.references for p in load.recategorised}))
-        result.restated = restate_categories(self.lake, self.engine, self.gold.gate, moved)
+        with part("reference data"):
+            result.references = load_reference(self.lake, self.landing)  # Step 1.
+            moved = tuple(sorted({p for load in result.references for p in load.recategorised}))
+            result.restated = restate_categories(self.lake, self.engine, self.gold.gate, moved)
         self.downstream(result)  # Step 2.
-        for bronze in self.bronze.batches() if self.bronze is not None else ():  # Step 3.
+        bronze_batches = self.bronze.batches() if self.bronze is not None else iter(())
+        for bronze in timed_iter("waiting for bronze", bronze_batches):  # Step 3.
             result.bronze_rows += bronze.rows
             self.progress("bronze", bronze.rows)
             self.downstream(result, handover=bronze)
-        result.reconciliation = reconcile_finished(self.lake)  # Step 4.
+        with part("reconciliation"):
+            result.reconciliation = reconcile_finished(self.lake)  # Step 4.
         result.seconds = time.perf_counter() - clock
         if result.silver:
-            record_run(self.lake, run_record(result, started, self.settings.engine.name, "batch"))
+            with part("run log"):
+                record_run(self.lake, run_record(result, started, self.settings.engine.name, "batch"))
         if not result.reconciliation.balanced:
             rec = result.reconciliation
             raise ReconciliationError("lake does not reconcile (bronze = silver + quarantined + duplicates)",
@@ -152,7 +157,8 @@ class Runner:
                      silver.duplicates, silver.late, silver.seconds)
         for batch_id in self.gold.pending_batches(self.silver.committed()):
             clock = time.perf_counter()
-            gold = self.gold.build(batch_id, self.silver.written(batch_id))
+            with part("gold models"):
+                gold = self.gold.build(batch_id, self.silver.written(batch_id))
             result.gold_rows.update(gold.rows)
             self.progress("gold", sum(s.bronze_rows for s in result.silver if s.batch_id == batch_id))
             log.info("gold batch %d: folded into %d table(s) over %d day(s) in %.2f s", batch_id,

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from salesflow.common.parts import part
 from salesflow.config import Settings
 from salesflow.contract.bounds import UTC_OFFSET, line_rule_params
 from salesflow.contract.events import CONTRACT_VERSION
@@ -116,8 +117,7 @@ class SilverProcessor:
         """Keys beyond the horizon: an in-process index where relations live here; an engine on a
         cluster reads every earlier key instead (``SeenState``), on its executors."""
         self.last_written: tuple[int, dict[TableSpec, str]] | None = None
-        """The relations the last processed batch wrote, for Gold (on the same engine) to take
-        without reading them back."""
+        """The last batch's written relations, for Gold on this engine to take without a read."""
 
     def written(self, batch_id: int) -> dict[TableSpec, str] | None:
         return self.last_written[1] if self.last_written and self.last_written[0] == batch_id else None
@@ -161,11 +161,13 @@ class SilverProcessor:
         that scope with the rows matching ``rows_in`` (all when None)."""
         clock = time.perf_counter()
         bronze_rows = self._register_bronze(batch_id, bronze)
-        self._register_state(batch_id, self._oldest_plausible(), keep=rebuild is None)
+        with part("dedupe state"):
+            self._register_state(batch_id, self._oldest_plausible(), keep=rebuild is None)
         params = self._params()
         failed = False
         try:
-            self._compute(batch_id, params)
+            with part("silver models"):
+                self._compute(batch_id, params)
         except ModelError as exc:
             if rebuild is not None or not self.settings.pipeline.quarantine_processing_errors \
                     or not self.engine.is_data_error(exc):
@@ -173,35 +175,42 @@ class SilverProcessor:
             self._quarantine_whole_batch(batch_id, params, exc)
             failed = True
         outputs = dict(RELATIONS)
-        if durable is not None:
-            durable()
+        with part("waiting for bronze"):
+            (durable or (lambda: None))()
         try:
             if self.gate is not None and not failed:  # Gates first: a blocking rule stops the batch before any write
-                outputs = SilverGates(self.lake, self.engine, self.gate, batch_id).apply(outputs)
-            result = self._summarize(batch_id, bronze_rows, outputs)
-            self._reconcile(result)
-            if self.gate is not None:
-                judge_quarantine_rate(self.gate, self.settings.quality, result.batch_id, result.bronze_rows,
-                                      result.quarantined, result.money)
+                with part("gates"):
+                    outputs = SilverGates(self.lake, self.engine, self.gate, batch_id).apply(outputs)
+            with part("reconciliation"):
+                result = self._summarize(batch_id, bronze_rows, outputs)
+                self._reconcile(result)
+            with part("gates"):
+                if self.gate is not None:
+                    judge_quarantine_rate(self.gate, self.settings.quality, result.batch_id, result.bronze_rows,
+                                          result.quarantined, result.money)
             self.last_written = None
-            self._write(batch_id, outputs, rebuild, rows_in)
+            with part("delta write"):
+                self._write(batch_id, outputs, rebuild, rows_in)
             if rebuild is not None:  # keys may now be accepted under batches the index covers
                 self._forget_keys()
             if rebuild is None:  # a rebuild may write only part of the rows
                 self.last_written = (batch_id, outputs)
-                self.state.add(batch_id, outputs, self.engine)
-                if self.keys is not None:
-                    self.keys.add(self.engine, batch_id, outputs)
+                with part("dedupe state"):
+                    self.state.add(batch_id, outputs, self.engine)
+                    if self.keys is not None:
+                        self.keys.add(self.engine, batch_id, outputs)
         finally:
             if self.gate is not None:
-                write_results(self.lake, self.gate.results)
+                with part("gates"):
+                    write_results(self.lake, self.gate.results)
                 self.gate.results.clear()
         return SilverBatch(**{**vars(result), "seconds": time.perf_counter() - clock})
 
     def _compute(self, batch_id: int, params: dict[str, object]) -> None:
         for name in STAGING:
             if name == "silver.deduped_events":
-                self._register_old_keys(batch_id)
+                with part("dedupe state"):
+                    self._register_old_keys(batch_id)
             self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS, **params)
         for spec, name in OUTPUTS.items():
             self.engine.compute(RELATIONS[spec], load_model(name), **params)
