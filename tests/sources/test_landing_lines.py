@@ -74,7 +74,8 @@ def test_next_batch_is_ingested_ahead_and_a_stop_waits_for_it(tmp_path: Path) ->
     first = next(batches)
     first.durable()  # its rows came before its commit: this waits for it
     assert lake.txn_version(BRONZE_EVENTS, "salesflow.bronze.landing") == first.batch_id
-    ahead = bronze._ahead  # type: ignore[attr-defined]
+    assert bronze.ahead is not None
+    ahead = bronze.ahead._ahead
     assert ahead is not None
     done = ahead[0].result(timeout=60)  # committed by the worker before the caller asks for it
     assert done is not None and done.batch_id == first.batch_id + 1
@@ -86,7 +87,7 @@ def test_next_batch_is_ingested_ahead_and_a_stop_waits_for_it(tmp_path: Path) ->
     assert in_bronze is not None and sorted(in_bronze["source_position"].to_pylist()) == \
         sorted(second.table["source_position"].to_pylist())
     batches.close()  # a stop: the third batch, in flight, is committed whole or not at all
-    assert bronze._ahead is None  # type: ignore[attr-defined]
+    assert bronze.ahead._ahead is None
     committed = lake.txn_version(BRONZE_EVENTS, "salesflow.bronze.landing")
     assert committed == second.batch_id + 1 and bronze.checkpoint.pending is None
     assert bronze.checkpoint.batch_id == committed

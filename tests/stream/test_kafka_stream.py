@@ -269,3 +269,40 @@ def test_a_micro_batch_goes_as_soon_as_the_fetched_messages_are_taken(tmp_path: 
     batch = reader.poll_from({}, max_records=100_000)
     assert [m.offset for m in batch] == list(range(25_000))
     assert time.monotonic() - clock < 5  # neither the 30 s batch wait nor a 5 s poll timeout
+
+
+def test_next_kafka_batch_is_ingested_ahead_and_a_stop_does_not_wait_for_messages(
+        tmp_path: Path, kafka_address: str) -> None:
+    """The next micro-batch is polled and committed to Bronze on a worker while one goes through
+    Silver and Gold; a stop while the worker waits for a first message (idle_seconds an hour)
+    returns at once and plans nothing, and a restart takes up after the last commit."""
+    import threading
+
+    from salesflow.bronze.kafka_ingest import OffsetCheckpoint
+    from salesflow.engine.duckdb import DuckDBEngine
+    from salesflow.jobs.stream import _kafka_source
+
+    settings = kafka_settings(tmp_path, kafka_address, max_batch_records=3_000, idle_seconds=3600)
+    records = publish(settings, SimulationSpec(events=6_000, seed=41, days=1))
+    lake = Lake(settings.lake_root)
+    reader, bronze = _kafka_source(settings, lake, DuckDBEngine(), available_now=False)
+    batches = bronze.batches()
+    first = next(batches)
+    first.durable()
+    assert bronze.ahead is not None and bronze.ahead._ahead is not None
+    done = bronze.ahead._ahead[0].result(timeout=60)  # the worker committed the next one meanwhile
+    assert done is not None and done.batch_id == first.batch_id + 1 and first.rows + done.rows == len(records)
+    assert lake.txn_version(BRONZE_EVENTS, bronze.app_id) == done.batch_id
+    second = next(batches)
+    assert second.batch_id == done.batch_id
+    closed = threading.Event()
+    stopper = threading.Thread(target=lambda: (batches.close(), closed.set()))  # the worker now waits for messages
+    stopper.start()
+    assert closed.wait(30), "a stop waited for a message that never came"
+    stopper.join()
+    reader.close()
+    checkpoint = OffsetCheckpoint.load(settings.checkpoint_dir / f"kafka-{settings.kafka.topic}.json")
+    assert checkpoint.pending is None and checkpoint.batch_id == second.batch_id
+    assert sum(checkpoint.offsets.values()) == len(records)
+    check_bronze = lake.read(BRONZE_EVENTS, columns=["source_position"])
+    assert check_bronze is not None and len(set(check_bronze["source_position"].to_pylist())) == len(records)

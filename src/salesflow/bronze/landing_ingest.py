@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from salesflow.bronze.ahead import IngestAhead
 from salesflow.bronze.lock import bronze_lock
 from salesflow.bronze.oversized import PayloadLimit
 from salesflow.bronze.rows import (
@@ -45,81 +44,22 @@ class LandingIngestor:
                  checkpoint: SourceCheckpoint, max_batch_bytes: int, limit: PayloadLimit) -> None:
         self.lake, self.engine, self.landing = lake, engine, landing
         self.checkpoint, self.max_batch_bytes, self.limit = checkpoint, max_batch_bytes, limit
-        self._ahead: tuple[Future[BronzeBatch | None], Future[BronzeBatch]] | None = None
-        """The step in flight on the worker, and where it hands its rows over before committing."""
-        self._worker: tuple[ThreadPoolExecutor, Lake, EngineAdapter] | None = None
-        self._last: Future[BronzeBatch | None] | None = None
-        """The step submitted last (it may still be committing the batch handed over before)."""
+        self.ahead: IngestAhead | None = None
 
     def batches(self) -> Iterator[BronzeBatch]:
         """Ingest everything new: first a batch left pending by a crash, then new segments.
 
-        Steps run on a worker thread (read, modelled and committed to Bronze with its checkpoint),
-        so the next batch is ingested while one goes through Silver and Gold: Bronze is about a
-        quarter of a batch's CPU, much of it single-threaded (reading, Parquet encoding). Each
-        step is the whole protocol under the Bronze lock, and the one worker runs them in turn,
-        so the commits and the checkpoint advance exactly as they do one at a time. A batch is
-        handed over as soon as its rows exist, while its commit is written (``BronzeBatch.commit``):
-        the consumer computes on them and waits for ``durable()`` before writing anything. The
-        worker lasts while batches keep coming: once a step finds nothing new it goes, with the
-        second engine connection and the rows it held."""
-        try:
-            while True:
-                if self._ahead is None:
-                    self._ingest_ahead()
-                batch = self._collect() if self._ahead is not None else self._step(self.lake, self.engine)
-                if batch is None:
-                    return
-                self._ingest_ahead()  # queued behind the commit in flight
-                yield batch
-        finally:
-            self._settle()
+        Steps run a batch ahead on a worker thread (``IngestAhead``), so the next batch is
+        ingested while one goes through Silver and Gold: Bronze is about a quarter of a batch's
+        CPU, much of it single-threaded (reading, Parquet encoding)."""
+        self.ahead = IngestAhead(self.lake, self.engine, self._step)
+        return self.ahead.batches()
 
-    def _step(self, lake: Lake, engine: EngineAdapter, handover: Future[BronzeBatch] | None = None,
-              after: Future[BronzeBatch | None] | None = None) -> BronzeBatch | None:
-        if after is not None and after.exception() is not None:
-            return None  # the step before failed: its consumer stops, and the next run recovers
+    def _step(self, lake: Lake, engine: EngineAdapter, handover: Future[BronzeBatch] | None) -> BronzeBatch | None:
         with bronze_lock(self.checkpoint.path.parent):
             self._recover(lake)
             planned = self.checkpoint.pending or self._plan_next(lake)
             return None if planned is None else self._ingest(planned, lake, engine, handover)
-
-    def _ingest_ahead(self) -> None:
-        if self._worker is None:
-            engine = self.engine.for_thread()
-            if engine is None:  # the engine cannot run a second model at once: stay in step
-                return
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-ahead")
-            self._worker = (pool, self.lake.sibling(), engine)
-        pool, lake, engine = self._worker
-        handover: Future[BronzeBatch] = Future()
-        self._last = pool.submit(self._step, lake, engine, handover, self._last)
-        self._ahead = (self._last, handover)
-
-    def _collect(self) -> BronzeBatch | None:
-        """The next batch: its rows as soon as the step has them, else what the step returned."""
-        assert self._ahead is not None  # noqa: S101 - type narrowing
-        (step, handover), self._ahead = self._ahead, None
-        futures: list[Future[Any]] = [step, handover]
-        wait(futures, return_when=FIRST_COMPLETED)
-        if handover.done():
-            return replace(handover.result(), commit=step)
-        return step.result()  # its failure (a transient outage, say) is this step's failure
-
-    def _settle(self) -> None:
-        """A stop (or a failure downstream) waits for the step in flight: it either commits whole
-        or leaves its batch pending in the checkpoint, which the next run recovers."""
-        if self._ahead is not None:
-            step, self._ahead = self._ahead[0], None
-            try:
-                step.result()
-            except Exception as exc:  # noqa: BLE001 - the batch stays pending; the next run redoes it
-                log.warning("bronze step ahead did not complete (%s); its batch stays pending", exc)
-        if self._worker is not None:
-            pool, _, engine = self._worker
-            self._worker, self._last = None, None
-            pool.shutdown()
-            engine.close()
 
     def _recover(self, lake: Lake) -> None:
         committed = lake.txn_version(BRONZE_EVENTS, APP_ID)

@@ -13,14 +13,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 
 import pyarrow.compute as pc
 
 from salesflow.bronze.kafka_ingest import KafkaIngestor, OffsetCheckpoint
 from salesflow.bronze.oversized import payload_limit
-from salesflow.bronze.rows import BronzeBatch, next_bronze_batch
+from salesflow.bronze.rows import BronzeBatch
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
 from salesflow.engine.base import EngineAdapter
@@ -76,7 +76,7 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
                         sink.publish(lake)
                     stretch.record_if_due(lake)
                     if reader is not None and isinstance(bronze, KafkaIngestor):
-                        stats.consumer_lag = reader.lag(bronze.checkpoint.offsets)
+                        stats.consumer_lag = reader.lag(dict(bronze.checkpoint.offsets))  # the worker moves them
                     if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
                         _maintain(lake, settings)  # between micro-batches
                         stats.maintained_at = stats.batches
@@ -164,19 +164,25 @@ def _kafka_source(settings: Settings, lake: Lake, engine: EngineAdapter,
     reader = KafkaReader(settings.kafka, stop_at_end=available_now)
     checkpoint = OffsetCheckpoint.load(settings.checkpoint_dir / f"kafka-{settings.kafka.topic}.json")
     return reader, KafkaIngestor(lake, engine, reader, checkpoint, settings.kafka.max_batch_records,
-                                 lambda: next_bronze_batch(lake, after=checkpoint.batch_id),
                                  payload_limit(settings))
 
 
 def _micro_batches(runner: Runner, result: BatchRun, stats: StreamStats, stop: threading.Event) -> bool:
     did_work = False
     assert runner.bronze is not None  # noqa: S101 - type narrowing: a stream always has its source
-    for bronze in runner.bronze.batches():
-        runner.downstream(result, handover=bronze)
-        _measure(stats, bronze)
-        did_work = True
-        if stop.is_set():  # finish the micro-batch in hand, then stop cleanly
-            break
+    batches = runner.bronze.batches()
+    try:
+        for bronze in batches:
+            runner.downstream(result, handover=bronze)
+            _measure(stats, bronze)
+            did_work = True
+            if stop.is_set():  # finish the micro-batch in hand, then stop cleanly
+                break
+    finally:
+        if isinstance(batches, Generator):  # settles the source's step in flight now, not when collected
+            batches.close()
+    if stop.is_set() and did_work:  # the source's step ahead may have committed one more to Bronze
+        runner.downstream(result)
     return did_work
 
 

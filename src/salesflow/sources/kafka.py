@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,8 @@ class Message:
 
 
 _CONSUME_CHUNK = 10_000
+_HOLD_WAIT = 0.01
+"""Seconds one consume waits while a batch polled ahead holds for its consumer."""
 
 
 class KafkaReader:
@@ -84,12 +86,15 @@ class KafkaReader:
             raise TransientError(f"kafka topic {self.config.topic!r} is not available: {topic and topic.error}")
         return sorted(topic.partitions)
 
-    def poll_from(self, start: dict[int, int], max_records: int) -> list[Message]:
+    def poll_from(self, start: dict[int, int], max_records: int, abort: Callable[[], bool] = lambda: False,
+                  hold: Callable[[], bool] = lambda: False) -> list[Message]:
         """Up to ``max_records`` messages from ``start`` (per partition): the batch waits for its
         first message, then takes what the client has already fetched and goes. It closes when
         that queue runs dry (a consume returns fewer than asked) or ``max_batch_wait_seconds``
         after the first message, whichever is first; an empty topic returns nothing after
-        ``idle_seconds`` (with ``stop_at_end``, as soon as the end of every partition is reached).
+        ``idle_seconds`` (with ``stop_at_end``, as soon as the end of every partition is reached,
+        and as soon as ``abort()`` says the stream stops). While ``hold()`` is true a dry queue does
+        not close the batch: polled ahead, it gathers until its consumer is ready for it.
 
         End offsets come from what was actually read, not from watermarks: a broker's reported high
         watermark can lag, and a plan must name offsets that exist.
@@ -100,11 +105,12 @@ class KafkaReader:
         out: list[Message] = []
         idle_since = time.monotonic()
         closes_at = float("inf")  # set by the first message: max_batch_wait_seconds later
+        holding = False
         while len(out) < max_records and time.monotonic() < closes_at:
             asked = min(_CONSUME_CHUNK, max_records - len(out))
-            batch = self.consumer.consume(asked, 0)  # what the client holds, without waiting
+            batch = self.consumer.consume(asked, _HOLD_WAIT if holding else 0)  # what the client holds
             if not batch and not out:  # nothing yet: wait for the first message
-                if self.stop_at_end and self._at_end >= wanted.keys():
+                if (self.stop_at_end and self._at_end >= wanted.keys()) or abort():
                     break
                 batch = self.consumer.consume(1, self.config.poll_timeout_seconds)
                 if not batch and time.monotonic() - idle_since >= self.config.idle_seconds:
@@ -116,7 +122,9 @@ class KafkaReader:
                     closes_at = time.monotonic() + self.config.max_batch_wait_seconds
                 out.extend(taken)
             if out and len(taken) < asked:
-                break  # the client's queue ran dry: what is here goes now
+                holding = hold() and not abort()
+                if not holding:
+                    break  # the client's queue ran dry: what is here goes now
         self._position = dict(wanted)
         for message in out:
             self._position[message.partition] = max(self._position[message.partition], message.offset + 1)
