@@ -22,14 +22,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from deltalake import (
-    ColumnProperties,
-    CommitProperties,
-    DeltaTable,
-    Transaction,
-    WriterProperties,
-    write_deltalake,
-)
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import (
     CommitFailedError,
     DeltaError,
@@ -39,7 +32,7 @@ from deltalake.exceptions import (
 )
 
 from salesflow.errors import LakeSchemaError, LakeWriteError, ParameterError
-from salesflow.lake.columns import added_columns, is_schema_error
+from salesflow.lake.columns import added_columns, is_schema_error, writer_properties
 from salesflow.lake.tables import TableSpec
 
 log = logging.getLogger(__name__)
@@ -77,13 +70,23 @@ class Lake:
             return self._open_as_of(spec, self.as_of)
         handle = self._handles.get(spec.qualified)
         if handle is not None:
-            with self._storage():
-                handle.update_incremental()
+            if self._may_have_moved(spec, handle):
+                with self._storage():
+                    handle.update_incremental()
             return handle
         handle = self._open(spec, None)
         if handle is not None:
             self._handles[spec.qualified] = handle
         return handle
+
+    def _may_have_moved(self, spec: TableSpec, handle: DeltaTable) -> bool:
+        """Whether the table may have commits the handle has not seen. On a local disk the next
+        version's commit file is looked for (microseconds; Delta's versions are contiguous and each
+        has its JSON commit) instead of delta-rs listing the log (about 1.5 ms, asked some forty
+        times a micro-batch); an object store is always asked."""
+        if "://" in self.root:
+            return True
+        return os.path.exists(os.path.join(self.uri(spec), "_delta_log", f"{handle.version() + 1:020d}.json"))
 
     def storage(self) -> AbstractContextManager[None]:
         """``_storage`` for delta-rs calls made elsewhere (an engine's own commit)."""
@@ -360,21 +363,6 @@ class Lake:
 @cache
 def _writers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=8, thread_name_prefix="delta-write")
-
-
-STATS_TRUNCATE_CHARS = 64
-"""Longest string min/max kept in a file's statistics. Untruncated, one hostile 100 MB value put
-200 MB into a Delta log entry and a Parquet footer over every reader's thrift limit; a truncated
-max is rounded up, so pruning stays correct."""
-
-
-def writer_properties(spec: TableSpec) -> WriterProperties:
-    """Parquet settings of a table's files: delta-rs's defaults (Snappy, dictionaries, statistics)
-    except for the table's unique columns, whose dictionary would be built and then abandoned and
-    whose min/max nothing prunes on (a quarter of writing a Bronze batch went to the payload's)."""
-    plain = ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
-    return WriterProperties(compression="SNAPPY", statistics_truncate_length=STATS_TRUNCATE_CHARS,
-                            column_properties={c: plain for c in spec.unique} or None)
 
 
 def _probe_writable(root: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from salesflow.lake.delta import Lake, writer_properties
+from salesflow.lake.columns import writer_properties
+from salesflow.lake.delta import Lake
 from salesflow.lake.tables import ALL_TABLES, TableSpec
 
 log = logging.getLogger(__name__)
