@@ -28,6 +28,7 @@ from salesflow.errors import TransientError
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
 from salesflow.lake.storage import LakeUnavailableError
+from salesflow.lake.tables import ALL_TABLES, TableSpec
 from salesflow.ops import lineage
 from salesflow.pipeline.reconcile import reconcile_finished
 from salesflow.pipeline.runner import BatchRun, Runner, landing_source, run_record
@@ -69,18 +70,23 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
                 except TransientError as exc:
                     outage.wait(exc, stop)
             outage.reset()
+            housekeeping = _Housekeeping(lake, settings, stats)
+
+            def between() -> None:
+                """After each micro-batch: a busy source never goes idle, so nothing may wait for it."""
+                if sink is not None:
+                    sink.publish(lake)
+                stretch.record_if_due(lake)
+                if reader is not None and isinstance(bronze, KafkaIngestor):
+                    stats.consumer_lag = reader.lag(dict(bronze.checkpoint.offsets))  # the worker moves them
+                housekeeping.step()
+
             while not stop.is_set():
                 try:  # every step is idempotent: after a transient failure, wait and redo it
-                    did_work = _micro_batches(runner, stretch.result, stats, stop)
-                    if did_work and sink is not None:
-                        sink.publish(lake)
-                    stretch.record_if_due(lake)
-                    if reader is not None and isinstance(bronze, KafkaIngestor):
-                        stats.consumer_lag = reader.lag(dict(bronze.checkpoint.offsets))  # the worker moves them
-                    if stats.batches - stats.maintained_at >= settings.stream.maintenance_every_batches:
-                        _maintain(lake, settings)  # between micro-batches
-                        stats.maintained_at = stats.batches
+                    did_work = _micro_batches(runner, stretch.result, stats, stop, between)
                     if not did_work:
+                        stretch.record_if_due(lake)
+                        housekeeping.step()
                         if caught_up is not None:
                             caught_up.set()
                         if available_now:
@@ -128,12 +134,27 @@ class _Stretch:
         self._start()
 
 
-def _maintain(lake: Lake, settings: Settings) -> None:
-    """Compaction is housekeeping: an object store that fails it is retried next round."""
-    try:
-        maintain(lake, settings.stream.vacuum_retention_hours)
-    except OSError as exc:
-        raise LakeUnavailableError(f"maintenance could not reach the lake: {exc}") from exc
+class _Housekeeping:
+    """Compaction, log checkpoints and vacuum between micro-batches, one table per micro-batch:
+    every ``stream.maintenance_every_batches`` a round over all the tables starts. Maintaining the
+    seventeen tables at once stalled the stream for over a second, and every event waiting behind
+    the stall took that second into its freshness."""
+
+    def __init__(self, lake: Lake, settings: Settings, stats: StreamStats) -> None:
+        self.lake, self.settings, self.stats = lake, settings, stats
+        self.round: list[TableSpec] = []
+
+    def step(self) -> None:
+        if not self.round and self.stats.batches - self.stats.maintained_at >= \
+                self.settings.stream.maintenance_every_batches:
+            self.round, self.stats.maintained_at = list(ALL_TABLES), self.stats.batches
+        if self.round:
+            spec = self.round[0]
+            try:  # an object store that fails it: the same table is retried after the next micro-batch
+                maintain(self.lake, self.settings.stream.vacuum_retention_hours, tables=(spec,))
+            except OSError as exc:
+                raise LakeUnavailableError(f"maintenance could not reach the lake: {exc}") from exc
+            self.round.pop(0)
 
 
 class _Backoff:
@@ -167,7 +188,8 @@ def _kafka_source(settings: Settings, lake: Lake, engine: EngineAdapter,
                                  payload_limit(settings))
 
 
-def _micro_batches(runner: Runner, result: BatchRun, stats: StreamStats, stop: threading.Event) -> bool:
+def _micro_batches(runner: Runner, result: BatchRun, stats: StreamStats, stop: threading.Event,
+                   between: Callable[[], None] = lambda: None) -> bool:
     did_work = False
     assert runner.bronze is not None  # noqa: S101 - type narrowing: a stream always has its source
     batches = runner.bronze.batches()
@@ -178,6 +200,7 @@ def _micro_batches(runner: Runner, result: BatchRun, stats: StreamStats, stop: t
             did_work = True
             if stop.is_set():  # finish the micro-batch in hand, then stop cleanly
                 break
+            between()
     finally:
         if isinstance(batches, Generator):  # settles the source's step in flight now, not when collected
             batches.close()
