@@ -38,6 +38,8 @@ from salesflow.silver.reference import load_reference
 from salesflow.sources.kafka import KafkaReader
 
 log = logging.getLogger(__name__)
+LAG_EVERY_SECONDS = 5.0
+"""How often a busy stream asks the broker for its consumer lag (a gauge)."""
 
 
 @lineage.traced("stream", (lineage.LANDING,), lineage.PIPELINE)
@@ -71,14 +73,17 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
                     outage.wait(exc, stop)
             outage.reset()
             housekeeping = _Housekeeping(lake, settings, stats)
+            lag_asked = [float("-inf")]
 
             def between() -> None:
                 """After each micro-batch: a busy source never goes idle, so nothing may wait for it."""
                 if sink is not None:
                     sink.publish(lake)
                 stretch.record_if_due(lake)
-                if reader is not None and isinstance(bronze, KafkaIngestor):
+                if reader is not None and isinstance(bronze, KafkaIngestor) and \
+                        time.monotonic() - lag_asked[0] >= LAG_EVERY_SECONDS:  # a broker round trip a partition
                     stats.consumer_lag = reader.lag(dict(bronze.checkpoint.offsets))  # the worker moves them
+                    lag_asked[0] = time.monotonic()
                 housekeeping.step()
 
             while not stop.is_set():
