@@ -192,8 +192,11 @@ def main() -> None:
             print(json.dumps(result), flush=True)
     runs = [_median(results) for results in made.values()]
     reference = runs[0]
+    stream = next((run for run in runs if run["run"] == "salesflow stream"), None)
     for run in runs:
         run["salesflow_speedup"] = round(reference["events_per_second"] / run["events_per_second"], 2)
+        if stream is not None:
+            run["salesflow_stream_speedup"] = round(stream["events_per_second"] / run["events_per_second"], 2)
         run["agreement"] = agreement(run, reference)
     freshness = None
     if "freshness" not in skip:
@@ -203,12 +206,14 @@ def main() -> None:
     report = {"events": args.events, "repeat": args.repeat, "runs": runs, "freshness": freshness,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
     (OUT / "compare.json").write_text(json.dumps(report, indent=2))
-    print("\n| run | wall s | events/s | peak RSS MiB | salesflow batch is | agreement with salesflow batch "
-          "| every run s |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
+    print("\n| run | wall s | events/s | peak RSS MiB | salesflow batch is | salesflow stream is "
+          "| agreement with salesflow batch | every run s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for run in runs:
+        against_stream = f"{run['salesflow_stream_speedup']}x" if "salesflow_stream_speedup" in run else "-"
         print(f"| {run['run']} | {run['seconds']:.1f} | {run['events_per_second']:,} | {run['peak_mib']:,} | "
-              f"{run['salesflow_speedup']}x | {run['agreement']} | {', '.join(map(str, run['all_seconds']))} |")
+              f"{run['salesflow_speedup']}x | {against_stream} | {run['agreement']} | "
+              f"{', '.join(map(str, run['all_seconds']))} |")
     by_name = {run["run"]: run for run in runs}
     if {"salesflow stream", "pyspark structured streaming"} <= by_name.keys():
         ratio = (
