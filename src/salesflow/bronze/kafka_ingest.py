@@ -97,11 +97,11 @@ class KafkaIngestor:
                 if self.checkpoint.pending is not None:
                     return self._ingest(self.reader.read(*self._pending_range()), lake, engine, handover)
         ahead = self.ahead
-        messages = self.reader.poll_from(
-            self.checkpoint.offsets, self.max_records,
-            abort=ahead.closing.is_set if ahead is not None else lambda: False,
-            hold=(lambda: not ahead.wanted.is_set()) if ahead is not None and handover is not None else lambda: False)
-        if not messages or (ahead is not None and ahead.closing.is_set()):
+        assert ahead is not None  # noqa: S101 - batches() made it before the first step
+        ahead_of_silver = handover is not None  # on the worker: gather until Silver wants the batch
+        messages = self.reader.poll_from(self.checkpoint.offsets, self.max_records, abort=ahead.closing.is_set,
+                                         hold=lambda: ahead_of_silver and not ahead.wanted.is_set())
+        if not messages or ahead.closing.is_set():
             return None  # on a stop, messages not yet planned are left for the next run
         with bronze_lock(self.checkpoint.path.parent):
             self._plan(messages, lake)

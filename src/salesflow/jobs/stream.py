@@ -75,10 +75,8 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
             housekeeping = _Housekeeping(lake, settings, stats)
             lag_asked = [float("-inf")]
 
-            def between() -> None:
-                """After each micro-batch: a busy source never goes idle, so nothing may wait for it."""
-                if sink is not None:
-                    sink.publish(lake)
+            def tend() -> None:
+                """After each micro-batch and when idle: a busy source never goes idle, so nothing may wait for it."""
                 stretch.record_if_due(lake)
                 if reader is not None and isinstance(bronze, KafkaIngestor) and \
                         time.monotonic() - lag_asked[0] >= LAG_EVERY_SECONDS:  # a broker round trip a partition
@@ -86,12 +84,16 @@ def run_stream(ctx: RunContext | Settings, source: str, *, available_now: bool,
                     lag_asked[0] = time.monotonic()
                 housekeeping.step()
 
+            def between() -> None:
+                if sink is not None:
+                    sink.publish(lake)
+                tend()
+
             while not stop.is_set():
                 try:  # every step is idempotent: after a transient failure, wait and redo it
                     did_work = _micro_batches(runner, stretch.result, stats, stop, between)
                     if not did_work:
-                        stretch.record_if_due(lake)
-                        housekeeping.step()
+                        tend()  # the lag gauge too: it drops to 0 once the backlog is read
                         if caught_up is not None:
                             caught_up.set()
                         if available_now:
