@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
 from pydantic import SecretStr
 
@@ -33,6 +35,10 @@ SAMPLE_PARAMS: dict[str, object] = {
 SPEC = SimulationSpec(events=6_000, seed=11, days=4, defects=noisy())
 
 
+SENT: Counter[str] = Counter()
+"""Rows the Spark batch handed from the driver to Spark (``register``), per relation name."""
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory, spark_session: object) -> dict[str, Settings]:
     base = tmp_path_factory.mktemp("parity")
@@ -44,10 +50,27 @@ def both(tmp_path_factory: pytest.TempPathFactory, spark_session: object) -> dic
             landing = settings.landing_dir
         else:  # the very same segment files (names and mtimes are part of the Bronze rows)
             shutil.copytree(landing, settings.landing_dir)
-        result = run_batch(settings)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(SparkEngine, "register", _counted(SparkEngine.register))
+            result = run_batch(settings)
         assert result.silver and all(batch.balanced for batch in result.silver)
         out[engine] = settings
     return out
+
+
+def _counted(register: Callable[..., None]) -> Callable[..., None]:
+    def counted(self: SparkEngine, name: str, data: pa.Table | ds.Dataset) -> None:
+        SENT[name] += data.num_rows if isinstance(data, pa.Table) else data.count_rows()
+        register(self, name, data)
+    return counted
+
+
+def test_landing_records_do_not_pass_through_the_driver(both: dict[str, Settings]) -> None:
+    """The executors read and split the landing segments (#25): what the driver hands Spark is
+    reference data and per-day counts, not the records (it used to register every Bronze row)."""
+    assert SENT, "the spy saw the Spark run's registrations"
+    assert not {"landing_records", "bronze_rows"} & set(SENT), SENT
+    assert sum(SENT.values()) < SPEC.events / 10, SENT
 
 
 @pytest.mark.parametrize("spec", [BRONZE_EVENTS, *SILVER_TABLES, *GOLD_TABLES], ids=lambda s: s.qualified)

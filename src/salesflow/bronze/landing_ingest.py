@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from salesflow.bronze.ahead import IngestAhead
+from salesflow.bronze.landing_tasks import keep_landing_records
 from salesflow.bronze.lock import bronze_lock
 from salesflow.bronze.oversized import PayloadLimit
 from salesflow.bronze.rows import (
@@ -93,34 +94,40 @@ class LandingIngestor:
     def _ingest(self, pending: PendingBatch, lake: Lake, engine: EngineAdapter,
                 handover: Future[BronzeBatch] | None) -> BronzeBatch:
         clock = time.perf_counter()
+        segments = self._segments(pending.segments)
         with part("bronze read"):
-            records = self._read(tuple(pending.segments), pending.batch_id)
-            rows = bronze_rows(engine, records, self.limit)
+            if engine.KEEPS_RESULTS_IN_PROCESS:
+                records = self._read(segments, pending.batch_id)
+                count, rows = records.num_rows, bronze_rows(engine, records, self.limit)
+            else:  # the engine's workers read and split the files (Spark's executors); counts come here
+                files = [(s.path.resolve().as_uri(), int(s.path.stat().st_mtime * 1_000_000)) for s in segments]
+                count, rows = keep_landing_records(engine, files, pending.batch_id, self.limit), None
         if handover is not None and rows is not None:  # rows kept by the engine are read back once committed
-            handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), records.num_rows, True, rows))
+            handover.set_result(BronzeBatch(pending.batch_id, tuple(pending.segments), count, True, rows))
         with part("bronze write"):
             written = append_bronze(lake, engine, rows, APP_ID, pending.batch_id, {"salesflow.source": SOURCE})
             self.checkpoint.commit()
         seconds = time.perf_counter() - clock
         log.info("bronze batch %d: %d records from %d segments in %.2f s (%.0f records/s)", pending.batch_id,
-                 records.num_rows, len(pending.segments), seconds, records.num_rows / max(seconds, 1e-9))
-        return BronzeBatch(pending.batch_id, tuple(pending.segments), records.num_rows, written,
+                 count, len(pending.segments), seconds, count / max(seconds, 1e-9))
+        return BronzeBatch(pending.batch_id, tuple(pending.segments), count, written,
                            rows if written else None, seconds)
 
-    def _read(self, segments: tuple[str, ...], batch_id: int) -> pa.Table:
+    def _segments(self, names: list[str]) -> list[Segment]:
+        found = [Segment(self.landing.root / name) for name in names]
+        for segment in found:
+            if not segment.path.exists():
+                raise CheckpointError(f"planned segment {segment.path} is gone; the landing log must be immutable")
+        return found
+
+    def _read(self, segments: list[Segment], batch_id: int) -> pa.Table:
         """The records of ``segments``, numbered in order. Segments are split and decoded on two
         threads (the work is NumPy and Arrow kernels, which let go of the GIL): the first batch
         of a run has no other work beside it."""
-        found = []
-        for name in segments:
-            path = self.landing.root / name
-            if not path.exists():
-                raise CheckpointError(f"planned segment {path} is gone; the landing log must be immutable")
-            found.append(Segment(path))
         with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="segment-read") as pool:
-            lines = list(pool.map(Segment.read_array, found))
+            lines = list(pool.map(Segment.read_array, segments))
             first_seqs = np.cumsum([0] + [len(array) for array in lines[:-1]]).tolist()
-            return pa.concat_tables(pool.map(partial(segment_table, batch_id=batch_id), found, lines, first_seqs))
+            return pa.concat_tables(pool.map(partial(segment_table, batch_id=batch_id), segments, lines, first_seqs))
 
 
 def pending_segments(landing: LandingLog, checkpoint: SourceCheckpoint) -> list[Segment]:

@@ -1,47 +1,77 @@
 """Bronze input records of landing files, built where the files' bytes are (a Spark executor's
-Python worker reading a ``binaryFile`` micro-batch): the same lines, positions, sequence numbers
-and oversized-payload references the embedded landing runner builds on its own process.
+Python worker reading them as ``binaryFile``): the same lines, positions, sequence numbers and
+oversized-payload references the embedded landing runner builds on its own process.
 
 The driver plans from one small row per file (its name, line count and publish time); only the
-plan travels to the tasks, and only counts come back.
+plan travels to the tasks, and only counts come back. Used by ``salesflow batch`` on Spark and by
+``spark stream``'s micro-batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 
 from salesflow.bronze.oversized import PayloadLimit, by_reference
-from salesflow.bronze.rows import RECEIVED, segment_records
+from salesflow.bronze.rows import RECEIVED, engine_bronze_rows, segment_records
+from salesflow.engine.base import EngineAdapter
 from salesflow.sources.landing import Segment, line_array
 
-LINE_COUNTS = "path string, lines long"
+LINE_COUNTS = "name string, lines long"
 RECEIVED_FIELDS = ("payload string, valid_utf8 boolean, source string, source_file string, "
                    "source_position string, record_seq long, batch_id long, produced_at timestamp, "
                    "ingest_error string")
 """``bronze.rows.RECEIVED`` in Spark's DDL: the columns a task hands to the bronze.events model."""
 
 
+def keep_landing_records(engine: EngineAdapter, files: Sequence[tuple[str, int]], batch_id: int,
+                         limit: PayloadLimit) -> int:
+    """Relation ``landing_records`` (and ``bronze_rows``) on an engine whose workers read files:
+    ``files`` are (URI, publish time in microseconds) in record order. Two passes over the files
+    on the workers: their line counts (to number records as the landing runner does), then their
+    records. Returns how many records they hold."""
+    uris = [uri for uri, _ in files]
+    counted = engine.map_files(uris, count_lines, LINE_COUNTS)
+    assert counted is not None  # noqa: S101 - type narrowing: map_files returns what it does not keep
+    counts = dict(zip(counted["name"].to_pylist(), counted["lines"].to_pylist(), strict=True))
+    plan, seq = {}, 0
+    for uri, produced_us in files:
+        name = file_name(uri)
+        plan[name] = (seq, produced_us)
+        seq += counts[name]
+    engine.map_files(uris, partial(file_records, plan, batch_id, limit), RECEIVED_FIELDS, keep_as="landing_records")
+    engine_bronze_rows(engine, RECEIVED.names, seq)
+    return seq
+
+
+def file_name(uri: str) -> str:
+    """A landing file's name (segment names are unique in the log) from its URI or path."""
+    return PurePosixPath(unquote(urlparse(uri).path)).name
+
+
 def count_lines(files: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Per file (``path``, ``content``): how many records its lines make."""
+    """Per file (``path``, ``content``): its name and how many records its lines make."""
     for batch in files:
         paths, contents = batch.column("path").to_pylist(), batch.column("content").to_pylist()
-        yield pa.RecordBatch.from_pydict({"path": paths, "lines": [len(line_array(c)) for c in contents]},
-                                         schema=pa.schema([("path", pa.string()), ("lines", pa.int64())]))
+        yield pa.RecordBatch.from_pydict({"name": [file_name(p) for p in paths],
+                                          "lines": [len(line_array(c)) for c in contents]},
+                                         schema=pa.schema([("name", pa.string()), ("lines", pa.int64())]))
 
 
 def file_records(plan: Mapping[str, tuple[int, int]], batch_id: int, limit: PayloadLimit,
                  files: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Per planned file (``path`` -> first record_seq, publish time in microseconds): its records
-    as the landing runner makes them. Files not in the plan (already in Bronze) give none."""
+    """Per planned file (name -> first record_seq, publish time in microseconds): its records as
+    the landing runner makes them. Files not in the plan (already in Bronze) give none."""
     for batch in files:
         for path, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True):
-            if path not in plan:
+            name = file_name(path)
+            if name not in plan:
                 continue
-            first_seq, produced_us = plan[path]
+            first_seq, produced_us = plan[name]
             segment = Segment(PurePosixPath(unquote(urlparse(path).path)))  # type: ignore[arg-type]
             records = by_reference(segment_records(segment, line_array(content), produced_us, batch_id, first_seq),
                                    limit)

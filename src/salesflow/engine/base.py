@@ -6,8 +6,9 @@ write a relation to a table as one commit.
 - ``write_table(s)``: a relation to a table as one commit carrying the application transaction
   ``Txn(app_id, batch_id)`` and a ``WriteScope`` (append, or replace the rows of a predicate).
 - Only small results come back to the caller as Arrow: ``rows``, ``query`` for counts, samples
-  and add-action lists. Inputs that originate in this process (landing segments, Kafka messages,
-  reference files) enter through ``register``.
+  and add-action lists. Inputs that originate in this process (Kafka messages, reference files)
+  enter through ``register``; an engine whose workers read files themselves (Spark) builds
+  relations from files where they are read (``map_files``: landing segments).
 
 Models refer only to logical relation names (``bronze_batch``, ``silver_order_lines`` ...), never
 to paths, so the same model text runs on any adapter. The defaults below move data through this
@@ -18,7 +19,7 @@ elsewhere (Spark) overrides the table methods so rows stay on its executors.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar
@@ -32,6 +33,9 @@ from salesflow.errors import ModelError, exception_chain
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import TableSpec
 from salesflow.models import Model
+
+FileTask = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+"""Batches of (``path``, ``content``) rows in, batches of its own schema out (``map_files``)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,15 @@ class EngineAdapter(ABC):
     def _result(self, relation: str) -> pa.Table:
         """The rows of a relation, for a write through this process."""
         return self.query(f'SELECT * FROM "{relation}"')  # noqa: S608 - our own relation name
+
+    def map_files(self, paths: Sequence[str], task: FileTask, schema: str,
+                  keep_as: str | None = None) -> pa.Table | None:
+        """``task`` over batches of (``path``, ``content``) rows of the files at ``paths`` (URIs),
+        run where the engine reads them; ``schema`` is its output in Spark's DDL. Returns the
+        (small) result, or keeps it as relation ``keep_as``. Only engines whose results live
+        elsewhere (not ``KEEPS_RESULTS_IN_PROCESS``) offer it: an in-process engine's callers read
+        the files themselves, as fast and without a detour."""
+        raise NotImplementedError(f"the {self.DIALECT} engine reads no files on workers")
 
     def for_thread(self) -> EngineAdapter | None:
         """An engine another thread can run models on while this one runs its own, or None when

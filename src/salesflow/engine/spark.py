@@ -2,8 +2,9 @@
 
 Lake tables are read and written by the executors (:mod:`salesflow.engine.spark_tables`): the
 driver lists a pinned snapshot's files and commits the files the executors wrote, with the Delta
-application transaction, through delta-rs. Inputs that originate in the driver's process (landing
-segments, Kafka messages) arrive as Arrow and become temporary views; only small results (counts,
+application transaction, through delta-rs. Landing segments are read and split by the executors
+(``map_files``); inputs that originate in the driver's process (Kafka messages polled there,
+reference files) arrive as Arrow and become temporary views; only small results (counts,
 samples) come back as Arrow. Models are translated from the DuckDB dialect by
 :mod:`salesflow.engine.spark_sql`.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,7 +23,7 @@ import pyarrow.dataset as ds
 
 from salesflow.common.extras import require
 from salesflow.config import LakeConfig, SparkConfig
-from salesflow.engine.base import EngineAdapter, Txn, WriteScope
+from salesflow.engine.base import EngineAdapter, FileTask, Txn, WriteScope
 from salesflow.engine.parquet_files import plain_schema
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
 from salesflow.engine.spark_tables import read_frame, write_frame
@@ -176,6 +177,17 @@ class SparkEngine(EngineAdapter):
 
     def alias(self, name: str, relation: str) -> None:
         self._view(name, self._cached[relation])
+
+    def map_files(self, paths: Sequence[str], task: FileTask, schema: str,
+                  keep_as: str | None = None) -> pa.Table | None:
+        """The executors read the files (``binaryFile``) and run ``task`` on them; only the
+        paths travel out and, unless kept, the task's (small) result back."""
+        frame = self.spark.read.format("binaryFile").load(list(paths)).select("path", "content")
+        out = frame.mapInArrow(task, schema)
+        if keep_as is None:
+            return _arrow(out, "a task over files")
+        self.keep(keep_as, out)
+        return None
 
     def keep(self, name: str, frame: DataFrame) -> None:
         """A frame built outside the models (a streaming micro-batch's records) as relation

@@ -23,21 +23,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from salesflow.bronze.landing_ingest import APP_ID as LANDING_APP_ID
-from salesflow.bronze.landing_tasks import LINE_COUNTS, RECEIVED_FIELDS, count_lines, file_records
+from salesflow.bronze.landing_tasks import keep_landing_records
 from salesflow.bronze.lock import bronze_lock
 from salesflow.bronze.oversized import payload_limit
 from salesflow.bronze.rows import (
-    RECEIVED,
     append_bronze,
     bronze_input,
-    engine_bronze_rows,
     files_in_bronze,
     next_bronze_batch,
     write_bronze,
@@ -139,10 +136,6 @@ class _Job:
     def _bronze_landing(self, frame: DataFrame) -> int | None:
         """The micro-batch's landing files into Bronze: the driver plans from one row per file
         (name, line count, publish time); the executors split the files and build the records."""
-        from pyspark.sql import functions as F  # noqa: N812 - Spark's own spelling
-
-        engine = self.runner.engine
-        assert isinstance(engine, SparkEngine)  # noqa: S101 - type narrowing
         listing = frame.select("path", "modificationTime").toArrow()  # one row per file
         with bronze_lock(self.settings.checkpoint_dir):
             paths = listing["path"].to_pylist()
@@ -153,25 +146,18 @@ class _Job:
             if not pending:
                 return None
             batch_id = next_bronze_batch(self.lake, after=self.lake.txn_version(BRONZE_EVENTS, LANDING_APP_ID))
-            wanted = frame.filter(F.col("path").isin([paths[i] for i in pending]))
-            counts = dict(zip(*wanted.mapInArrow(count_lines, LINE_COUNTS).toArrow().to_pydict().values(),
-                              strict=True))  # one row per file
-            plan, seq = {}, 0
+            files = []
             for i in pending:  # the landing runner's order and numbering
                 segment = Segment(self.settings.landing_dir / names[i])
                 # The file's own mtime in microseconds, as the embedded runner reads it; Hadoop's
                 # listing (modificationTime) keeps milliseconds only.
                 produced = int(segment.path.stat().st_mtime * 1_000_000) if segment.path.exists() \
                     else listing["modificationTime"][i].value
-                plan[paths[i]] = (seq, int(produced))
-                seq += counts[paths[i]]
-            limit = payload_limit(self.settings)
-            engine.keep("landing_records", wanted.mapInArrow(partial(file_records, plan, batch_id, limit),
-                                                             RECEIVED_FIELDS))
-            engine_bronze_rows(engine, RECEIVED.names, seq)
-            append_bronze(self.lake, engine, None, LANDING_APP_ID, batch_id,
+                files.append((paths[i], int(produced)))
+            records = keep_landing_records(self.runner.engine, files, batch_id, payload_limit(self.settings))
+            append_bronze(self.lake, self.runner.engine, None, LANDING_APP_ID, batch_id,
                           {"salesflow.source": "landing", "salesflow.runner": "spark"})
-        self.result.records += seq
+        self.result.records += records
         return batch_id
 
     def _bronze_kafka(self, messages: pa.Table, epoch_id: int) -> int | None:
