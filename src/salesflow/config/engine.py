@@ -35,6 +35,12 @@ class SparkConfig(Section):
     ``<data_dir>/checkpoints/spark``."""
     max_files_per_trigger: int = Field(16, ge=1)
     """Landing segments per Structured Streaming micro-batch."""
+    delta: Literal["commit", "native"] = "commit"
+    """How the Spark engine reads and writes Delta tables. ``commit``: executors read the pinned
+    snapshot's Parquet files and write new ones, the driver commits their add/remove actions with
+    delta-rs (no jars needed). ``native``: delta-spark's ``format("delta")`` with the
+    ``txnAppId``/``txnVersion`` options, for clusters that have the delta-spark jars
+    (``packages: [io.delta:delta-spark_2.13:<version>]``)."""
     log_level: str = "ERROR"
     keep_session: bool = False
     """Leave the SparkSession running when an engine closes (tests share one session)."""

@@ -26,7 +26,14 @@ from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter, FileTask, Txn, WriteScope
 from salesflow.engine.parquet_files import plain_schema
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
-from salesflow.engine.spark_tables import read_frame, write_frame
+from salesflow.engine.spark_tables import (
+    NATIVE_SESSION,
+    read_frame,
+    read_native,
+    require_native,
+    write_frame,
+    write_native,
+)
 from salesflow.errors import ModelError
 from salesflow.lake.delta import Lake
 from salesflow.lake.files import table_files
@@ -81,7 +88,8 @@ def spark_session(config: SparkConfig, lake: LakeConfig | None = None) -> SparkS
     SparkSession = require("pyspark.sql", "the spark engine").SparkSession
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this interpreter
     builder = SparkSession.builder
-    settings = {**SEMANTICS, **DRIVER_BOUNDS, **(s3a_conf(lake) if lake else {}), **config.conf}
+    settings = {**SEMANTICS, **DRIVER_BOUNDS, **(s3a_conf(lake) if lake else {}),
+                **(NATIVE_SESSION if config.delta == "native" else {}), **config.conf}
     if not os.environ.get("SALESFLOW_UNDER_SPARK_SUBMIT"):  # spark-submit already chose these
         builder = builder.master(config.master).appName(config.app_name)
         settings = {
@@ -119,6 +127,8 @@ class SparkEngine(EngineAdapter):
                  lake: LakeConfig | None = None) -> None:
         self.config = config
         self.spark = session or spark_session(config, lake)
+        if config.delta == "native":
+            require_native(self.spark)
         self.spark.sql(JSON_TYPE_FUNCTION)
         names = [row.function for row in self.spark.sql("SHOW FUNCTIONS").collect()]
         self.translator = SparkTranslator(names, self.describe)
@@ -136,12 +146,16 @@ class SparkEngine(EngineAdapter):
                    empty: pa.Schema | None = None, small: bool = False) -> bool:
         """Executors read the files of the pinned snapshot that ``predicate`` may match and filter
         them; the driver only lists the files."""
-        files = table_files(lake, spec, predicate=predicate, version=version)
-        if files is None:
+        if self.config.delta == "native":
+            found = read_native(self.spark, lake, spec, version)
+        else:
+            files = table_files(lake, spec, predicate=predicate, version=version)
+            found = None if files is None else read_frame(self.spark, lake, spec, files)
+        if found is None:
             if empty is not None:
                 self.register(name, empty.empty_table())
             return False
-        frame = read_frame(self.spark, lake, spec, files)
+        frame = found
         if predicate is not None:
             scan = f"_scan_{name}"
             self._view(scan, frame)
@@ -160,8 +174,9 @@ class SparkEngine(EngineAdapter):
                     metadata: Mapping[str, str] | None = None) -> bool:
         """Executors write the relation's Parquet files under the table path; the driver commits
         their add actions (and a replace's removes) as one Delta transaction."""
-        return write_frame(self._cached[relation], lake, spec, scope, txn, metadata,
-                           partial(self.translator.translate, source=f"replace {spec.qualified}"))
+        write = write_native if self.config.delta == "native" else write_frame
+        return write(self._cached[relation], lake, spec, scope, txn, metadata,
+                     partial(self.translator.translate, source=f"replace {spec.qualified}"))
 
     def materialize(self, name: str, sql: str, source: str = "query") -> None:
         frame = self.spark.sql(self.translator.translate(sql, source))
