@@ -145,7 +145,7 @@ DRIVER_RESULTS = {
     "engine.spark:SparkEngine.__init__": "SHOW FUNCTIONS: the names of the session's functions",
     "engine.spark:_arrow": "query(): counts, samples, add-action lists, the contract's small results",
     "engine.spark_tables:_write": "one add-action row per file the executors wrote",
-    "jobs.spark_stream:_Job.each": "a Kafka micro-batch's messages: #25 point 2, not yet on the executors",
+    "jobs.spark_stream:kafka_records": "one row per Kafka partition of the micro-batch: its message count",
     "jobs.spark_stream:_Job._bronze_landing": "one row per landing file of the micro-batch: name, mtime, lines",
 }
 """Every place on the Spark path where rows come back to the driver, with why they are few."""

@@ -22,22 +22,26 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesflow.bronze.landing_ingest import APP_ID as LANDING_APP_ID
-from salesflow.bronze.landing_tasks import keep_landing_records
+from salesflow.bronze.landing_tasks import RECEIVED_FIELDS, keep_landing_records
 from salesflow.bronze.lock import bronze_lock
-from salesflow.bronze.oversized import payload_limit
+from salesflow.bronze.oversized import PayloadLimit, by_reference, payload_limit
 from salesflow.bronze.rows import (
+    RECEIVED,
     append_bronze,
     bronze_input,
+    engine_bronze_rows,
     files_in_bronze,
     next_bronze_batch,
-    write_bronze,
 )
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
@@ -120,7 +124,7 @@ class _Job:
         try:
             clock = time.perf_counter()
             batch_id = self._bronze_landing(frame) if self.source == "landing" else \
-                self._bronze_kafka(frame.toArrow(), epoch_id)  # Kafka messages through the driver: #25
+                self._bronze_kafka(frame, epoch_id)
             assert self.result.run is not None  # noqa: S101 - type narrowing
             self.runner.downstream(self.result.run)
             self.result.epochs += 1
@@ -160,28 +164,59 @@ class _Job:
         self.result.records += records
         return batch_id
 
-    def _bronze_kafka(self, messages: pa.Table, epoch_id: int) -> int | None:
-        if messages.num_rows == 0 or self.lake.txn_version(BRONZE_EVENTS, KAFKA_APP_ID) >= epoch_id:
-            return None  # nothing new, or a replay of an epoch already committed
+    def _bronze_kafka(self, frame: DataFrame, epoch_id: int) -> int | None:
+        """A Kafka micro-batch into Bronze, its records built on the executors (the driver sees one
+        row per Kafka partition to number them); committed as (KAFKA_APP_ID, epoch)."""
+        if self.lake.txn_version(BRONZE_EVENTS, KAFKA_APP_ID) >= epoch_id:
+            return None  # a replay of an epoch already committed
+        engine = self.runner.engine
+        assert isinstance(engine, SparkEngine)  # noqa: S101 - type narrowing
         with bronze_lock(self.settings.checkpoint_dir):
             batch_id = next_bronze_batch(self.lake)
-            n = messages.num_rows
-            positions = [
-                f"{t}:{p}:{o}"
-                for t, p, o in zip(
-                    messages["topic"].to_pylist(),
-                    messages["partition"].to_pylist(),
-                    messages["offset"].to_pylist(),
-                    strict=True,
-                )
-            ]
-            records = bronze_input([v or b"" for v in messages["value"].to_pylist()], "kafka", messages["topic"],
-                                   pa.array(positions, pa.string()), 0, batch_id, messages["timestamp"])
-            write_bronze(self.lake, self.runner.engine, records, KAFKA_APP_ID, batch_id,
-                         {"salesflow.source": "kafka", "salesflow.runner": "spark",
-                          "salesflow.spark_epoch": str(epoch_id)}, payload_limit(self.settings), txn_version=epoch_id)
+            n = kafka_records(engine, frame, batch_id, payload_limit(self.settings))
+            if n == 0:
+                return None
+            engine_bronze_rows(engine, RECEIVED.names, n)
+            append_bronze(self.lake, engine, None, KAFKA_APP_ID, batch_id,
+                          {"salesflow.source": "kafka", "salesflow.runner": "spark",
+                           "salesflow.spark_epoch": str(epoch_id)}, txn_version=epoch_id)
         self.result.records += n
         return batch_id
+
+
+def kafka_records(engine: SparkEngine, messages: DataFrame, batch_id: int, limit: PayloadLimit) -> int:
+    """Relation ``landing_records`` from a micro-batch of Kafka's source (topic, partition, offset,
+    value, timestamp), built on the executors as the embedded Kafka ingestor builds them: the
+    record sequence runs over partitions in order and over offsets within each. Returns the count."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own spelling
+
+    counts = messages.groupBy("topic", "partition").count().toArrow()  # one row per Kafka partition
+    per_partition = sorted(counts.to_pylist(), key=lambda r: (r["topic"], r["partition"]))
+    first, total = [], 0
+    for row in per_partition:
+        first += [F.lit(f"{row['topic']}:{row['partition']}"), F.lit(total)]
+        total += row["count"]
+    if not total:
+        return 0
+    within = Window.partitionBy("topic", "partition").orderBy("offset")
+    numbered = messages.select(
+        F.coalesce("value", F.lit(b"")).alias("value"), "topic", "partition", "offset", "timestamp",
+        (F.create_map(*first)[F.concat_ws(":", "topic", F.col("partition").cast("string"))]
+         + F.row_number().over(within) - 1).alias("seq"))
+    engine.keep("landing_records", numbered.mapInArrow(partial(message_records, batch_id, limit), RECEIVED_FIELDS))
+    return total
+
+
+def message_records(batch_id: int, limit: PayloadLimit, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """On an executor: Bronze input records of Kafka messages numbered by ``seq``."""
+    for batch in batches:
+        positions = pc.binary_join_element_wise(batch["topic"], pc.cast(batch["partition"], pa.string()),
+                                                pc.cast(batch["offset"], pa.string()), ":")
+        records = bronze_input(batch["value"], "kafka", batch["topic"], positions, 0, batch_id, batch["timestamp"])
+        records = records.set_column(records.schema.get_field_index("record_seq"), "record_seq", batch["seq"])
+        records = by_reference(records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string())), limit)
+        yield from records.select(RECEIVED.names).cast(RECEIVED).to_batches()
 
 
 def _landing_frame(engine: SparkEngine, settings: Settings) -> DataFrame:
