@@ -12,6 +12,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from salesflow.config import Settings
@@ -168,6 +171,31 @@ def test_typed_json_fields_read_alike(tmp_path: Path, spark_session: object) -> 
         "same values (DuckDB names a non-negative integer UBIGINT; the models accept both)"
     assert [r["s"] for r in duck] == ['a"b', "12", None, "true", None, '{"k":"v"}', "1.5"]
     assert [r["j_t"] for r in duck] == ["UBIGINT", "NULL", "ARRAY", "VARCHAR", None, "BIGINT", "DOUBLE"]
+
+
+JSONISH = st.one_of(
+    st.text(alphabet=' \t\r\n{}[]":,-+.0123456789eEtruefalsnxA\\', max_size=12),
+    st.sampled_from(["0", "-0", "01", "1.", "1.5e3", "-1e-2", "1E+2", " 12 ", "true", "True", "nul", "null ",
+                     '"x"', '"', "[1,", "{}", "2026-09-01T19:57:48Z", "39c8772a-6581", "1e5x", "", " "]),
+    st.none())
+
+
+@given(texts=st.lists(JSONISH, min_size=1, max_size=40))
+@examples(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_json_valid_means_the_same(spark_session: object, tmp_path: Path, texts: list[str | None]) -> None:
+    """Spark's json_valid refuses by shape before parsing (#25's profile: parse failures throw);
+    on any text it must agree with DuckDB's."""
+    from salesflow.engine.duckdb import DuckDBEngine
+
+    rows = pa.table({"id": list(range(len(texts))), "x": pa.array(texts, pa.string())})
+    model = Model("t.valid", "SELECT id, json_valid(x) AS v FROM t ORDER BY id")
+    results = []
+    for engine in (DuckDBEngine(), SparkEngine(engine_settings(tmp_path, "spark").spark, session=spark_session)):  # type: ignore[arg-type]
+        engine.register("t", rows)
+        results.append([bool(v) for v in engine.run(model)["v"].to_pylist()])  # NULL (DuckDB) is not valid
+        if isinstance(engine, DuckDBEngine):
+            engine.close()
+    assert results[0] == results[1], list(zip(texts, *results, strict=True))
 
 
 def test_typed_json_field_without_a_checked_translation_is_refused() -> None:
