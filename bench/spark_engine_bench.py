@@ -6,11 +6,15 @@ One simulated landing log; each side runs in turns as a fresh process on a fresh
 - ``base``: the same from ``--base`` (a git worktree), when given;
 - ``pyspark``: bench/peers/spark_job.py batch, the same Silver/Gold work as a Spark user writes it.
 
+With ``--command stream`` the sides are ``salesflow spark stream --available-now`` and the peer's
+Structured Streaming job (``spark_job.py stream``).
+
 Reported per side: median wall seconds, the driver's Python process peak RSS (the process that
 would have to hold every row if rows went through it) and the ratio to the peer. Spark master
 from ``--master`` (``local[2]`` default; ``local-cluster[2,1,1024]`` puts executors in their own JVMs).
 
     python bench/spark_engine_bench.py --events 200000 --base 401919b --turns 2
+    python bench/spark_engine_bench.py --events 2000000 --command stream
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=1)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--label", default="spark-engine")
+    parser.add_argument("--command", choices=("batch", "stream"), default="batch",
+                        help="batch: --engine spark batch beside spark_job.py batch; stream: spark stream "
+                             "--available-now beside spark_job.py stream (Structured Streaming)")
     args = parser.parse_args()
     seed = _simulate(args.events)
     sides = {"new": ROOT / "src", **({"base": _worktree(args.base) / "src"} if args.base else {})}
@@ -58,16 +65,18 @@ def main() -> None:
     for turn in range(args.turns):
         order = list(runs) if turn % 2 == 0 else list(reversed(runs))
         for side in order:
-            measured = _peer(seed) if side == "pyspark" else _salesflow(sides[side], seed, args.master)
+            measured = _peer(seed, args.command) if side == "pyspark" else \
+                _salesflow(sides[side], seed, args.master, args.command)
             runs[side].append(measured)
             print(f"turn {turn + 1} {side:8}: {measured['wall_s']:8.1f} s, "
                   f"driver peak {measured['driver_mib']:6.0f} MiB", flush=True)
     median = {side: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "driver_mib")}
               for side, rs in runs.items()}
-    report = {"events": args.events, "master": args.master, "base": args.base, "turns": args.turns,
+    report = {"events": args.events, "command": args.command, "master": args.master, "base": args.base,
+              "turns": args.turns,
               "runs": runs, "median": median,
               "ratio_to_pyspark": {side: median[side]["wall_s"] / median["pyspark"]["wall_s"] for side in sides}}
-    out = ROOT / "bench" / "results" / f"{args.label}-{args.events}.json"
+    out = ROOT / "bench" / "results" / f"{args.label}-{args.command}-{args.events}.json"
     out.write_text(json.dumps(report, indent=2))
     for side in sides:
         print(f"{side}: {median[side]['wall_s']:.1f} s = {report['ratio_to_pyspark'][side]:.2f}x the PySpark peer "
@@ -75,23 +84,24 @@ def main() -> None:
     print(f"written {out}")
 
 
-def _salesflow(src: Path, seed: Path, master: str) -> dict[str, float]:
+def _salesflow(src: Path, seed: Path, master: str, command: str) -> dict[str, float]:
     data = _fresh(seed)
     with tempfile.NamedTemporaryFile() as rss:
         # 6g as the peer: in local mode the executors live in the driver's JVM
         env = {**os.environ, "PYTHONPATH": str(src), "RSS_FILE": rss.name, "PYSPARK_PYTHON": sys.executable,
                "SALESFLOW__SPARK__MASTER": master, "SALESFLOW__SPARK__DRIVER_MEMORY": "6g"}
         clock = time.perf_counter()
-        subprocess.run([sys.executable, "-c", DRIVER, "-", "--data-dir", str(data), "--engine", "spark", "batch",
-                        "--json"], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = ["--engine", "spark", "batch"] if command == "batch" else ["spark", "stream", "--available-now"]
+        subprocess.run([sys.executable, "-c", DRIVER, "-", "--data-dir", str(data), *argv],
+                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - clock
         return {"wall_s": round(wall, 2), "driver_mib": round(int(Path(rss.name).read_text()) / 1024)}
 
 
-def _peer(seed: Path) -> dict[str, float]:
+def _peer(seed: Path, command: str) -> dict[str, float]:
     data = _fresh(seed)
     clock = time.perf_counter()
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "peers" / "spark_job.py"), "batch",
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "peers" / "spark_job.py"), command,
                            str(data / "landing"), str(data / "out")], check=True, capture_output=True, text=True)
     wall = time.perf_counter() - clock
     json.loads(done.stdout.strip().splitlines()[-1])  # it finished with its facts
