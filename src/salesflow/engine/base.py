@@ -36,6 +36,8 @@ from salesflow.models import Model
 
 FileTask = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 """Batches of (``path``, ``content``) rows in, batches of its own schema out (``map_files``)."""
+PartTask = Callable[[int, Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+"""A part's number and its rows' batches in, a few result rows out (``map_relation``)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,12 @@ class EngineAdapter(ABC):
         elsewhere (not ``KEEPS_RESULTS_IN_PROCESS``) offer it: an in-process engine's callers read
         the files themselves, as fast and without a detour."""
         raise NotImplementedError(f"the {self.DIALECT} engine reads no files on workers")
+
+    def map_relation(self, relation: str, task: PartTask, schema: str) -> pa.Table:
+        """``task`` over the rows of ``relation`` where they are, one call per part (a Spark
+        partition, on its executor); their results (``schema`` in Spark's DDL, a few rows per
+        part) come back. Here: one part, in this process."""
+        return pa.Table.from_batches(list(task(0, iter(self._result(relation).to_batches()))))
 
     def for_thread(self) -> EngineAdapter | None:
         """An engine another thread can run models on while this one runs its own, or None when

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,7 +23,7 @@ import pyarrow.dataset as ds
 
 from salesflow.common.extras import require
 from salesflow.config import LakeConfig, SparkConfig
-from salesflow.engine.base import EngineAdapter, FileTask, Txn, WriteScope
+from salesflow.engine.base import EngineAdapter, FileTask, PartTask, Txn, WriteScope
 from salesflow.engine.parquet_files import plain_schema
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
 from salesflow.engine.spark_tables import (
@@ -204,6 +204,11 @@ class SparkEngine(EngineAdapter):
         self.keep(keep_as, out)
         return None
 
+    def map_relation(self, relation: str, task: PartTask, schema: str) -> pa.Table:
+        """Each partition's rows go to ``task`` on its executor, numbered by the partition."""
+        frame = self._cached[relation].mapInArrow(partial(_in_partition, task), schema)
+        return _arrow(frame, f"a task over {relation}")
+
     def keep(self, name: str, frame: DataFrame) -> None:
         """A frame built outside the models (a streaming micro-batch's records) as relation
         ``name``, computed once on the executors. A micro-batch belongs to the query's own
@@ -255,6 +260,13 @@ def _plain(table: pa.Table) -> pa.Table:
     """Arrow types Spark's converter reads: view and large variants become the plain ones."""
     schema = plain_schema(table.schema)
     return table if schema.equals(table.schema) else table.cast(schema)
+
+
+def _in_partition(task: PartTask, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    yield from task(context.partitionId() if context is not None else 0, batches)
 
 
 def _arrow(frame: DataFrame, source: str) -> pa.Table:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -44,6 +46,8 @@ from salesflow.quality.results import write_results
 from salesflow.silver.process import silver_committed
 from salesflow.warehouse import schema
 from salesflow.warehouse.targets.base import WarehouseTarget
+from salesflow.warehouse.targets.postgres import PostgresTarget
+from salesflow.warehouse.worker_stage import staged_on_workers, stages_on_workers
 
 log = logging.getLogger(__name__)
 AGGREGATE_SOURCES: dict[str, TableSpec] = {
@@ -154,6 +158,34 @@ class WarehouseLoader:
         return bounds["min"], bounds["max"] + timedelta(days=31)  # room for next-month forecasts
 
     def _load_facts(self, silver_done: int, window: tuple[date, date] | None) -> None:
+        with self._fact_rows(silver_done, window) as stage:
+            if stage is None:
+                return
+            with self.target.transaction():
+                self.staged["fact_sales"] = self.staged.get("fact_sales", 0) + stage()
+                self.target.run(warehouse_sql("inferred_members"))
+                self.target.run(warehouse_sql("insert_fact_sales"))
+                if window is None:
+                    self._gate_facts(silver_done)  # raises inside the transaction: nothing is promoted
+                    self._set_watermark("fact_sales", silver_done)
+
+    @contextmanager
+    def _fact_rows(self, silver_done: int, window: tuple[date, date] | None) -> Iterator[Callable[[], int] | None]:
+        """What stages the facts to load (temp table ``stage_fact_sales``, its row count), or None
+        when Silver has no order lines. On Spark into PostgreSQL the executors read the lines and
+        COPY the staged facts themselves; otherwise they pass through this process."""
+        model = load_model("warehouse.stage_fact_sales")
+        predicate = f"batch_id <= {silver_done} AND " + (
+            f"batch_id > {self._watermark('fact_sales')}" if window is None else
+            f"event_date >= DATE '{window[0].isoformat()}' AND event_date <= DATE '{window[1].isoformat()}'")
+        if stages_on_workers(self.engine, self.target):
+            assert isinstance(self.target, PostgresTarget)  # noqa: S101 - type narrowing
+            if not self.engine.read_table(self.lake, SILVER_ORDER_LINES, "silver_order_lines", predicate=predicate):
+                yield None
+                return
+            with staged_on_workers(self.engine, self.target, "stage_fact_sales", model) as stage:
+                yield stage
+            return
         keep = ds.field("batch_id") <= silver_done
         if window is None:
             keep = keep & (ds.field("batch_id") > self._watermark("fact_sales"))
@@ -161,15 +193,15 @@ class WarehouseLoader:
             keep = keep & (ds.field("event_date") >= window[0]) & (ds.field("event_date") <= window[1])
         lines = self.lake.read(SILVER_ORDER_LINES, filter=keep)
         if lines is None:
+            yield None
             return
         self.engine.register("silver_order_lines", lines)
-        with self.target.transaction():
-            self._stage("stage_fact_sales", self.engine.run(load_model("warehouse.stage_fact_sales")), "fact_sales")
-            self.target.run(warehouse_sql("inferred_members"))
-            self.target.run(warehouse_sql("insert_fact_sales"))
-            if window is None:
-                self._gate_facts(silver_done)  # raises inside the transaction: nothing is promoted
-                self._set_watermark("fact_sales", silver_done)
+        rows = self.engine.run(model)
+        yield lambda: self._stage_rows("stage_fact_sales", rows)
+
+    def _stage_rows(self, name: str, rows: pa.Table) -> int:
+        self.target.stage(name, rows)
+        return rows.num_rows
 
     def _gate_facts(self, silver_done: int) -> None:
         """Silver -> warehouse reconciliation: every Silver order line up to the batch is one fact."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -76,12 +77,59 @@ class PostgresTarget(WarehouseTarget):
             copy.write(buffer.getvalue())
 
     @contextmanager
+    def shared_stage(self, schema: pa.Schema) -> Iterator[str]:
+        """An UNLOGGED table that workers (Spark's executors) COPY rows into over their own
+        connections, each part in its own transaction; dropped on the way out."""
+        table = f"salesflow_stage_{secrets.token_hex(6)}"
+        columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in schema)
+        self.conn.execute(f'CREATE UNLOGGED TABLE "{table}" ({columns}, "{PART}" INTEGER NOT NULL)')
+        try:
+            yield table
+        finally:
+            self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+    def adopt(self, shared: str, name: str, columns: list[str]) -> int:
+        """Temp table ``name`` (what the load's SQL reads) from a shared stage; its row count."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        self.conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+        self.conn.execute(f'CREATE TEMP TABLE "{name}" AS SELECT {names} FROM "{shared}"')  # noqa: S608 - our own names
+        return int(self.query(f'SELECT count(*) FROM "{name}"')["count"][0].as_py())  # noqa: S608 - our own name
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         with self.conn.transaction():
             yield
 
     def close(self) -> None:
         self.conn.close()
+
+
+PART = "salesflow_part"
+"""The column of a shared stage that says which worker part wrote a row."""
+COPIED = "part int, rows long"
+"""What ``copy_part`` returns: one row per part."""
+
+
+def copy_part(url: str, table: str, part: int, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """On a worker: COPY one part's rows into shared stage ``table`` in one transaction that first
+    deletes what an earlier attempt of the same part wrote, so a retried task replaces its rows."""
+    psycopg = require("psycopg", "a PostgreSQL warehouse.url")
+    rows = 0
+    with psycopg.connect(url) as conn:  # commits on leaving without an error
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute(f'DELETE FROM "{table}" WHERE "{PART}" = %s', (part,))  # noqa: S608 - our own names
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            data = pa.Table.from_batches([batch]).append_column(PART, pa.repeat(part, batch.num_rows).cast(pa.int32()))
+            buffer = io.BytesIO()
+            pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+            names = ", ".join(f'"{n}"' for n in data.column_names)
+            with conn.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT csv)') as copy:
+                copy.write(buffer.getvalue())
+            rows += batch.num_rows
+    yield pa.RecordBatch.from_pydict({"part": [part], "rows": [rows]},
+                                     schema=pa.schema([("part", pa.int32()), ("rows", pa.int64())]))
 
 
 def _pg_type(arrow_type: pa.DataType) -> str:
