@@ -2,8 +2,9 @@
 
 Spark's Kafka source jar cannot be downloaded here, so the micro-batch is a real Spark DataFrame
 in the Kafka source's own schema, handed to the job's ``foreachBatch`` body: what the source would
-hand it. The Bronze rows must be what the embedded Kafka ingestor makes of the same messages
-(numbered over partitions in order, then offsets), and a replayed epoch must write nothing."""
+hand it. The Bronze rows must be what ``bronze_input`` makes of the same messages numbered over
+partitions in order, then offsets, with this job's ``topic:partition:offset`` lineage, and a
+replayed epoch must write nothing."""
 
 from __future__ import annotations
 

@@ -21,11 +21,7 @@ from salesflow.bronze.rows import RECEIVED, engine_bronze_rows, segment_records
 from salesflow.engine.base import EngineAdapter
 from salesflow.sources.landing import Segment, line_array
 
-LINE_COUNTS = "name string, lines long"
-RECEIVED_FIELDS = ("payload string, valid_utf8 boolean, source string, source_file string, "
-                   "source_position string, record_seq long, batch_id long, produced_at timestamp, "
-                   "ingest_error string")
-"""``bronze.rows.RECEIVED`` in Spark's DDL: the columns a task hands to the bronze.events model."""
+LINE_COUNTS = pa.schema([("name", pa.string()), ("lines", pa.int64())])
 
 
 def keep_landing_records(engine: EngineAdapter, files: Sequence[tuple[str, int]], batch_id: int,
@@ -43,14 +39,18 @@ def keep_landing_records(engine: EngineAdapter, files: Sequence[tuple[str, int]]
         name = file_name(uri)
         plan[name] = (seq, produced_us)
         seq += counts[name]
-    engine.map_files(uris, partial(file_records, plan, batch_id, limit), RECEIVED_FIELDS, keep_as="landing_records")
+    engine.map_files(uris, partial(file_records, plan, batch_id, limit), RECEIVED, keep_as="landing_records")
     engine_bronze_rows(engine, RECEIVED.names, seq)
     return seq
 
 
 def file_name(uri: str) -> str:
     """A landing file's name (segment names are unique in the log) from its URI or path."""
-    return PurePosixPath(unquote(urlparse(uri).path)).name
+    return _local_path(uri).name
+
+
+def _local_path(uri: str) -> PurePosixPath:
+    return PurePosixPath(unquote(urlparse(uri).path))
 
 
 def count_lines(files: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -58,8 +58,7 @@ def count_lines(files: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     for batch in files:
         paths, contents = batch.column("path").to_pylist(), batch.column("content").to_pylist()
         yield pa.RecordBatch.from_pydict({"name": [file_name(p) for p in paths],
-                                          "lines": [len(line_array(c)) for c in contents]},
-                                         schema=pa.schema([("name", pa.string()), ("lines", pa.int64())]))
+                                          "lines": [len(line_array(c)) for c in contents]}, schema=LINE_COUNTS)
 
 
 def file_records(plan: Mapping[str, tuple[int, int]], batch_id: int, limit: PayloadLimit,
@@ -68,18 +67,20 @@ def file_records(plan: Mapping[str, tuple[int, int]], batch_id: int, limit: Payl
     the landing runner makes them. Files not in the plan (already in Bronze) give none."""
     for batch in files:
         for path, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True):
-            name = file_name(path)
-            if name not in plan:
+            local = _local_path(path)
+            if local.name not in plan:
                 continue
-            first_seq, produced_us = plan[name]
-            segment = Segment(PurePosixPath(unquote(urlparse(path).path)))  # type: ignore[arg-type]
+            first_seq, produced_us = plan[local.name]
+            segment = Segment(local)  # type: ignore[arg-type]
             records = by_reference(segment_records(segment, line_array(content), produced_us, batch_id, first_seq),
                                    limit)
-            for chunk in _received(records).to_batches(max_chunksize=20_000):
+            for chunk in received(records).to_batches(max_chunksize=20_000):
                 yield chunk
 
 
-def _received(records: pa.Table) -> pa.Table:
+def received(records: pa.Table) -> pa.Table:
+    """Records as a task hands them to the bronze.events model: ``RECEIVED``'s columns, an
+    ``ingest_error`` of none where the source found none."""
     if "ingest_error" not in records.column_names:
         records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
     return records.select(RECEIVED.names).cast(RECEIVED)

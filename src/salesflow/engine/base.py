@@ -26,6 +26,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import sqlglot
 from sqlglot import exp
 
@@ -203,20 +204,23 @@ class EngineAdapter(ABC):
         """The rows of a relation, for a write through this process."""
         return self.query(f'SELECT * FROM "{relation}"')  # noqa: S608 - our own relation name
 
-    def map_files(self, paths: Sequence[str], task: FileTask, schema: str,
+    def map_files(self, paths: Sequence[str], task: FileTask, schema: pa.Schema,
                   keep_as: str | None = None) -> pa.Table | None:
         """``task`` over batches of (``path``, ``content``) rows of the files at ``paths`` (URIs),
-        run where the engine reads them; ``schema`` is its output in Spark's DDL. Returns the
-        (small) result, or keeps it as relation ``keep_as``. Only engines whose results live
-        elsewhere (not ``KEEPS_RESULTS_IN_PROCESS``) offer it: an in-process engine's callers read
-        the files themselves, as fast and without a detour."""
-        raise NotImplementedError(f"the {self.DIALECT} engine reads no files on workers")
+        run where the engine reads them; ``schema`` is its output. Returns the (small) result, or
+        keeps it as relation ``keep_as``. Here: the files are read in this process, one at a time
+        (the landing ingestor reads them itself on an in-process engine, on two threads)."""
+        result = pa.Table.from_batches(list(task(_file_batches(paths))), schema=schema)
+        if keep_as is None:
+            return result
+        self.register(keep_as, result)
+        return None
 
-    def map_relation(self, relation: str, task: PartTask, schema: str) -> pa.Table:
+    def map_relation(self, relation: str, task: PartTask, schema: pa.Schema) -> pa.Table:
         """``task`` over the rows of ``relation`` where they are, one call per part (a Spark
-        partition, on its executor); their results (``schema`` in Spark's DDL, a few rows per
-        part) come back. Here: one part, in this process."""
-        return pa.Table.from_batches(list(task(0, iter(self._result(relation).to_batches()))))
+        partition, on its executor); their results (``schema``, a few rows per part) come back.
+        Here: one part, in this process."""
+        return pa.Table.from_batches(list(task(0, iter(self._result(relation).to_batches()))), schema=schema)
 
     def for_thread(self) -> EngineAdapter | None:
         """An engine another thread can run models on while this one runs its own, or None when
@@ -252,3 +256,13 @@ class EngineAdapter(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+FILE_CONTENT = pa.schema([("path", pa.string()), ("content", pa.binary())])
+
+
+def _file_batches(paths: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    for uri in paths:
+        filesystem, path = pafs.FileSystem.from_uri(uri)
+        with filesystem.open_input_stream(path) as stream:
+            yield pa.RecordBatch.from_pydict({"path": [uri], "content": [stream.read()]}, schema=FILE_CONTENT)

@@ -193,20 +193,20 @@ class SparkEngine(EngineAdapter):
     def alias(self, name: str, relation: str) -> None:
         self._view(name, self._cached[relation])
 
-    def map_files(self, paths: Sequence[str], task: FileTask, schema: str,
+    def map_files(self, paths: Sequence[str], task: FileTask, schema: pa.Schema,
                   keep_as: str | None = None) -> pa.Table | None:
         """The executors read the files (``binaryFile``) and run ``task`` on them; only the
         paths travel out and, unless kept, the task's (small) result back."""
         frame = self.spark.read.format("binaryFile").load(list(paths)).select("path", "content")
-        out = frame.mapInArrow(task, schema)
+        out = frame.mapInArrow(task, spark_schema(schema))
         if keep_as is None:
             return _arrow(out, "a task over files")
         self.keep(keep_as, out)
         return None
 
-    def map_relation(self, relation: str, task: PartTask, schema: str) -> pa.Table:
+    def map_relation(self, relation: str, task: PartTask, schema: pa.Schema) -> pa.Table:
         """Each partition's rows go to ``task`` on its executor, numbered by the partition."""
-        frame = self._cached[relation].mapInArrow(partial(_in_partition, task), schema)
+        frame = self._cached[relation].mapInArrow(partial(_in_partition, task), spark_schema(schema))
         return _arrow(frame, f"a task over {relation}")
 
     def keep(self, name: str, frame: DataFrame) -> None:
@@ -260,6 +260,13 @@ def _plain(table: pa.Table) -> pa.Table:
     """Arrow types Spark's converter reads: view and large variants become the plain ones."""
     schema = plain_schema(table.schema)
     return table if schema.equals(table.schema) else table.cast(schema)
+
+
+def spark_schema(schema: pa.Schema) -> Any:
+    """An Arrow schema as the StructType a ``mapInArrow`` task declares (one definition per shape)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
 
 
 def _in_partition(task: PartTask, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

@@ -120,7 +120,7 @@ def require_native(spark: SparkSession) -> None:
 def read_native(spark: SparkSession, lake: Lake, spec: TableSpec, version: int | None) -> DataFrame | None:
     """``spark.delta: native``: the table at ``version`` through delta-spark; None when it does not
     exist. delta-spark applies deletion vectors and column mapping itself."""
-    if lake.version(spec) is None:
+    if not lake.exists(spec):
         return None
     reader = spark.read.format("delta")
     if version is not None:

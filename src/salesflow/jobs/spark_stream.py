@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesflow.bronze.landing_ingest import APP_ID as LANDING_APP_ID
-from salesflow.bronze.landing_tasks import RECEIVED_FIELDS, keep_landing_records
+from salesflow.bronze.landing_tasks import keep_landing_records, received
 from salesflow.bronze.lock import bronze_lock
 from salesflow.bronze.oversized import PayloadLimit, by_reference, payload_limit
 from salesflow.bronze.rows import (
@@ -45,7 +45,7 @@ from salesflow.bronze.rows import (
 )
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
-from salesflow.engine.spark import SparkEngine
+from salesflow.engine.spark import SparkEngine, spark_schema
 from salesflow.errors import ConfigError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
@@ -186,26 +186,31 @@ class _Job:
 
 def kafka_records(engine: SparkEngine, messages: DataFrame, batch_id: int, limit: PayloadLimit) -> int:
     """Relation ``landing_records`` from a micro-batch of Kafka's source (topic, partition, offset,
-    value, timestamp), built on the executors as the embedded Kafka ingestor builds them: the
-    record sequence runs over partitions in order and over offsets within each. Returns the count."""
+    value, timestamp), built on the executors with the lineage this job has always written
+    (``topic:partition:offset``); the record sequence runs over partitions in order and over
+    offsets within each. Returns the count. The micro-batch is read from the broker once: it is
+    cached for the count and the records, and let go once the records are kept."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own spelling
 
-    counts = messages.groupBy("topic", "partition").count().toArrow()  # one row per Kafka partition
-    per_partition = sorted(counts.to_pylist(), key=lambda r: (r["topic"], r["partition"]))
-    first, total = [], 0
-    for row in per_partition:
-        first += [F.lit(f"{row['topic']}:{row['partition']}"), F.lit(total)]
-        total += row["count"]
-    if not total:
-        return 0
-    within = Window.partitionBy("topic", "partition").orderBy("offset")
-    numbered = messages.select(
-        F.coalesce("value", F.lit(b"")).alias("value"), "topic", "partition", "offset", "timestamp",
-        (F.create_map(*first)[F.concat_ws(":", "topic", F.col("partition").cast("string"))]
-         + F.row_number().over(within) - 1).alias("seq"))
-    engine.keep("landing_records", numbered.mapInArrow(partial(message_records, batch_id, limit), RECEIVED_FIELDS))
-    return total
+    messages = messages.persist()
+    try:
+        counts = messages.groupBy("topic", "partition").count().toArrow()  # one row per Kafka partition
+        first, total = [], 0
+        for row in sorted(counts.to_pylist(), key=lambda r: (r["topic"], r["partition"])):
+            first += [F.lit(f"{row['topic']}:{row['partition']}"), F.lit(total)]
+            total += row["count"]
+        if total:
+            within = Window.partitionBy("topic", "partition").orderBy("offset")
+            numbered = messages.select(
+                F.coalesce("value", F.lit(b"")).alias("value"), "topic", "partition", "offset", "timestamp",
+                (F.create_map(*first)[F.concat_ws(":", "topic", F.col("partition").cast("string"))]
+                 + F.row_number().over(within) - 1).alias("seq"))
+            engine.keep("landing_records", numbered.mapInArrow(partial(message_records, batch_id, limit),
+                                                               spark_schema(RECEIVED)))
+        return total
+    finally:
+        messages.unpersist()
 
 
 def message_records(batch_id: int, limit: PayloadLimit, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -215,8 +220,7 @@ def message_records(batch_id: int, limit: PayloadLimit, batches: Iterator[pa.Rec
                                                 pc.cast(batch["offset"], pa.string()), ":")
         records = bronze_input(batch["value"], "kafka", batch["topic"], positions, 0, batch_id, batch["timestamp"])
         records = records.set_column(records.schema.get_field_index("record_seq"), "record_seq", batch["seq"])
-        records = by_reference(records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string())), limit)
-        yield from records.select(RECEIVED.names).cast(RECEIVED).to_batches()
+        yield from received(by_reference(records, limit)).to_batches()
 
 
 def _landing_frame(engine: SparkEngine, settings: Settings) -> DataFrame:

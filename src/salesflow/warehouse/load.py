@@ -172,32 +172,21 @@ class WarehouseLoader:
     @contextmanager
     def _fact_rows(self, silver_done: int, window: tuple[date, date] | None) -> Iterator[Callable[[], int] | None]:
         """What stages the facts to load (temp table ``stage_fact_sales``, its row count), or None
-        when Silver has no order lines. On Spark into PostgreSQL the executors read the lines and
-        COPY the staged facts themselves; otherwise they pass through this process."""
+        when Silver has no order lines. The engine reads the lines and runs the staging model; on
+        Spark into PostgreSQL the executors COPY the facts themselves, else they pass through here."""
         model = load_model("warehouse.stage_fact_sales")
         predicate = f"batch_id <= {silver_done} AND " + (
             f"batch_id > {self._watermark('fact_sales')}" if window is None else
             f"event_date >= DATE '{window[0].isoformat()}' AND event_date <= DATE '{window[1].isoformat()}'")
-        if stages_on_workers(self.engine, self.target):
+        if not self.engine.read_table(self.lake, SILVER_ORDER_LINES, "silver_order_lines", predicate=predicate):
+            yield None
+        elif stages_on_workers(self.engine, self.target):
             assert isinstance(self.target, PostgresTarget)  # noqa: S101 - type narrowing
-            if not self.engine.read_table(self.lake, SILVER_ORDER_LINES, "silver_order_lines", predicate=predicate):
-                yield None
-                return
             with staged_on_workers(self.engine, self.target, "stage_fact_sales", model) as stage:
                 yield stage
-            return
-        keep = ds.field("batch_id") <= silver_done
-        if window is None:
-            keep = keep & (ds.field("batch_id") > self._watermark("fact_sales"))
         else:
-            keep = keep & (ds.field("event_date") >= window[0]) & (ds.field("event_date") <= window[1])
-        lines = self.lake.read(SILVER_ORDER_LINES, filter=keep)
-        if lines is None:
-            yield None
-            return
-        self.engine.register("silver_order_lines", lines)
-        rows = self.engine.run(model)
-        yield lambda: self._stage_rows("stage_fact_sales", rows)
+            rows = self.engine.run(model)
+            yield lambda: self._stage_rows("stage_fact_sales", rows)
 
     def _stage_rows(self, name: str, rows: pa.Table) -> int:
         self.target.stage(name, rows)

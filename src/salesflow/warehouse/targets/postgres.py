@@ -106,7 +106,7 @@ class PostgresTarget(WarehouseTarget):
 
 PART = "salesflow_part"
 """The column of a shared stage that says which worker part wrote a row."""
-COPIED = "part int, rows long"
+COPIED = pa.schema([("part", pa.int32()), ("rows", pa.int64())])
 """What ``copy_part`` returns: one row per part."""
 
 
@@ -128,8 +128,7 @@ def copy_part(url: str, table: str, part: int, batches: Iterator[pa.RecordBatch]
             with conn.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT csv)') as copy:
                 copy.write(buffer.getvalue())
             rows += batch.num_rows
-    yield pa.RecordBatch.from_pydict({"part": [part], "rows": [rows]},
-                                     schema=pa.schema([("part", pa.int32()), ("rows", pa.int64())]))
+    yield pa.RecordBatch.from_pydict({"part": [part], "rows": [rows]}, schema=COPIED)
 
 
 def _pg_type(arrow_type: pa.DataType) -> str:
