@@ -149,13 +149,15 @@ def test_typed_json_fields_read_alike(tmp_path: Path, spark_session: object) -> 
     from salesflow.engine.duckdb import DuckDBEngine
 
     payloads = ['{"s":"a\\"b","j":5}', '{"s":12,"j":null}', '{"s":null,"j":[1,2]}', '{"s":true,"j":"x"}',
-                '{}', '{"s":{"k":"v"},"j":-3}', '{"s":1.5,"j":1e2}']
+                '{}', '{"s":{"k":"v"},"j":-3}', '{"s":1.5,"j":1e2}', '{"s":"o","j":{"a":[1]}}',
+                '{"j":12345678901234567890}', '{"s":"","j":false}', '{"S":"upper","j":"1.5"}']
     model = Model("t.typed", """
         WITH d AS (
             SELECT id, json_transform(payload, '{"s":"VARCHAR","j":"JSON"}') AS f,
                 json_type(payload, ['$.s', '$.j', '$.missing']) AS t
             FROM t)
         SELECT id, f.s AS s, f.s IS NULL AS s_null, TRY_CAST(f.j AS BIGINT) AS j, json_type(f.j) AS j_type,
+            f.j IS NULL AS j_null,
             t[1] AS s_t, t[2] AS j_t, t[3] AS missing_t
         FROM d ORDER BY id""")
     rows = pa.table({"id": list(range(len(payloads))), "payload": payloads})
@@ -167,10 +169,16 @@ def test_typed_json_fields_read_alike(tmp_path: Path, spark_session: object) -> 
         finally:
             engine.close()
     duck, spark = results
-    assert [{k: "BIGINT" if v == "UBIGINT" else v for k, v in row.items()} for row in duck] == spark, \
-        "same values (DuckDB names a non-negative integer UBIGINT; the models accept both)"
-    assert [r["s"] for r in duck] == ['a"b', "12", None, "true", None, '{"k":"v"}', "1.5"]
-    assert [r["j_t"] for r in duck] == ["UBIGINT", "NULL", "ARRAY", "VARCHAR", None, "BIGINT", "DOUBLE"]
+    def same(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [{k: "BIGINT" if v == "UBIGINT" else v for k, v in row.items()} for row in rows]
+
+    assert same(duck) == same(spark), \
+        "same values (DuckDB names a non-negative integer UBIGINT, Spark one beyond BIGINT; the models accept both)"
+    assert [r["j_t"] for r in spark][8] == "UBIGINT"
+    assert [r["s"] for r in duck] == ['a"b', "12", None, "true", None, '{"k":"v"}', "1.5", "o", None, "", None]
+    assert [r["j_t"] for r in duck] == ["UBIGINT", "NULL", "ARRAY", "VARCHAR", None, "BIGINT", "DOUBLE", "OBJECT",
+                                        "UBIGINT", "BOOLEAN", "VARCHAR"]
+    assert [r["j_null"] for r in duck] == [False, True, False, False, True, False, False, False, False, False, False]
 
 
 JSONISH = st.one_of(

@@ -25,7 +25,7 @@ from salesflow.common.extras import require
 from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter, FileTask, PartTask, Txn, WriteScope
 from salesflow.engine.parquet_files import plain_schema
-from salesflow.engine.spark_sql import JSON_TYPE_FUNCTION, SparkTranslator
+from salesflow.engine.spark_sql import JSON_TYPE_FUNCTIONS, SparkTranslator
 from salesflow.engine.spark_tables import (
     NATIVE_SESSION,
     read_frame,
@@ -129,7 +129,8 @@ class SparkEngine(EngineAdapter):
         self.spark = session or spark_session(config, lake)
         if config.delta == "native":
             require_native(self.spark)
-        self.spark.sql(JSON_TYPE_FUNCTION)
+        for function in JSON_TYPE_FUNCTIONS:
+            self.spark.sql(function)
         names = [row.function for row in self.spark.sql("SHOW FUNCTIONS").collect()]
         self.translator = SparkTranslator(names, self.describe)
         self._cached: dict[str, DataFrame] = {}
