@@ -210,8 +210,7 @@ def _typed_struct(document: exp.Expr, shape: dict[str, str]) -> exp.Expr:
     field the text (a non-string value as its JSON text, as Spark's variant-to-string cast gives
     it), a JSON field a VARIANT (its JSON null made SQL NULL where it is read: ``_typed_json_field``).
     One cast, not a ``try_variant_get`` per field: Spark does not share a subexpression inside a
-    CASE branch, so each field parsed the payload again (sixteen parses a record in
-    silver.parsed_events, over 40% of it)."""
+    CASE branch, so each field parsed the payload again (bench/RESULTS.md has the measure)."""
     fields: list[str] = []
     for name, kind in shape.items():
         if kind not in ("JSON", "VARCHAR"):  # DuckDB's lenient casts to numbers are not checked against Spark's
@@ -233,8 +232,8 @@ JSON_SHAPE = r'^[ \t\r\n]*([{\["]|(true|false|null|-?(0|[1-9][0-9]*)(\.[0-9]+)?(
 
 
 JSON_FIRST = ("{", "[", '"', "t", "f", "n", "-", *"0123456789", " ", "\t", "\r", "\n")
-"""The characters JSON text may start with: a set lookup turns most words away before the
-regular expression (ids, names and codes start with a letter: a third of the check's time)."""
+"""The characters JSON text may start with: a set lookup turns most words away (ids, names and
+codes mostly start with a letter) before the regular expression."""
 
 
 def _json_valid(text: exp.Expr) -> exp.Expr:
