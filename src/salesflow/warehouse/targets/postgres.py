@@ -64,25 +64,17 @@ class PostgresTarget(WarehouseTarget):
         return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}) if names else pa.table({})
 
     def stage(self, name: str, data: pa.Table) -> None:
-        columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in data.schema)
         self.conn.execute(f'DROP TABLE IF EXISTS "{name}"')
-        self.conn.execute(f'CREATE TEMP TABLE "{name}" ({columns})')
-        if data.num_rows == 0:
-            return
-        buffer = io.BytesIO()
-        # Quote every value so an empty string stays distinct from NULL (unquoted empty field).
-        pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
-        names = ", ".join(f'"{n}"' for n in data.column_names)
-        with self.conn.cursor() as cursor, cursor.copy(f'COPY "{name}" ({names}) FROM STDIN (FORMAT csv)') as copy:
-            copy.write(buffer.getvalue())
+        self.conn.execute(f'CREATE TEMP TABLE "{name}" ({_columns(data.schema)})')
+        if data.num_rows:
+            _copy(self.conn, name, data)
 
     @contextmanager
     def shared_stage(self, schema: pa.Schema) -> Iterator[str]:
         """An UNLOGGED table that workers (Spark's executors) COPY rows into over their own
         connections, each part in its own transaction; dropped on the way out."""
         table = f"salesflow_stage_{secrets.token_hex(6)}"
-        columns = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in schema)
-        self.conn.execute(f'CREATE UNLOGGED TABLE "{table}" ({columns}, "{PART}" INTEGER NOT NULL)')
+        self.conn.execute(f'CREATE UNLOGGED TABLE "{table}" ({_columns(schema)}, "{PART}" INTEGER NOT NULL)')
         try:
             yield table
         finally:
@@ -122,13 +114,24 @@ def copy_part(url: str, table: str, part: int, batches: Iterator[pa.RecordBatch]
             if batch.num_rows == 0:
                 continue
             data = pa.Table.from_batches([batch]).append_column(PART, pa.repeat(part, batch.num_rows).cast(pa.int32()))
-            buffer = io.BytesIO()
-            pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
-            names = ", ".join(f'"{n}"' for n in data.column_names)
-            with conn.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT csv)') as copy:
-                copy.write(buffer.getvalue())
+            _copy(conn, table, data)
             rows += batch.num_rows
     yield pa.RecordBatch.from_pydict({"part": [part], "rows": [rows]}, schema=COPIED)
+
+
+def _columns(schema: pa.Schema) -> str:
+    """The column definitions of a table that holds ``schema``'s rows."""
+    return ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in schema)
+
+
+def _copy(conn: Any, table: str, data: pa.Table) -> None:
+    """COPY ``data`` into ``table`` on ``conn`` as CSV."""
+    buffer = io.BytesIO()
+    # Quote every value so an empty string stays distinct from NULL (unquoted empty field).
+    pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    names = ", ".join(f'"{n}"' for n in data.column_names)
+    with conn.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT csv)') as copy:
+        copy.write(buffer.getvalue())
 
 
 def _pg_type(arrow_type: pa.DataType) -> str:
