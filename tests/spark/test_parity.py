@@ -44,20 +44,26 @@ SENT: Counter[str] = Counter()
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory, spark_session: object) -> dict[str, Settings]:
+    """The lakes of one input through DuckDB, Spark (its parse run by DuckDB in the executors, the
+    default) and Spark with every model in Spark SQL (``spark.duckdb_models: []``)."""
     base = tmp_path_factory.mktemp("parity")
     out = {}
-    for engine in ("duckdb", "spark"):
-        settings = engine_settings(base, engine)
-        if engine == "duckdb":
+    for label in ("duckdb", "spark", "spark_sql"):
+        if label == "spark_sql":
+            settings = engine_settings(base / label, "spark", spark={"duckdb_models": []})
+        else:
+            settings = engine_settings(base, label)
+        if label == "duckdb":
             land(settings, SPEC, per_segment=2_500)  # three landing segments: three micro-batches
             landing = settings.landing_dir
         else:  # the very same segment files (names and mtimes are part of the Bronze rows)
             shutil.copytree(landing, settings.landing_dir)
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(SparkEngine, "register", _counted(SparkEngine.register))
+            if label == "spark":
+                patch.setattr(SparkEngine, "register", _counted(SparkEngine.register))
             result = run_batch(settings)
         assert result.silver and all(batch.balanced for batch in result.silver)
-        out[engine] = settings
+        out[label] = settings
     return out
 
 
@@ -76,9 +82,10 @@ def test_landing_records_do_not_pass_through_the_driver(both: dict[str, Settings
     assert sum(SENT.values()) < SPEC.events / 10, SENT
 
 
+@pytest.mark.parametrize("run", ["spark", "spark_sql"])
 @pytest.mark.parametrize("spec", [BRONZE_EVENTS, *SILVER_TABLES, *GOLD_TABLES], ids=lambda s: s.qualified)
-def test_tables_match(both: dict[str, Settings], spec: TableSpec) -> None:
-    duck, spark = table_rows(both["duckdb"], spec), table_rows(both["spark"], spec)
+def test_tables_match(both: dict[str, Settings], spec: TableSpec, run: str) -> None:
+    duck, spark = table_rows(both["duckdb"], spec), table_rows(both[run], spec)
     assert len(duck) == len(spark) > 0
     assert list(duck[0]) == list(spark[0]), "same columns in the same order"
     for left, right in zip(duck, spark, strict=True):
@@ -88,7 +95,7 @@ def test_tables_match(both: dict[str, Settings], spec: TableSpec) -> None:
 
 def test_quarantine_reasons_match(both: dict[str, Settings]) -> None:
     reasons = {engine: Counter(r["reason"] for r in table_rows(s, QUARANTINE)) for engine, s in both.items()}
-    assert reasons["duckdb"] == reasons["spark"]
+    assert reasons["duckdb"] == reasons["spark"] == reasons["spark_sql"]
     # the noisy input exercises many rules, not only one
     assert len(reasons["spark"]) >= 6, reasons["spark"]
 
@@ -96,8 +103,9 @@ def test_quarantine_reasons_match(both: dict[str, Settings]) -> None:
 def test_same_lake_schema(both: dict[str, Settings]) -> None:
     for spec in (*SILVER_TABLES, *GOLD_TABLES):
         schemas = [Lake(s.lake_root).read(spec).schema for s in both.values()]  # type: ignore[union-attr]
-        assert schemas[0].names == schemas[1].names
-        assert [f.type for f in schemas[0]] == [f.type for f in schemas[1]], spec.qualified
+        for other in schemas[1:]:
+            assert schemas[0].names == other.names
+            assert [f.type for f in schemas[0]] == [f.type for f in other], spec.qualified
 
 
 def test_a_line_grain_partner_file_lands_alike(tmp_path: Path, spark_session: object) -> None:
@@ -251,7 +259,7 @@ def test_warehouse_load_on_spark_into_postgres(both: dict[str, Settings], postgr
     def counted(self: PostgresTarget, name: str, data: pa.Table) -> None:
         through_driver[name] += data.num_rows
         stage(self, name, data)
-    for engine, settings in both.items():
+    for engine, settings in ((e, both[e]) for e in ("duckdb", "spark")):
         target = settings.model_copy(update={"warehouse": settings.warehouse.model_copy(
             update={"url": SecretStr(new_database(postgres_admin_url))})})
         through_driver.clear()

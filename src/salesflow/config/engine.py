@@ -41,6 +41,13 @@ class SparkConfig(Section):
     delta-rs (no jars needed). ``native``: delta-spark's ``format("delta")`` with the
     ``txnAppId``/``txnVersion`` options, for clusters that have the delta-spark jars
     (``packages: [io.delta:delta-spark_2.13:<version>]``)."""
+    duckdb_models: list[str] = ["silver.parsed_events", "silver.parsed_lines"]
+    """Row-wise models the executors run with DuckDB in their Python workers, on each partition's
+    rows, instead of as Spark SQL (salesflow.engine.spark_duckdb): the same model text, so the same
+    rows. Silver's JSON parse is the one that pays (bench/RESULTS.md); parsed_lines reads the
+    order lines it keeps as JSON text, which only DuckDB may read (Spark's parser refuses a
+    repeated key the model judges itself), so the two go together. ``[]`` runs every model as
+    Spark SQL (executors then need no duckdb). A model here that is not row-wise is refused."""
     log_level: str = "ERROR"
     keep_session: bool = False
     """Leave the SparkSession running when an engine closes (tests share one session)."""

@@ -24,7 +24,9 @@ import pyarrow.dataset as ds
 from salesflow.common.extras import require
 from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter, FileTask, PartTask, Txn, WriteScope
+from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.engine.parquet_files import plain_schema
+from salesflow.engine.spark_duckdb import relations_and_columns, row_input, run_in_executors
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTIONS, SparkTranslator
 from salesflow.engine.spark_tables import (
     NATIVE_SESSION,
@@ -120,8 +122,9 @@ def spark_session(config: SparkConfig, lake: LakeConfig | None = None) -> SparkS
 
 class SparkEngine(EngineAdapter):
     DIALECT: ClassVar[str] = "spark"
-    DATA_ERRORS: ClassVar[tuple[str, ...]] = (  # the JVM's, inside the Py4J or Spark Connect text
-        "ArithmeticException", "NumberFormatException", "DateTimeException")
+    DATA_ERRORS: ClassVar[tuple[str, ...]] = (  # the JVM's, inside the Py4J or Spark Connect text,
+        "ArithmeticException", "NumberFormatException", "DateTimeException",
+        *DuckDBEngine.DATA_ERRORS)  # and DuckDB's, from a model it runs on the executors
 
     def __init__(self, config: SparkConfig, session: SparkSession | None = None,
                  lake: LakeConfig | None = None) -> None:
@@ -134,6 +137,8 @@ class SparkEngine(EngineAdapter):
         names = [row.function for row in self.spark.sql("SHOW FUNCTIONS").collect()]
         self.translator = SparkTranslator(names, self.describe)
         self._cached: dict[str, DataFrame] = {}
+        self._json_text: dict[str, set[str]] = {}
+        """Per relation, its columns of JSON text that DuckDB wrote on the executors."""
 
     def register(self, name: str, data: pa.Table | ds.Dataset) -> None:
         table = _plain(data.to_table() if isinstance(data, ds.Dataset) else data)
@@ -180,9 +185,48 @@ class SparkEngine(EngineAdapter):
                      partial(self.translator.translate, source=f"replace {spec.qualified}"))
 
     def materialize(self, name: str, sql: str, source: str = "query") -> None:
-        frame = self.spark.sql(self.translator.translate(sql, source))
+        if source in self.config.duckdb_models:  # same rows, same schema, DuckDB's JSON reader
+            relation = row_input(sql, source)
+            frame, json_text = run_in_executors(self._cached[relation], relation, sql,
+                                                self._translated_schema(sql, source, relation))
+        else:
+            read, mentioned = relations_and_columns(sql)
+            json_text = self._json_text_read(read, mentioned, source)
+            frame = self.spark.sql(self.translator.translate(sql, source))
         # Cut the lineage: later models read the rows, not the plan that made them.
         self._view(name, frame.localCheckpoint(eager=True))
+        self._json_text[name] = json_text & set(frame.columns)
+
+    def _translated_schema(self, sql: str, source: str, relation: str) -> Any:
+        """The schema Spark SQL's translation of a model over ``relation`` has: the one its DuckDB
+        run in the executors takes. JSON text columns are seen as the VARIANT they would be in
+        Spark SQL while Spark analyses it (no row is read)."""
+        json_text = self._json_text.get(relation, set())
+        if json_text:
+            from pyspark.sql import functions as F  # noqa: N812 - Spark's own spelling
+
+            frame = self._cached[relation]
+            typed = frame.select(*[F.expr(f"try_parse_json(`{c}`)").alias(c) if c in json_text else F.col(c)
+                                   for c in frame.columns])
+            typed.createOrReplaceTempView(relation)
+            self.translator.variant_columns.update(json_text)
+        try:
+            return self.spark.sql(self.translator.translate(sql, source)).schema
+        finally:
+            if json_text:
+                self._cached[relation].createOrReplaceTempView(relation)
+
+    def _json_text_read(self, read: set[str], mentioned: set[str], source: str) -> set[str]:
+        """JSON text columns (written by DuckDB in the executors) that ``source`` passes on; a model
+        that names one is refused: Spark's parser reads some JSON differently (a repeated key)."""
+        passed = set()
+        for relation in read & self._json_text.keys():
+            named = self._json_text[relation] & mentioned
+            if named:
+                raise ModelError(f"{source} reads {relation}.{sorted(named)[0]}, JSON that DuckDB wrote on the "
+                                 f"executors: Spark would parse it differently; add {source} to spark.duckdb_models")
+            passed |= self._json_text[relation]
+        return passed
 
     def compute(self, name: str, model: Model, **params: object) -> None:
         """Kept on the executors: nothing comes back to the driver until a write asks for it."""
@@ -193,6 +237,7 @@ class SparkEngine(EngineAdapter):
 
     def alias(self, name: str, relation: str) -> None:
         self._view(name, self._cached[relation])
+        self._json_text[name] = self._json_text.get(relation, set())
 
     def map_files(self, paths: Sequence[str], task: FileTask, schema: pa.Schema,
                   keep_as: str | None = None) -> pa.Table | None:
@@ -232,6 +277,7 @@ class SparkEngine(EngineAdapter):
             self.spark.stop()
 
     def _view(self, name: str, frame: DataFrame) -> None:
+        self._json_text.pop(name, None)
         old = self._cached.pop(name, None)
         if old is not None and all(old is not other for other in self._cached.values()):  # not aliased
             old.unpersist()

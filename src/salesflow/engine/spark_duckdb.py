@@ -1,0 +1,115 @@
+"""Row-wise models on Spark, run by DuckDB inside the executors' Python workers.
+
+A model that reads one relation and computes each output row from one input row (no join,
+aggregate, window, ordering or set operation) gives the same rows whatever way its input is
+partitioned. Such a model can run where the rows are: each partition's Arrow batches stream into
+an in-memory DuckDB in the Python worker beside the executor, which runs the model's own text (the
+DuckDB dialect every model is written in, untranslated) and streams the result back to Spark.
+
+Why: Silver's parse checks the exact JSON type of every field, repeated keys, drift and control
+characters. Spark SQL has no function for a JSON value's type short of casting it to VARIANT and
+reading its schema, which on this parse cost eight times what DuckDB's JSON reader does in the
+same worker (bench/RESULTS.md). Rows still never reach the driver: only the model's text and the
+two schemas travel in the task.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from salesflow.errors import ModelError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
+NOT_ROW_WISE = (exp.Join, exp.Window, exp.AggFunc, exp.Group, exp.Distinct, exp.Order, exp.Limit,
+                exp.SetOperation, exp.CurrentTimestamp, exp.CurrentDate, exp.Rand, exp.Uuid)
+"""What makes a row depend on other rows (or on when and where it is computed)."""
+VOLATILE = frozenset({"now", "get_current_timestamp", "transaction_timestamp", "current_localtimestamp",
+                      "nextval", "currval", "setseed"})
+"""Functions SQLGlot does not know by type whose value depends on when or where they run."""
+
+
+def row_input(sql: str, source: str) -> str:
+    """The one relation a row-wise query reads; a ModelError says why ``sql`` is not row-wise."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except SqlglotError as exc:
+        raise ModelError(f"{source} cannot run in DuckDB on the executors: {exc}") from exc
+    found = sorted({type(node).__name__ for node in tree.walk() if isinstance(node, NOT_ROW_WISE)}
+                   | {f"{node.name}()" for node in tree.find_all(exp.Anonymous) if node.name.lower() in VOLATILE})
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    relations = sorted({table.name for table in tree.find_all(exp.Table) if table.name not in ctes})
+    if found or len(relations) != 1:
+        why = f"it uses {', '.join(found)}" if found else f"it reads {len(relations)} relations"
+        raise ModelError(f"{source} cannot run in DuckDB on the executors: it is not row-wise ({why})")
+    return relations[0]
+
+
+def relations_and_columns(sql: str) -> tuple[set[str], set[str]]:
+    """The relation names a query mentions and the column names it passes to a function (a JSON
+    function, a cast ...: where Spark would parse a JSON text)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    return ({t.name for t in tree.find_all(exp.Table)},
+            {c.name for c in tree.find_all(exp.Column) if isinstance(c.find_ancestor(exp.Func, exp.Select), exp.Func)})
+
+
+def run_in_executors(frame: DataFrame, relation: str, sql: str, out: StructType) -> tuple[DataFrame, set[str]]:
+    """``sql`` over ``frame`` (known to it as ``relation``), partition by partition, as a frame of
+    Spark schema ``out`` (the schema Spark SQL's translation of the same model has), and the
+    names of its JSON columns.
+
+    A JSON value crosses between the engines as its text (VARIANT has no Arrow form). Out of
+    DuckDB it stays text: Spark's parser refuses a key repeated inside a value, where the model's
+    own rules judge one (an order line naming ``quantity`` twice is quarantined by the model that
+    reads the lines), so only a model DuckDB runs may read it (``SparkEngine`` checks)."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own spelling
+    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    variants_in = {f.name for f in frame.schema.fields if f.dataType.simpleString() == "variant"}
+    plain_in = frame.select(*[F.to_json(c).alias(c) if c in variants_in else F.col(c) for c in frame.columns])
+    json_out = {f.name for f in out.fields if f.dataType.simpleString() == "variant"}
+    plain_out = StructType([StructField(f.name, StringType() if f.name in json_out else f.dataType, True)
+                            for f in out.fields])
+    task = partial(_run, sql, relation, to_arrow_schema(plain_out, timezone="UTC"))
+    return plain_in.mapInArrow(task, plain_out), json_out
+
+
+def _run(sql: str, relation: str, schema_out: pa.Schema,
+         batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """In the Python worker: one DuckDB query over the partition's batches, streamed."""
+    import duckdb
+
+    first = next(batches, None)
+    if first is None:  # no rows in, none out: the model is row-wise
+        return
+    con = duckdb.connect(":memory:", config={"threads": 1})  # the task has one core; Spark runs the others
+    try:
+        con.execute("SET TimeZone = 'UTC'")  # as DuckDBEngine: event_date is the UTC day unless a model says
+        con.execute("SET preserve_insertion_order = false")
+        con.register(relation, pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches)))
+        for batch in con.sql(sql).to_arrow_reader(65_536):
+            yield _conform(batch, schema_out)
+    finally:
+        con.close()
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with ``schema``'s names and types (DuckDB's JSON and view types are plain strings)."""
+    columns = []
+    for field in schema:
+        column = batch.column(batch.schema.get_field_index(field.name))
+        if isinstance(column.type, pa.ExtensionType):
+            column = column.storage
+        columns.append(column if column.type == field.type else column.cast(field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
