@@ -1,7 +1,8 @@
 """The two builders of landing records agree: the landing ingestor's own threaded read (DuckDB)
 and ``keep_landing_records``, which Spark runs on its executors, here through the in-process
-engine's ``map_files``. Odd files included: invalid UTF-8, an empty line, no final newline, an
-empty file, an oversized line, a name that needs URI escaping."""
+engine's ``map_files`` (records numbered per file there, then by the Bronze pass). Odd files
+included: invalid UTF-8, an empty line, no final newline, an empty file, an oversized line, a
+name that needs URI escaping."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from salesflow.bronze.landing_ingest import LandingIngestor
 from salesflow.bronze.landing_tasks import keep_landing_records, received
 from salesflow.bronze.oversized import PayloadLimit, by_reference
+from salesflow.bronze.rows import RECEIVED
 from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.sources.landing import Segment
 
@@ -33,7 +35,7 @@ def test_map_files_builds_the_records_the_landing_reader_builds(tmp_path: Path) 
     with DuckDBEngine() as engine:
         files = [(s.path.resolve().as_uri(), int(s.path.stat().st_mtime * 1_000_000)) for s in segments]
         count = keep_landing_records(engine, files, 7, limit)
-        kept = engine.query('SELECT * FROM landing_records ORDER BY record_seq')
+        kept = engine.query(f"SELECT {', '.join(RECEIVED.names)} FROM bronze_rows ORDER BY record_seq")  # noqa: S608 - our own names
     assert count == own.num_rows == 6  # the empty line inside a file is a record, a missing last newline is not one
     assert kept.cast(own.schema).equals(own.cast(own.schema)), (kept.to_pylist(), own.to_pylist())
     assert own["valid_utf8"].to_pylist() == [True, False, True, True, True, True]

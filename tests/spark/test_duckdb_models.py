@@ -13,9 +13,9 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from salesflow.engine.spark import SparkEngine
-from salesflow.engine.spark_duckdb import row_input
 from salesflow.errors import ModelError
 from salesflow.models import Model, load_model
+from salesflow.models.row_wise import row_input
 from tests.spark.conftest import engine_settings
 
 

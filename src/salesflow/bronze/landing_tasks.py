@@ -2,8 +2,8 @@
 Python worker reading them as ``binaryFile``): the same lines, positions, sequence numbers and
 oversized-payload references the embedded landing runner builds on its own process.
 
-The driver plans from one small row per file (its name, line count and publish time); only the
-plan travels to the tasks, and only counts come back. Used by ``salesflow batch`` on Spark and by
+The driver plans from one small row per file (its name and publish time); only the plan travels
+to the tasks, and only each file's record count comes back. Used by ``salesflow batch`` on Spark and by
 ``spark stream``'s micro-batches.
 """
 
@@ -21,26 +21,31 @@ from salesflow.bronze.rows import RECEIVED, engine_bronze_rows, segment_records
 from salesflow.engine.base import EngineAdapter
 from salesflow.sources.landing import Segment, line_array
 
-LINE_COUNTS = pa.schema([("name", pa.string()), ("lines", pa.int64())])
-
 
 def keep_landing_records(engine: EngineAdapter, files: Sequence[tuple[str, int]], batch_id: int,
                          limit: PayloadLimit) -> int:
-    """Relation ``landing_records`` (and ``bronze_rows``) on an engine whose workers read files:
-    ``files`` are (URI, publish time in microseconds) in record order. Two passes over the files
-    on the workers: their line counts (to number records as the landing runner does), then their
-    records. Returns how many records they hold."""
+    """Relation ``bronze_rows`` on an engine whose workers read files: ``files`` are (URI, publish
+    time in microseconds) in record order. The workers read and split the files once, numbering
+    each file's records from 0 (``landing_lines``); the driver then learns each file's count (one
+    row per file), and the Bronze pass adds each file's first sequence number, so records are
+    numbered as the landing runner numbers them. Returns how many records they hold."""
     uris = [uri for uri, _ in files]
-    counted = engine.map_files(uris, count_lines, LINE_COUNTS)
-    assert counted is not None  # noqa: S101 - type narrowing: map_files returns what it does not keep
-    counts = dict(zip(counted["name"].to_pylist(), counted["lines"].to_pylist(), strict=True))
-    plan, seq = {}, 0
-    for uri, produced_us in files:
-        name = file_name(uri)
-        plan[name] = (seq, produced_us)
-        seq += counts[name]
-    engine.map_files(uris, partial(file_records, plan, batch_id, limit), RECEIVED, keep_as="landing_records")
-    engine_bronze_rows(engine, RECEIVED.names, seq)
+    plan = {file_name(uri): (0, produced_us) for uri, produced_us in files}
+    engine.map_files(uris, partial(file_records, plan, batch_id, limit), RECEIVED, keep_as="landing_lines")
+    counted = engine.query("SELECT source_file, count(*) AS n FROM landing_lines GROUP BY source_file",
+                           "landing line counts")
+    counts = dict(zip(counted["source_file"].to_pylist(), counted["n"].to_pylist(), strict=True))
+    names, first, seq = [], [], 0
+    for uri, _ in files:
+        names.append(file_name(uri))
+        first.append(seq)
+        seq += counts.get(file_name(uri), 0)
+    engine.register("landing_offsets", pa.table({"source_file": pa.array(names, pa.string()),
+                                                 "first_seq": pa.array(first, pa.int64())}))
+    columns = ", ".join("r.record_seq + o.first_seq AS record_seq" if name == "record_seq" else f"r.{name}"
+                        for name in RECEIVED.names)
+    engine_bronze_rows(engine, RECEIVED.names, seq, records=f"SELECT {columns} FROM landing_lines AS r "  # noqa: S608 - our own names
+                                                              "JOIN landing_offsets AS o USING (source_file)")
     return seq
 
 
@@ -51,14 +56,6 @@ def file_name(uri: str) -> str:
 
 def _local_path(uri: str) -> PurePosixPath:
     return PurePosixPath(unquote(urlparse(uri).path))
-
-
-def count_lines(files: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Per file (``path``, ``content``): its name and how many records its lines make."""
-    for batch in files:
-        paths, contents = batch.column("path").to_pylist(), batch.column("content").to_pylist()
-        yield pa.RecordBatch.from_pydict({"name": [file_name(p) for p in paths],
-                                          "lines": [len(line_array(c)) for c in contents]}, schema=LINE_COUNTS)
 
 
 def file_records(plan: Mapping[str, tuple[int, int]], batch_id: int, limit: PayloadLimit,

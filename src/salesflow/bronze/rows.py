@@ -18,7 +18,8 @@ from salesflow.errors import LakeWriteError, ModelError
 from salesflow.lake.delta import Lake
 from salesflow.lake.log import column_max
 from salesflow.lake.tables import BRONZE_EVENTS
-from salesflow.models import load_model
+from salesflow.models import Model, load_model
+from salesflow.models.row_wise import beside_input, reading
 from salesflow.sources.landing import Segment
 
 
@@ -165,14 +166,30 @@ def bronze_rows(engine: EngineAdapter, records: pa.Table, limit: PayloadLimit) -
     return None
 
 
-def engine_bronze_rows(engine: EngineAdapter, received: list[str], count: int) -> None:
+def engine_bronze_rows(engine: EngineAdapter, received: list[str], count: int, records: str | None = None) -> None:
     """Relation ``bronze_rows`` on the engine, from its relation ``landing_records`` (columns
-    ``received``, ``count`` rows): the bronze.events model's columns beside the records as received."""
-    engine.run_into("bronze_added", load_model("bronze.events"), ingested_at=datetime.now(UTC))
-    added = [name for name in engine.schema("bronze_added").names if name != "record_seq"]
-    columns = [f'r."{n}"' if n in received else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
-    engine.define("bronze_rows", f"SELECT {', '.join([*columns, *(f'a.{_q(n)}' for n in added)])} "  # noqa: S608 - our own names
-                                 'FROM landing_records AS r JOIN bronze_added AS a ON r."record_seq" = a."record_seq"')
+    ``received``, ``count`` rows; or the query ``records`` standing in for it): the bronze.events
+    model's columns beside the records as received. The model is row-wise, so one pass computes
+    them beside the columns it carries along (joining its result back on record_seq moved every
+    payload across the cluster once more: bench/RESULTS.md)."""
+    sql = load_model("bronze.events").render(ingested_at=datetime.now(UTC))
+    fused = beside_input(sql, "bronze.events", [n for n in received if n in RECEIVED.names], "make Bronze rows")
+    if fused is None:
+        engine.run_into("bronze_added", Model("bronze.events", sql if records is None else
+                                              reading(sql, "landing_records", records)))
+        added = [name for name in engine.schema("bronze_added").names if name != "record_seq"]
+        columns = [f'r."{n}"' if n in received else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
+        engine.define("bronze_rows", f"SELECT {', '.join([*columns, *(f'a.{_q(n)}' for n in added)])} "  # noqa: S608 - our own names
+                                     "FROM landing_records AS r JOIN bronze_added AS a "
+                                     'ON r."record_seq" = a."record_seq"')
+    else:
+        one_pass, own = fused
+        if records is not None:
+            one_pass = reading(one_pass, "landing_records", records)
+        columns = [_q(n) if n in received else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
+        engine.run_into("bronze_rows", Model("bronze.events beside its records", f"SELECT {', '.join(columns)}, "  # noqa: S608 - our own names
+                                         f"{', '.join(_q(n) for n in own if n not in RECEIVED.names)} "
+                                         f"FROM ({one_pass}) AS m"))
     if engine.rows("bronze_rows") != count:
         raise ModelError("bronze.events must return each landing record once")
 

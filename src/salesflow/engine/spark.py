@@ -26,7 +26,7 @@ from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter, FileTask, PartTask, Txn, WriteScope
 from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.engine.parquet_files import plain_schema
-from salesflow.engine.spark_duckdb import relations_and_columns, row_input, run_in_executors
+from salesflow.engine.spark_duckdb import run_in_executors
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTIONS, SparkTranslator
 from salesflow.engine.spark_tables import (
     NATIVE_SESSION,
@@ -41,6 +41,7 @@ from salesflow.lake.delta import Lake
 from salesflow.lake.files import table_files
 from salesflow.lake.tables import TableSpec
 from salesflow.models import Model
+from salesflow.models.row_wise import relations_and_columns, row_input
 from salesflow.redact import is_secret_key
 
 if TYPE_CHECKING:

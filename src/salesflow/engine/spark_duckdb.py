@@ -21,47 +21,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
-
-from salesflow.errors import ModelError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
-
-NOT_ROW_WISE = (exp.Join, exp.Window, exp.AggFunc, exp.Group, exp.Distinct, exp.Order, exp.Limit,
-                exp.SetOperation, exp.CurrentTimestamp, exp.CurrentDate, exp.Rand, exp.Uuid)
-"""What makes a row depend on other rows (or on when and where it is computed)."""
-VOLATILE = frozenset({"now", "get_current_timestamp", "transaction_timestamp", "current_localtimestamp",
-                      "nextval", "currval", "setseed"})
-"""Functions SQLGlot does not know by type whose value depends on when or where they run."""
-
-
-def row_input(sql: str, source: str) -> str:
-    """The one relation a row-wise query reads; a ModelError says why ``sql`` is not row-wise."""
-    try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except SqlglotError as exc:
-        raise ModelError(f"{source} cannot run in DuckDB on the executors: {exc}") from exc
-    found = sorted({type(node).__name__ for node in tree.walk() if isinstance(node, NOT_ROW_WISE)}
-                   | {f"{node.name}()" for node in tree.find_all(exp.Anonymous) if node.name.lower() in VOLATILE})
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    relations = sorted({table.name for table in tree.find_all(exp.Table) if table.name not in ctes})
-    if found or len(relations) != 1:
-        why = f"it uses {', '.join(found)}" if found else f"it reads {len(relations)} relations"
-        raise ModelError(f"{source} cannot run in DuckDB on the executors: it is not row-wise ({why})")
-    return relations[0]
-
-
-def relations_and_columns(sql: str) -> tuple[set[str], set[str]]:
-    """The relation names a query mentions and the column names it passes to a function (a JSON
-    function, a cast ...: where Spark would parse a JSON text)."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    return ({t.name for t in tree.find_all(exp.Table)},
-            {c.name for c in tree.find_all(exp.Column) if isinstance(c.find_ancestor(exp.Func, exp.Select), exp.Func)})
-
 
 def run_in_executors(frame: DataFrame, relation: str, sql: str, out: StructType) -> tuple[DataFrame, set[str]]:
     """``sql`` over ``frame`` (known to it as ``relation``), partition by partition, as a frame of
