@@ -7,7 +7,10 @@ name that needs URI escaping."""
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
+
+import pytest
 
 from salesflow.bronze.landing_ingest import LandingIngestor
 from salesflow.bronze.landing_tasks import keep_landing_records, received
@@ -19,11 +22,17 @@ from salesflow.sources.landing import Segment
 FILES = {
     "events-0001.jsonl": b'{"a":1}\n\xff\xfe broken\n\n{"b":2}',
     "events-0002 x%.jsonl": b"",
-    "events-0003.jsonl": b'{"c":"' + b"x" * 300 + b'"}\n{"d":4}\n',
+    "events-0003.jsonl": b'{"c":"' + b"x" * 300 + b'"}\n{"event_time":"2026-09-01T10:00:00Z"}\n',
 }
 
 
-def test_map_files_builds_the_records_the_landing_reader_builds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("one_pass", [True, False], ids=["model beside its records", "model joined back"])
+def test_map_files_builds_the_records_the_landing_reader_builds(tmp_path: Path, one_pass: bool,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of adding bronze.events' columns: in the pass that carries the records (the
+    shipped model is one plain SELECT) and joined back on record_seq (any other model)."""
+    if not one_pass:
+        monkeypatch.setattr("salesflow.bronze.rows.beside_input", lambda *args: None)
     landing, keep = tmp_path / "landing", tmp_path / "oversized"
     landing.mkdir()
     for i, (name, content) in enumerate(FILES.items()):
@@ -36,7 +45,9 @@ def test_map_files_builds_the_records_the_landing_reader_builds(tmp_path: Path) 
         files = [(s.path.resolve().as_uri(), int(s.path.stat().st_mtime * 1_000_000)) for s in segments]
         count = keep_landing_records(engine, files, 7, limit)
         kept = engine.query(f"SELECT {', '.join(RECEIVED.names)} FROM bronze_rows ORDER BY record_seq")  # noqa: S608 - our own names
+        dates = engine.query("SELECT event_date FROM bronze_rows ORDER BY record_seq")["event_date"].to_pylist()
     assert count == own.num_rows == 6  # the empty line inside a file is a record, a missing last newline is not one
     assert kept.cast(own.schema).equals(own.cast(own.schema)), (kept.to_pylist(), own.to_pylist())
     assert own["valid_utf8"].to_pylist() == [True, False, True, True, True, True]
     assert own["ingest_error"].null_count == 5  # the oversized line went by reference
+    assert dates == [None] * 5 + [date(2026, 9, 1)]  # the model's own column, beside the right record

@@ -179,8 +179,9 @@ def engine_bronze_rows(engine: EngineAdapter, received: list[str], count: int, r
                                               reading(sql, "landing_records", records)))
         added = [name for name in engine.schema("bronze_added").names if name != "record_seq"]
         columns = [f'r."{n}"' if n in received else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
+        records_in = "landing_records" if records is None else f"({records})"
         engine.define("bronze_rows", f"SELECT {', '.join([*columns, *(f'a.{_q(n)}' for n in added)])} "  # noqa: S608 - our own names
-                                     "FROM landing_records AS r JOIN bronze_added AS a "
+                                     f"FROM {records_in} AS r JOIN bronze_added AS a "
                                      'ON r."record_seq" = a."record_seq"')
     else:
         one_pass, own = fused

@@ -188,6 +188,8 @@ class SparkEngine(EngineAdapter):
     def materialize(self, name: str, sql: str, source: str = "query") -> None:
         if source in self.config.duckdb_models:  # same rows, same schema, DuckDB's JSON reader
             relation = row_input(sql, source)
+            if relation not in self._cached:
+                raise ModelError(f"{source} reads {relation}, which is not a relation on this engine")
             frame, json_text = run_in_executors(self._cached[relation], relation, sql,
                                                 self._translated_schema(sql, source, relation))
         else:

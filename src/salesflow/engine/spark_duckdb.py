@@ -8,7 +8,7 @@ DuckDB dialect every model is written in, untranslated) and streams the result b
 
 Why: Silver's parse checks the exact JSON type of every field, repeated keys, drift and control
 characters. Spark SQL has no function for a JSON value's type short of casting it to VARIANT and
-reading its schema, which on this parse cost eight times what DuckDB's JSON reader does in the
+reading its schema, which on this parse cost several times what DuckDB's JSON reader does in the
 same worker (bench/RESULTS.md). Rows still never reach the driver: only the model's text and the
 two schemas travel in the task.
 """
@@ -25,6 +25,7 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
+
 
 def run_in_executors(frame: DataFrame, relation: str, sql: str, out: StructType) -> tuple[DataFrame, set[str]]:
     """``sql`` over ``frame`` (known to it as ``relation``), partition by partition, as a frame of
