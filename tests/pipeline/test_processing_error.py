@@ -90,6 +90,7 @@ def test_the_machine_failing_is_not_a_data_error(tmp_path: Path, monkeypatch: py
     jvm = "x failed on spark: org.apache.spark.SparkArithmeticException: [ARITHMETIC_OVERFLOW] Overflow"
     wrapped = ModelError("x failed on duckdb")
     wrapped.__cause__ = duckdb.ConversionException("could not convert")  # found by class, down the chain
-    assert DuckDBEngine.is_data_error(wrapped) and not SparkEngine.is_data_error(wrapped)
+    # Spark's executors run DuckDB models too (spark.duckdb_models): its data errors are Spark's as well.
+    assert DuckDBEngine.is_data_error(wrapped) and SparkEngine.is_data_error(wrapped)
     assert SparkEngine.is_data_error(ModelError(jvm)) and not DuckDBEngine.is_data_error(ModelError(jvm))
     assert not SparkEngine.is_data_error(ModelError("x failed on spark: java.lang.OutOfMemoryError: Java heap space"))
