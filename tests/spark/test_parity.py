@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -200,10 +201,14 @@ JSONISH = st.one_of(
 @examples(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_json_valid_means_the_same(spark_session: object, tmp_path: Path, texts: list[str | None]) -> None:
     """Spark's json_valid refuses by shape before parsing (#25's profile: parse failures throw);
-    on any text it must agree with DuckDB's."""
+    on any text it must agree with DuckDB's, text after a first value included (``[]0``, found by
+    this test: Spark's parsers ignore it). Not compared: a trailing comma inside a value, which
+    DuckDB's reader accepts and no Spark parser does (held below, with the others known)."""
     from salesflow.engine.duckdb import DuckDBEngine
 
-    rows = pa.table({"id": list(range(len(texts))), "x": pa.array(texts, pa.string())})
+    texts = [t for t in texts if t is None or not re.search(r",[ \t\r\n]*[\]}]", t)]
+    known = ["[1,]", '{"a":1,}', "[NaN]", "{'a':1}"]
+    rows = pa.table({"id": list(range(len(texts) + len(known))), "x": pa.array(texts + known, pa.string())})
     model = Model("t.valid", "SELECT id, json_valid(x) AS v FROM t ORDER BY id")
     results = []
     for engine in (DuckDBEngine(), SparkEngine(engine_settings(tmp_path, "spark").spark, session=spark_session)):  # type: ignore[arg-type]
@@ -211,7 +216,12 @@ def test_json_valid_means_the_same(spark_session: object, tmp_path: Path, texts:
         results.append([bool(v) for v in engine.run(model)["v"].to_pylist()])  # NULL (DuckDB) is not valid
         if isinstance(engine, DuckDBEngine):
             engine.close()
-    assert results[0] == results[1], list(zip(texts, *results, strict=True))
+    duck, spark = results[0][:len(texts)], results[1][:len(texts)]
+    assert duck == spark, list(zip(texts, duck, spark, strict=True))
+    # DuckDB accepts trailing commas and NaN, Spark single quotes: only the Spark SQL mode
+    # (spark.duckdb_models: []) sees these; the default parses in DuckDB on the executors.
+    assert results[0][len(texts):] == [True, True, True, False]
+    assert results[1][len(texts):] == [False, False, False, True]
 
 
 def test_typed_json_field_without_a_checked_translation_is_refused() -> None:
