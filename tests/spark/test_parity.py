@@ -203,11 +203,11 @@ def test_json_valid_means_the_same(spark_session: object, tmp_path: Path, texts:
     """Spark's json_valid refuses by shape before parsing (#25's profile: parse failures throw);
     on any text it must agree with DuckDB's, text after a first value included (``[]0``, found by
     this test: Spark's parsers ignore it). Not compared: a trailing comma inside a value, which
-    DuckDB's reader accepts and no Spark parser does (held below, with the others known)."""
+    DuckDB's reader accepts and no Spark parser does (held below, with NaN)."""
     from salesflow.engine.duckdb import DuckDBEngine
 
     texts = [t for t in texts if t is None or not re.search(r",[ \t\r\n]*[\]}]", t)]
-    known = ["[1,]", '{"a":1,}', "[NaN]", "{'a':1}"]
+    known = ["[1,]", '{"a":1,}', "[NaN]", "{'a':1}"]  # the last: both refuse single quotes
     rows = pa.table({"id": list(range(len(texts) + len(known))), "x": pa.array(texts + known, pa.string())})
     model = Model("t.valid", "SELECT id, json_valid(x) AS v FROM t ORDER BY id")
     results = []
@@ -218,10 +218,10 @@ def test_json_valid_means_the_same(spark_session: object, tmp_path: Path, texts:
             engine.close()
     duck, spark = results[0][:len(texts)], results[1][:len(texts)]
     assert duck == spark, list(zip(texts, duck, spark, strict=True))
-    # DuckDB accepts trailing commas and NaN, Spark single quotes: only the Spark SQL mode
+    # DuckDB accepts trailing commas and NaN, Spark does not: only the Spark SQL mode
     # (spark.duckdb_models: []) sees these; the default parses in DuckDB on the executors.
     assert results[0][len(texts):] == [True, True, True, False]
-    assert results[1][len(texts):] == [False, False, False, True]
+    assert results[1][len(texts):] == [False, False, False, False]
 
 
 def test_typed_json_field_without_a_checked_translation_is_refused() -> None:
