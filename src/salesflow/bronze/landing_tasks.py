@@ -30,16 +30,15 @@ def keep_landing_records(engine: EngineAdapter, files: Sequence[tuple[str, int]]
     row per file), and the Bronze pass adds each file's first sequence number, so records are
     numbered as the landing runner numbers them. Returns how many records they hold."""
     uris = [uri for uri, _ in files]
-    plan = {file_name(uri): (0, produced_us) for uri, produced_us in files}
-    engine.map_files(uris, partial(file_records, plan, batch_id, limit), RECEIVED, keep_as="landing_lines")
+    published = {file_name(uri): produced_us for uri, produced_us in files}
+    engine.map_files(uris, partial(file_records, published, batch_id, limit), RECEIVED, keep_as="landing_lines")
     counted = engine.query("SELECT source_file, count(*) AS n FROM landing_lines GROUP BY source_file",
                            "landing line counts")
     counts = dict(zip(counted["source_file"].to_pylist(), counted["n"].to_pylist(), strict=True))
-    names, first, seq = [], [], 0
-    for uri, _ in files:
-        names.append(file_name(uri))
+    names, first, seq = list(published), [], 0  # a dict keeps the files' order
+    for name in names:
         first.append(seq)
-        seq += counts.get(file_name(uri), 0)
+        seq += counts.get(name, 0)
     engine.register("landing_offsets", pa.table({"source_file": pa.array(names, pa.string()),
                                                  "first_seq": pa.array(first, pa.int64())}))
     columns = ", ".join("r.record_seq + o.first_seq AS record_seq" if name == "record_seq" else f"r.{name}"
@@ -58,18 +57,18 @@ def _local_path(uri: str) -> PurePosixPath:
     return PurePosixPath(unquote(urlparse(uri).path))
 
 
-def file_records(plan: Mapping[str, tuple[int, int]], batch_id: int, limit: PayloadLimit,
+def file_records(published: Mapping[str, int], batch_id: int, limit: PayloadLimit,
                  files: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Per planned file (name -> first record_seq, publish time in microseconds): its records as
-    the landing runner makes them. Files not in the plan (already in Bronze) give none."""
+    """Per planned file (name -> publish time in microseconds): its records as the landing runner
+    makes them, numbered from 0 within the file (``keep_landing_records`` adds the file's first
+    sequence number). Files not in the plan (already in Bronze) give none."""
     for batch in files:
         for path, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True):
             local = _local_path(path)
-            if local.name not in plan:
+            if local.name not in published:
                 continue
-            first_seq, produced_us = plan[local.name]
             segment = Segment(local)  # type: ignore[arg-type]
-            records = by_reference(segment_records(segment, line_array(content), produced_us, batch_id, first_seq),
+            records = by_reference(segment_records(segment, line_array(content), published[local.name], batch_id, 0),
                                    limit)
             for chunk in received(records).to_batches(max_chunksize=20_000):
                 yield chunk

@@ -178,7 +178,7 @@ def engine_bronze_rows(engine: EngineAdapter, received: list[str], count: int, r
         engine.run_into("bronze_added", Model("bronze.events", sql if records is None else
                                               reading(sql, "landing_records", records)))
         added = [name for name in engine.schema("bronze_added").names if name != "record_seq"]
-        columns = [f'r."{n}"' if n in received else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
+        columns = _received_columns(received, "r.")
         records_in = "landing_records" if records is None else f"({records})"
         engine.define("bronze_rows", f"SELECT {', '.join([*columns, *(f'a.{_q(n)}' for n in added)])} "  # noqa: S608 - our own names
                                      f"FROM {records_in} AS r JOIN bronze_added AS a "
@@ -187,12 +187,17 @@ def engine_bronze_rows(engine: EngineAdapter, received: list[str], count: int, r
         one_pass, own = fused
         if records is not None:
             one_pass = reading(one_pass, "landing_records", records)
-        columns = [_q(n) if n in received else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
+        columns = _received_columns(received, "")
         engine.run_into("bronze_rows", Model("bronze.events beside its records", f"SELECT {', '.join(columns)}, "  # noqa: S608 - our own names
                                          f"{', '.join(_q(n) for n in own if n not in RECEIVED.names)} "
                                          f"FROM ({one_pass}) AS m"))
     if engine.rows("bronze_rows") != count:
         raise ModelError("bronze.events must return each landing record once")
+
+
+def _received_columns(received: list[str], prefix: str) -> list[str]:
+    """RECEIVED's columns in table order, from ``prefix`` where the source gave one, else NULL."""
+    return [f"{prefix}{_q(n)}" if n in received else f'CAST(NULL AS VARCHAR) AS "{n}"' for n in RECEIVED.names]
 
 
 def _q(name: str) -> str:

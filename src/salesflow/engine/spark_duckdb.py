@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from salesflow.engine.duckdb import DuckDBEngine
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
@@ -52,20 +54,17 @@ def run_in_executors(frame: DataFrame, relation: str, sql: str, out: StructType)
 def _run(sql: str, relation: str, schema_out: pa.Schema,
          batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """In the Python worker: one DuckDB query over the partition's batches, streamed."""
-    import duckdb
-
     first = next(batches, None)
     if first is None:  # no rows in, none out: the model is row-wise
         return
-    con = duckdb.connect(":memory:", config={"threads": 1})  # the task has one core; Spark runs the others
+    engine = DuckDBEngine(threads=1)  # the task has one core; Spark runs the others
     try:
-        con.execute("SET TimeZone = 'UTC'")  # as DuckDBEngine: event_date is the UTC day unless a model says
-        con.execute("SET preserve_insertion_order = false")
-        con.register(relation, pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches)))
-        for batch in con.sql(sql).to_arrow_reader(65_536):
+        engine.con.register(relation, pa.RecordBatchReader.from_batches(first.schema,
+                                                                        itertools.chain([first], batches)))
+        for batch in engine.con.sql(sql).to_arrow_reader(65_536):
             yield _conform(batch, schema_out)
     finally:
-        con.close()
+        engine.close()
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

@@ -23,10 +23,17 @@ VOLATILE = frozenset({"now", "get_current_timestamp", "transaction_timestamp", "
 def row_input(sql: str, source: str, purpose: str = "run in DuckDB on the executors") -> str:
     """The one relation a row-wise query reads; a ModelError says why ``sql`` is not row-wise
     (and so cannot serve ``purpose``)."""
+    return _row_input(_parsed(sql, source, purpose), source, purpose)
+
+
+def _parsed(sql: str, source: str, purpose: str) -> exp.Expr:
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        return sqlglot.parse_one(sql, read="duckdb")
     except SqlglotError as exc:
         raise ModelError(f"{source} cannot {purpose}: {exc}") from exc
+
+
+def _row_input(tree: exp.Expr, source: str, purpose: str) -> str:
     found = sorted({type(node).__name__ for node in tree.walk() if isinstance(node, NOT_ROW_WISE)}
                    | {f"{node.name}()" for node in tree.find_all(exp.Anonymous) if node.name.lower() in VOLATILE})
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
@@ -49,8 +56,8 @@ def beside_input(sql: str, source: str, carried: list[str], purpose: str) -> tup
     """A row-wise model's SELECT with the input columns ``carried`` added to its own, and its own
     column names; None when the model is not one plain SELECT of named columns (a CTE, a star),
     where the caller joins the two instead."""
-    row_input(sql, source, purpose)
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = _parsed(sql, source, purpose)
+    _row_input(tree, source, purpose)
     if not isinstance(tree, exp.Select) or tree.args.get("with_") \
             or any(isinstance(e, exp.Star) or not e.alias_or_name for e in tree.expressions):
         return None
