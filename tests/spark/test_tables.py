@@ -198,3 +198,23 @@ def test_files_of_a_failed_attempt_are_never_read_and_vacuumed(engine: SparkEngi
         os.utime(path, (old, old))
     maintain(lake, retention_hours=1, tables=(SPEC,))
     assert not any(p.exists() for p in orphans) and read(lake).num_rows == 30
+
+
+def test_landing_batches_are_larger_where_executors_hold_the_rows(engine: SparkEngine, tmp_path: Path) -> None:
+    """A Bronze batch bounds the memory of the process that holds its rows: DuckDB's own, so 192
+    MiB there; Spark's rows stay on the executors, which spill, and each batch costs some forty
+    jobs, so 2 GiB there. A value the user sets holds on both engines; partner files (read in
+    this process on any engine) keep the in-process size."""
+    from salesflow.config import load_settings
+    from salesflow.engine.duckdb import DuckDBEngine
+    from salesflow.pipeline.runner import landing_source
+
+    lake = Lake(str(tmp_path / "lake"))
+    default = load_settings(data_dir=tmp_path / "d")
+    set_by_user = load_settings(data_dir=tmp_path / "d", pipeline={"max_batch_bytes": 5_000})
+    with DuckDBEngine() as duck:
+        assert landing_source(default, lake, duck).max_batch_bytes == 192 * 1024 * 1024
+        assert landing_source(set_by_user, lake, duck).max_batch_bytes == 5_000
+    assert landing_source(default, lake, engine).max_batch_bytes == 2 * 1024 ** 3
+    assert landing_source(set_by_user, lake, engine).max_batch_bytes == 5_000
+    assert default.pipeline.batch_bytes() == 192 * 1024 * 1024

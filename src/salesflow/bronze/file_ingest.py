@@ -74,7 +74,7 @@ class FileIngestor:
 
     def batches(self) -> Iterator[BronzeBatch]:
         """Files are read and parsed one by one, then mapped and committed together: one Bronze
-        batch per ``pipeline.max_batch_bytes`` of files (at least one file). Each file is still
+        batch per ``pipeline.max_batch_bytes`` (192 MiB by default) of files (at least one file). Each file is still
         in exactly one commit, whole, and once by content. (A commit per file cost about a second
         each: 10,000 small files took hours.)"""
         loaded = self._hashes_in_bronze()
@@ -87,7 +87,7 @@ class FileIngestor:
             loaded.add(read[0].sha256)  # the same bytes twice in one run: the second is skipped
             group.append(read[0])
             size += read[1]
-            if size >= self.settings.pipeline.max_batch_bytes:
+            if size >= self.settings.pipeline.batch_bytes():  # files are read here, on any engine
                 yield from self._flush(group)
                 group, size = [], 0
         if group:

@@ -15,6 +15,9 @@ from salesflow.contract.bounds import (
     Bounds,
 )
 
+IN_PROCESS_BATCH_BYTES = 192 * 1024 * 1024
+EXECUTOR_BATCH_BYTES = 2 * 1024 * 1024 * 1024
+
 
 class PipelineConfig(Section):
     max_payload_bytes: int = Field(1_048_576, ge=1024)
@@ -22,10 +25,13 @@ class PipelineConfig(Section):
     reference (length, SHA-256, first characters), not whole."""
     keep_oversized_payloads: bool = False
     """Also keep the full bytes of such records, one file per content under ``<data_dir>/oversized``."""
-    max_batch_bytes: int = Field(192 * 1024 * 1024, ge=1)
-    """Landing bytes per Bronze batch (whole segments, at least one); bounds memory. A batch has
-    a fixed cost whatever its size (queries, checks, commits), so larger batches catch up faster
-    for more peak memory (the trade measured in bench/RESULTS.md)."""
+    max_batch_bytes: int | None = Field(None, ge=1)
+    """Landing bytes per Bronze batch (whole segments, at least one). Default: 192 MiB where the
+    engine keeps a batch's rows in this process (DuckDB), which bounds its memory; 2 GiB where
+    executors keep them and spill what their memory does not hold (Spark). A batch has a fixed cost
+    whatever its size (queries, checks, commits; on Spark some forty jobs), so larger batches catch
+    up faster for more peak memory (the trade measured in bench/RESULTS.md). Partner files are read
+    in this process whatever the engine: their batches take the first default."""
     allowed_lateness_seconds: int = Field(600, ge=0)
     """Events older than the watermark minus this are counted as late."""
     dedupe_horizon_hours: float = Field(72.0, gt=0)
@@ -48,6 +54,12 @@ class PipelineConfig(Section):
     max_amount: Decimal = Field(MAX_AMOUNT, gt=0, le=Decimal(10**12))
     """A unit price or an order's total at most (``implausible_amount``). With the quantity bound it
     keeps every line, order and Gold day inside the lake's DECIMAL(18, 2) columns."""
+
+    def batch_bytes(self, *, in_process: bool = True) -> int:
+        """Landing bytes per Bronze batch for an engine that keeps rows ``in_process`` or not."""
+        if self.max_batch_bytes is not None:
+            return self.max_batch_bytes
+        return IN_PROCESS_BATCH_BYTES if in_process else EXECUTOR_BATCH_BYTES
 
     @property
     def bounds(self) -> Bounds:

@@ -96,7 +96,8 @@ def landing_checkpoint(settings: Settings) -> SourceCheckpoint:
 def landing_source(settings: Settings, lake: Lake, engine: EngineAdapter) -> LandingIngestor:
     """The default Bronze source: the landing log, from its checkpoint on."""
     return LandingIngestor(lake, engine, LandingLog(settings.landing_dir), landing_checkpoint(settings),
-                           settings.pipeline.max_batch_bytes, payload_limit(settings))
+                           settings.pipeline.batch_bytes(in_process=engine.KEEPS_RESULTS_IN_PROCESS),
+                           payload_limit(settings))
 
 
 class Runner:
