@@ -23,9 +23,10 @@ SPEC = SimulationSpec(events=4_500, seed=23, days=3, defects=noisy())
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, spark_session: object) -> dict[str, Settings]:
     base = tmp_path_factory.mktemp("spark-stream")
-    # One landing segment per Bronze batch on both sides, so batch ids and record_seq agree.
+    # One landing segment per Bronze batch on both sides, so batch ids and record_seq agree: the
+    # same setting bounds the batch runner's batches and the stream's micro-batches (maxBytesPerTrigger).
     batch = engine_settings(base, "duckdb", pipeline={"max_batch_bytes": 1})
-    stream = engine_settings(base, "spark", spark={"max_files_per_trigger": 1})
+    stream = engine_settings(base, "spark", pipeline={"max_batch_bytes": 1})
     land(batch, SPEC, per_segment=1_500)
     shutil.copytree(batch.landing_dir, stream.landing_dir)
     run_batch(batch)

@@ -33,8 +33,10 @@ class SparkConfig(Section):
     checkpoint_dir: str | None = None
     """Structured Streaming checkpoints of ``salesflow spark stream``. Default:
     ``<data_dir>/checkpoints/spark``."""
-    max_files_per_trigger: int = Field(16, ge=1)
-    """Landing segments per Structured Streaming micro-batch."""
+    max_files_per_trigger: int | None = Field(None, ge=1)
+    """Landing segments per Structured Streaming micro-batch. Default: none, the micro-batch is
+    bounded by bytes instead, ``pipeline.max_batch_bytes`` (2 GiB on Spark), as the batch runner's
+    Bronze batches are."""
     delta: Literal["commit", "native"] = "commit"
     """How the Spark engine reads and writes Delta tables. ``commit``: executors read the pinned
     snapshot's Parquet files and write new ones, the driver commits their add/remove actions with

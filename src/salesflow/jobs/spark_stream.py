@@ -227,9 +227,12 @@ def _landing_frame(engine: SparkEngine, settings: Settings) -> DataFrame:
     """New landing segments as whole files: Bronze rows are built exactly as the embedded runner
     builds them (line positions, UTF-8 check), so both runners give the same Bronze."""
     settings.landing_dir.mkdir(parents=True, exist_ok=True)
+    files = settings.spark.max_files_per_trigger
+    limit = ("maxFilesPerTrigger", files) if files is not None else \
+        ("maxBytesPerTrigger", settings.pipeline.batch_bytes(in_process=False))  # Spark takes one of the two
     return (engine.spark.readStream.format("binaryFile")
             .option("pathGlobFilter", f"*{SEGMENT_SUFFIX}")
-            .option("maxFilesPerTrigger", settings.spark.max_files_per_trigger)
+            .option(*limit)
             .schema("path STRING, modificationTime TIMESTAMP, length BIGINT, content BINARY")
             .load(str(settings.landing_dir)))
 
