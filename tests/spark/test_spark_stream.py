@@ -54,8 +54,14 @@ def test_rerun_and_lost_checkpoint_write_nothing_twice(runs: dict[str, Settings]
     assert (again.epochs, again.records) == (0, 0)
 
     shutil.rmtree(Path(stream.checkpoint_dir) / "spark")  # Spark forgets which files it read
-    replay = run_spark_stream(stream, available_now=True)
+    # ... and reads them again two segments per micro-batch: spark.max_files_per_trigger, when set,
+    # bounds a micro-batch instead of pipeline.max_batch_bytes
+    by_files = stream.model_copy(update={
+        "pipeline": stream.pipeline.model_copy(update={"max_batch_bytes": None}),
+        "spark": stream.spark.model_copy(update={"max_files_per_trigger": 2})})
+    replay = run_spark_stream(by_files, available_now=True)
     assert replay.records == 0 and replay.skipped_files == 3  # Bronze knows them by name
+    assert replay.epochs == 2
     assert {spec: lake.version(spec) for spec in versions} == versions
 
     # The embedded runner on the same landing log sees the Spark job's commits as its own.
