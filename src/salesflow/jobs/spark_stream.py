@@ -228,8 +228,9 @@ def _landing_frame(engine: SparkEngine, settings: Settings) -> DataFrame:
     builds them (line positions, UTF-8 check), so both runners give the same Bronze."""
     settings.landing_dir.mkdir(parents=True, exist_ok=True)
     files = settings.spark.max_files_per_trigger
-    limit = ("maxFilesPerTrigger", files) if files is not None else \
-        ("maxBytesPerTrigger", settings.pipeline.batch_bytes(in_process=False))  # Spark takes one of the two
+    batch_bytes = settings.pipeline.batch_bytes(in_process=engine.KEEPS_RESULTS_IN_PROCESS)
+    # Spark takes one of the two options, never both
+    limit = ("maxFilesPerTrigger", files) if files is not None else ("maxBytesPerTrigger", batch_bytes)
     return (engine.spark.readStream.format("binaryFile")
             .option("pathGlobFilter", f"*{SEGMENT_SUFFIX}")
             .option(*limit)
