@@ -218,3 +218,18 @@ def test_landing_batches_are_larger_where_executors_hold_the_rows(engine: SparkE
     assert landing_source(default, lake, engine).max_batch_bytes == 2 * 1024 ** 3
     assert landing_source(set_by_user, lake, engine).max_batch_bytes == 5_000
     assert default.pipeline.batch_bytes() == 192 * 1024 * 1024
+
+
+def test_a_defined_relation_keeps_no_copy_of_its_rows(engine: SparkEngine) -> None:
+    """``define`` is a view Spark plans through (Bronze's rows, read once by their write), where
+    ``materialize`` keeps a copy in executor storage for many readers; both give the same rows."""
+    held = engine.spark.sparkContext._jsc.getPersistentRDDs  # type: ignore[attr-defined]
+    engine.register("numbers", pa.table({"n": list(range(1_000))}))
+    before = len(held())
+    engine.define("odd_view", "SELECT n FROM numbers WHERE n % 2 = 1")
+    assert len(held()) == before, "a view keeps no rows"
+    assert engine.rows("odd_view") == 500
+    engine.materialize("odd_copy", "SELECT n FROM numbers WHERE n % 2 = 1")
+    assert len(held()) == before + 1, "a materialized relation keeps its rows"
+    assert engine.query("SELECT sum(n) AS s FROM odd_view")["s"][0].as_py() == \
+        engine.query("SELECT sum(n) AS s FROM odd_copy")["s"][0].as_py() == 250_000

@@ -186,6 +186,20 @@ class SparkEngine(EngineAdapter):
                      partial(self.translator.translate, source=f"replace {spec.qualified}"))
 
     def materialize(self, name: str, sql: str, source: str = "query") -> None:
+        frame, json_text = self._frame(sql, source)
+        # Cut the lineage: later models read the rows, not the plan that made them.
+        self._view(name, frame.localCheckpoint(eager=True))
+        self._json_text[name] = json_text
+
+    def define(self, name: str, sql: str, source: str = "query") -> None:
+        """A view Spark plans through: its reader computes it, with the reader's projection and
+        filters pushed in, and no copy of its rows is kept (``materialize`` keeps one)."""
+        frame, json_text = self._frame(sql, source)
+        self._view(name, frame)
+        self._json_text[name] = json_text
+
+    def _frame(self, sql: str, source: str) -> tuple[DataFrame, set[str]]:
+        """The model as a frame, and its columns of JSON text that DuckDB wrote on the executors."""
         if source in self.config.duckdb_models:  # same rows, same schema, DuckDB's JSON reader
             relation = row_input(sql, source)
             if relation not in self._cached:
@@ -196,9 +210,7 @@ class SparkEngine(EngineAdapter):
             read, mentioned = relations_and_columns(sql)
             json_text = self._json_text_read(read, mentioned, source)
             frame = self.spark.sql(self.translator.translate(sql, source))
-        # Cut the lineage: later models read the rows, not the plan that made them.
-        self._view(name, frame.localCheckpoint(eager=True))
-        self._json_text[name] = json_text & set(frame.columns)
+        return frame, json_text & set(frame.columns)
 
     def _translated_schema(self, sql: str, source: str, relation: str) -> Any:
         """The schema Spark SQL's translation of a model over ``relation`` has: the one its DuckDB
