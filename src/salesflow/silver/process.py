@@ -57,9 +57,8 @@ STAGING = ("silver.parsed_events", "silver.parsed_lines", "silver.classified_eve
            "silver.deduped_events")
 VIEWS = frozenset({"silver.classified_events"})
 """Staging kept as a view where the engine can: seven models read classified_events, each a few of
-its columns and often one event type, and on DuckDB a copy of every row cost more than their joins
-(bench/RESULTS.md). On Spark the two cost the same on a 2M-record batch; the view keeps no copy of
-the wide rows in executor storage."""
+its columns and often one event type; a copy of every row cost DuckDB more than their joins, and
+Spark the same (bench/RESULTS.md), without keeping the wide rows in executor storage."""
 OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
 RELATIONS: dict[TableSpec, str] = {spec: f"silver_batch_{spec.name}" for spec in SILVER_TABLES}
 """The engine relation each output of the batch in hand is kept as, until it is written."""
