@@ -173,7 +173,7 @@ def engine_bronze_rows(engine: EngineAdapter, received: list[str], count: int, r
     them beside the columns it carries along (joining its result back on record_seq moved every
     payload across the cluster once more: bench/RESULTS.md). It is a view where the engine can
     plan through one: the Bronze write is its one reader, and a copy of every payload in Spark's
-    executor storage cost about 7 s of a 2M-record batch."""
+    executor storage cost 4-7 s of a 2M-record batch."""
     sql = load_model("bronze.events").render(ingested_at=datetime.now(UTC))
     fused = beside_input(sql, "bronze.events", [n for n in received if n in RECEIVED.names], "make Bronze rows")
     if fused is None:
