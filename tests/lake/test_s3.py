@@ -103,6 +103,64 @@ def test_a_connection_cut_mid_response_is_an_outage_not_a_crash() -> None:
     assert explain(OSError("Generic S3 error: something else entirely"), settings) is None
 
 
+OUTAGE_PROBE = """
+import sys
+from salesflow.bronze.landing_ingest import APP_ID
+from salesflow.config import load_settings
+from salesflow.lake.storage import open_lake
+from salesflow.lake.log import column_max
+from salesflow.lake.tables import BRONZE_EVENTS
+settings = load_settings(data_dir=sys.argv[1])
+if sys.argv[2] == "checkpointed":
+    open_lake(settings).table(BRONZE_EVENTS).create_checkpoint()
+lake = open_lake(settings)  # the handle loaded afresh: from the checkpoint when there is one
+assert lake.txn_version(BRONZE_EVENTS, APP_ID) >= 0
+object.__setattr__(lake, "_may_have_moved", lambda spec, handle: False)  # the cut lands after the refresh
+print("ready", flush=True)
+sys.stdin.readline()
+calls = {"txn_version": lambda: lake.txn_version(BRONZE_EVENTS, APP_ID),
+         "file_stats": lambda: lake.file_stats(BRONZE_EVENTS, "batch_id"),
+         "count_rows": lambda: lake.count_rows(BRONZE_EVENTS, up_to_batch=0),
+         "column_max": lambda: column_max(lake, BRONZE_EVENTS, "batch_id"),
+         "read": lambda: lake.read(BRONZE_EVENTS, columns=["batch_id"])}
+for name, call in calls.items():
+    try:
+        call()
+        print(name, "answered", flush=True)
+    except Exception as exc:
+        print(name, type(exc).__name__, flush=True)
+        print(name, exc, file=sys.stderr, flush=True)
+"""
+
+
+@pytest.mark.parametrize("log", ["json", "checkpointed"])
+def test_an_outage_between_the_refresh_and_the_read_is_transient(s3: S3, landed: Path, tmp_path: Path,
+                                                                 log: str) -> None:
+    """The endpoint goes away after a table handle was brought up to date: delta-rs still reads the
+    log for an app's transaction version (a CI run's stream died of a bare OSError there; from a
+    checkpoint the same failure comes as a DeltaError). Every lake call then fails as the transient
+    error the stream retries, or answers from what it holds."""
+    env = s3.env(f"s3://lake/probe-{log}", SALESFLOW__LAKE__MAX_RETRIES="1",
+                 SALESFLOW__LAKE__RETRY_TIMEOUT_SECONDS="2")
+    data = copy_of(landed, tmp_path)
+    ok(salesflow(data, "batch", env=env))
+    probe = subprocess.Popen([sys.executable, "-c", OUTAGE_PROBE, str(data), log], env=child_env(env),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert probe.stdout is not None and probe.stdin is not None
+        assert probe.stdout.readline().strip() == "ready", probe.stderr.read() if probe.stderr else ""
+        s3.proxy.cut()
+        out, err = probe.communicate("go\n", timeout=120)
+    finally:
+        s3.proxy.restore()
+        if probe.poll() is None:
+            probe.kill()
+    outcomes = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    assert set(outcomes) == {"txn_version", "file_stats", "count_rows", "column_max", "read"}, err[-3000:]
+    assert outcomes["txn_version"] == "LakeUnavailableError", err[-3000:]
+    assert set(outcomes.values()) <= {"answered", "LakeUnavailableError"}, outcomes
+
+
 def test_status_codes_are_not_read_out_of_durations_or_versions() -> None:
     """A retry error that took 2.403517 s, or lists a log from version 404, is still an outage; a
     403 or 404 the store answered is still a credentials or a missing-bucket error. (The outage

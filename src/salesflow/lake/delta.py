@@ -94,10 +94,12 @@ class Lake:
 
     @contextmanager
     def _storage(self) -> Iterator[None]:
-        """Object-store errors (OSError from delta-rs / pyarrow) leave as salesflow errors."""
+        """Object-store errors leave as salesflow errors: OSError from delta-rs and pyarrow, and
+        DeltaError when delta-rs met the store while reading a checkpoint's Parquet (its kernel
+        wraps the same S3 error in an Arrow error: seen once a table had a checkpoint)."""
         try:
             yield
-        except OSError as exc:
+        except (OSError, DeltaError) as exc:
             clear = self.explain(exc) if self.explain is not None else None
             if clear is None:
                 raise
@@ -125,10 +127,11 @@ class Lake:
         table = self._open(spec, None)
         if table is None:
             return None
-        created_ms = table.history()[-1]["timestamp"]
-        if instant.timestamp() * 1000 < created_ms:  # the table did not exist yet at that instant
-            return None
-        table.load_as_version(instant)
+        with self._storage():
+            created_ms = table.history()[-1]["timestamp"]
+            if instant.timestamp() * 1000 < created_ms:  # the table did not exist yet at that instant
+                return None
+            table.load_as_version(instant)
         return table
 
     def refuse_if_pinned(self, spec: TableSpec) -> None:
@@ -148,10 +151,12 @@ class Lake:
         if table is None:
             return None
         if self.as_of is not None:
-            return table.to_pyarrow_dataset()
+            with self._storage():
+                return table.to_pyarrow_dataset()
         cached = self._datasets.get(spec.qualified)
         if cached is None or cached[0] != table.version():
-            cached = (table.version(), table.to_pyarrow_dataset())
+            with self._storage():
+                cached = (table.version(), table.to_pyarrow_dataset())
             self._datasets[spec.qualified] = cached
         return cached[1]
 
@@ -223,7 +228,8 @@ class Lake:
         table = self.table(spec)
         if table is None:
             return None
-        actions = pa.table(table.get_add_actions(flatten=True))
+        with self._storage():
+            actions = pa.table(table.get_add_actions(flatten=True))
         low, high = f"min.{column}", f"max.{column}"
         if actions.num_rows == 0:
             return actions
@@ -257,7 +263,7 @@ class Lake:
 
     def txn_version(self, spec: TableSpec, app_id: str) -> int:
         """Highest batch the app committed to this table; -1 when none."""
-        return _marker(self.table(spec), app_id)
+        return self.marker(self.table(spec), app_id)
 
     def append(self, spec: TableSpec, data: pa.Table, *, app_id: str, version: int,
                metadata: Mapping[str, str] | None = None) -> bool:
@@ -325,7 +331,7 @@ class Lake:
                predicate: str | None, metadata: Mapping[str, str] | None) -> bool:
         self.refuse_if_pinned(spec)
         handle = self.table(spec)  # refreshed once: the marker check and the write see one version
-        if _marker(handle, app_id) >= version:
+        if self.marker(handle, app_id) >= version:
             log.info("skip %s: %s already committed batch %d", spec.qualified, app_id, version)
             return False
         if handle is None and mode == "overwrite":  # a replace on a new table is its first append
@@ -355,6 +361,14 @@ class Lake:
             raise
         return True
 
+    def marker(self, table: DeltaTable | None, app_id: str) -> int:
+        """The app's transaction version in ``table``: the last batch it committed; -1 when none.
+        delta-rs reads the log for it (a CI run lost the endpoint right there), so an outage
+        leaves as the transient error the stream retries, not a bare OSError."""
+        with self._storage():
+            found = None if table is None else table.transaction_version(app_id)
+        return -1 if found is None else found
+
     @property
     def _options(self) -> dict[str, str] | None:
         return dict(self.storage_options) if self.storage_options else None
@@ -379,7 +393,3 @@ def _probe_writable(root: Path) -> None:
         raise OSError(exc.errno, exc.strerror, str(root)) from None
 
 
-def _marker(table: DeltaTable | None, app_id: str) -> int:
-    """The app's transaction version in ``table``: the last batch it committed; -1 when none."""
-    found = None if table is None else table.transaction_version(app_id)
-    return -1 if found is None else found

@@ -20,7 +20,7 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from salesflow.errors import LakeWriteError
-from salesflow.lake.delta import Lake, _marker
+from salesflow.lake.delta import Lake
 from salesflow.lake.tables import TableSpec
 
 
@@ -58,7 +58,8 @@ def column_max(lake: Lake, spec: TableSpec, column: str) -> Any | None:
     table = lake.table(spec)
     if table is None:
         return None
-    stats = pa.table(table.get_add_actions(flatten=True))
+    with lake.storage():
+        stats = pa.table(table.get_add_actions(flatten=True))
     return None if stats.num_rows == 0 else pc.max(stats[f"max.{column}"]).as_py()
 
 
@@ -75,7 +76,9 @@ def _commit_time(lake: Lake, spec: TableSpec, version: int) -> datetime | None:
     """When ``version`` was committed. Read from the newest log: delta-rs mislabels the history
     of a table loaded at an older version."""
     latest = dataclasses.replace(lake, as_of=None, _handles={}).table(spec)
-    for commit in [] if latest is None else latest.history():
+    with lake.storage():
+        history = [] if latest is None else latest.history()
+    for commit in history:
         if commit.get("version") == version:
             return datetime.fromtimestamp(commit["timestamp"] / 1000, UTC)
     return None
@@ -103,7 +106,7 @@ def commit_files(lake: Lake, spec: TableSpec, schema: pa.Schema, adds: Sequence[
     lake.refuse_if_pinned(spec)
     props = CommitProperties(custom_metadata=dict(metadata or {}), app_transactions=[Transaction(app_id, version)])
     table = lake.table(spec)
-    if _marker(table, app_id) >= version:
+    if lake.marker(table, app_id) >= version:
         return False
     try:
         with lake._storage():

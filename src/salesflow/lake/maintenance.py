@@ -30,16 +30,17 @@ def maintain(lake: Lake, retention_hours: float, tables: tuple[TableSpec, ...] =
         table = lake.table(spec)
         if table is None:
             continue
-        before = len(table.file_uris())
-        if spec.zorder:  # compaction that also clusters rows, so file statistics prune filters
-            table.optimize.z_order(list(spec.zorder), writer_properties=writer_properties(spec))
-        else:
-            table.optimize.compact(writer_properties=writer_properties(spec))
-        table.create_checkpoint()
-        # full: also files no version ever referenced (an attempt that wrote and failed to commit,
-        # as a Spark job's tasks can leave), once older than the retention
-        removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False,
-                               full=True)
+        with lake.storage():  # an outage is the lake's one clear (transient) error here too
+            before = len(table.file_uris())
+            if spec.zorder:  # compaction that also clusters rows, so file statistics prune filters
+                table.optimize.z_order(list(spec.zorder), writer_properties=writer_properties(spec))
+            else:
+                table.optimize.compact(writer_properties=writer_properties(spec))
+            table.create_checkpoint()
+            # full: also files no version ever referenced (an attempt that wrote and failed to
+            # commit, as a Spark job's tasks can leave), once older than the retention
+            removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False,
+                                   enforce_retention_duration=False, full=True)
         after = len(lake.table(spec).file_uris())  # type: ignore[union-attr]
         out.append(Maintained(spec.qualified, before, after, len(removed)))
     log.info("maintenance: %s", ", ".join(f"{m.table} {m.files_before}->{m.files_after} files" for m in out))
