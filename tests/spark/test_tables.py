@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -233,3 +234,21 @@ def test_a_defined_relation_keeps_no_copy_of_its_rows(engine: SparkEngine) -> No
     assert len(held()) == before + 1, "a materialized relation keeps its rows"
     assert engine.query("SELECT sum(n) AS s FROM odd_view")["s"][0].as_py() == \
         engine.query("SELECT sum(n) AS s FROM odd_copy")["s"][0].as_py() == 250_000
+
+
+def test_a_materialized_cte_is_computed_once_and_let_go(engine: SparkEngine) -> None:
+    """Spark plans a CTE again at each reference; ``materialize`` computes a MATERIALIZED one
+    first, as a relation of its own, and lets it go once the model's rows are kept."""
+    held = engine.spark.sparkContext._jsc.getPersistentRDDs  # type: ignore[attr-defined]
+    engine.register("numbers", pa.table({"n": list(range(1_000))}))
+    sql = ("WITH odd AS MATERIALIZED (SELECT n FROM numbers WHERE n % 2 = 1) "
+           "SELECT count(*) AS c, sum(n) AS s, (SELECT max(n) FROM odd) AS top FROM odd")
+    before = len(held())
+    engine.materialize("odd_summary", sql)
+    assert len(held()) == before + 1, "only the model's own rows are kept"
+    assert not engine.spark.catalog.tableExists("odd_summary__odd")
+    local = duckdb.connect()
+    local.execute("CREATE TABLE numbers AS SELECT range AS n FROM range(1000)")
+    want = local.execute(sql).fetchall()
+    assert [tuple(r.values()) for r in engine.query("SELECT c, s, top FROM odd_summary").to_pylist()] == want
+    assert want == [(500, 250_000, 999)]

@@ -41,6 +41,7 @@ from salesflow.lake.delta import Lake
 from salesflow.lake.files import table_files
 from salesflow.lake.tables import TableSpec
 from salesflow.models import Model
+from salesflow.models.ctes import split_materialized
 from salesflow.models.row_wise import relations_and_columns, row_input
 from salesflow.redact import is_secret_key
 
@@ -186,10 +187,17 @@ class SparkEngine(EngineAdapter):
                      partial(self.translator.translate, source=f"replace {spec.qualified}"))
 
     def materialize(self, name: str, sql: str, source: str = "query") -> None:
+        shared: list[tuple[str, str]] = []
+        if source not in self.config.duckdb_models:  # Spark plans a CTE again at each reference
+            shared, sql = split_materialized(sql, f"{name}__")
+            for relation, query in shared:
+                self.materialize(relation, query, source)
         frame, json_text = self._frame(sql, source)
         # Cut the lineage: later models read the rows, not the plan that made them.
         self._view(name, frame.localCheckpoint(eager=True))
         self._json_text[name] = json_text
+        for relation, _ in shared:  # read into the checkpoint just taken: no longer needed
+            self._drop(relation)
 
     def define(self, name: str, sql: str, source: str = "query") -> None:
         """A view Spark plans through: its reader computes it, with the reader's projection and
@@ -290,6 +298,18 @@ class SparkEngine(EngineAdapter):
         self._cached.clear()
         if not self.config.keep_session:
             self.spark.stop()
+
+    def _drop(self, name: str) -> None:
+        """Let a materialized relation go now that nothing reads it: its checkpoint's blocks too
+        (``unpersist`` leaves those to the JVM's garbage collector)."""
+        self._json_text.pop(name, None)
+        frame = self._cached.pop(name, None)
+        self.spark.catalog.dropTempView(name)
+        if frame is None or any(frame is other for other in self._cached.values()):
+            return
+        plan = frame._jdf.queryExecution().logical()
+        if plan.getClass().getSimpleName() == "LogicalRDD":  # what localCheckpoint leaves
+            plan.rdd().unpersist(False)
 
     def _view(self, name: str, frame: DataFrame) -> None:
         self._json_text.pop(name, None)

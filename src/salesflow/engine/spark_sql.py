@@ -132,6 +132,8 @@ class SparkTranslator:
             return self._describe_values(node)
         if isinstance(node, exp.In) and isinstance(node.this, exp.Tuple) and node.args.get("query") is not None:
             _untuple_subquery(node.args["query"])
+        if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+            node.set("materialized", None)  # no such keyword in Spark SQL (models.ctes computes them once)
         return node
 
     def _describe_values(self, node: exp.Subquery) -> exp.Expr:

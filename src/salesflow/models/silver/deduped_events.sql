@@ -10,7 +10,9 @@
 -- Every Silver model sees one Bronze batch (SilverProcessor checks it), so record_seq alone names
 -- a record and the models join on it: on one integer key with a dense range DuckDB looks rows up
 -- by position, where it hashed (batch_id, record_seq) (a third of an output model's time).
-WITH valid AS (
+-- MATERIALIZED: valid, prior and verdicts are each read more than once; an engine that plans a CTE
+-- again at each reference (Spark) computes them once first (salesflow.models.ctes).
+WITH valid AS MATERIALIZED (
     SELECT record_seq, event_type, event_id, order_id, event_time,
         source LIKE 'file:%' OR source LIKE 'api:%' AS historical
     FROM classified_events WHERE problem IS NULL
@@ -25,14 +27,14 @@ first_order AS (
     WHERE event_type = 'order_created' GROUP BY order_id HAVING count(*) > 1
 ),
 -- Keys accepted in earlier batches (within the horizon, then before it) with their content.
-prior AS (
+prior AS MATERIALIZED (
     SELECT DISTINCT kind, key, event_time, total_amount, currency, batch_id FROM (
         SELECT kind, key, event_time, total_amount, currency, batch_id FROM seen_keys
         UNION ALL
         SELECT kind, key, event_time, total_amount, currency, batch_id FROM old_keys
     ) k
 ),
-verdicts AS (
+verdicts AS MATERIALIZED (
 SELECT v.record_seq, v.event_id, v.order_id,
     CASE  -- a key seen once has no first_seq: the comparison is NULL, and so not a duplicate
         WHEN v.record_seq <> fe.first_seq OR se.key IS NOT NULL THEN 'event_id'
