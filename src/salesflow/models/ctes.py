@@ -22,11 +22,13 @@ def split_materialized(sql: str, prefix: str) -> tuple[list[tuple[str, str]], st
     order (a later query may read an earlier relation), and ``sql`` reading those relations
     instead. The relations are named ``prefix`` + the CTE's name. A model without such a CTE, or
     with a recursive or nested WITH (where a name could mean two things), comes back unchanged."""
+    if "MATERIALIZED" not in sql.upper():  # every Spark model comes here: most need no parse
+        return [], sql
     tree = sqlglot.parse_one(sql, read="duckdb")
     with_ = tree.args.get("with_")
     if with_ is None or with_.args.get("recursive") or sum(1 for _ in tree.find_all(exp.With)) > 1:
         return [], sql
-    reads = Counter(table.name for table in tree.find_all(exp.Table) if not table.args.get("db"))
+    reads = _reads(tree)
     shared: list[tuple[str, str]] = []
     for cte in list(with_.expressions):
         name = cte.alias_or_name
@@ -46,9 +48,8 @@ def _pruned(query: exp.Expr) -> exp.Expr:
     """``query`` without the CTEs nothing reads any more."""
     with_ = query.args.get("with_")
     while with_ is not None:
-        ctes = {c.alias_or_name: c for c in with_.expressions}
-        read = Counter(t.name for t in query.find_all(exp.Table) if not t.args.get("db"))
-        unread = [c for name, c in ctes.items() if not read[name]]
+        read = _reads(query)
+        unread = [c for c in with_.expressions if not read[c.alias_or_name]]
         if not unread:
             break
         for cte in unread:
@@ -57,6 +58,11 @@ def _pruned(query: exp.Expr) -> exp.Expr:
             query.set("with_", None)
             break
     return query
+
+
+def _reads(query: exp.Expr) -> Counter[str]:
+    """How many times ``query`` reads each relation or CTE by name."""
+    return Counter(table.name for table in query.find_all(exp.Table) if not table.args.get("db"))
 
 
 def _position(with_: exp.With, cte: exp.CTE) -> int:
