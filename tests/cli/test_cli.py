@@ -35,6 +35,8 @@ def test_batch_json_then_rerun_reports_nothing_new(tmp_path: Path) -> None:
     assert first["this_run"]["bronze_rows"] == 4000 and first["lake"]["balanced"]
     this = first["this_run"]
     assert this["silver_events"] + this["quarantined"] + this["duplicates_removed"] == 4000
+    sample = first["sample_gold_record"]  # read by the batch's own engine, after Gold
+    assert sample["order_count"] > 0 and sample["total_revenue"] > 0 and sample["window_start"].endswith("Z")
     spent = first["seconds_by_part"]  # where the time went: every stage of the run has its part
     assert {"bronze read", "bronze write", "silver models", "gold models", "delta write", "gates",
             "reconciliation", "dedupe state"} <= spent.keys() and min(spent.values()) >= 0

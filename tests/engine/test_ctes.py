@@ -70,6 +70,7 @@ def test_what_it_leaves_whole(sql: str) -> None:
 def test_deduped_events_computes_its_valid_events_and_verdicts_once() -> None:
     sql = load_model("silver.deduped_events").render(watermark="TIMESTAMP '2020-01-01'", allowed_lateness_seconds=60)
     shared, main = split_materialized(sql, "deduped_events__")
-    assert [name for name, _ in shared] == ["deduped_events__valid", "deduped_events__prior",
+    assert [name for name, _ in shared] == ["deduped_events__valid", "deduped_events__first_event",
+                                            "deduped_events__first_order", "deduped_events__prior",
                                             "deduped_events__verdicts"]
     assert "classified_events" not in main  # the valid events are read from their relation only

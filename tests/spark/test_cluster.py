@@ -7,6 +7,7 @@ scales: what comes back is per file and per batch (add actions, counts, samples)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from salesflow.config import Settings
+from salesflow.context import as_context
+from salesflow.gold.status import sample_gold_record
 from salesflow.jobs.batch import run_batch
 from salesflow.lake.tables import GOLD_TABLES, SILVER_TABLES
 from salesflow.simulator import SimulationSpec
@@ -39,7 +42,20 @@ def lakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Settings]:
     done = subprocess.run([sys.executable, "-m", "salesflow", "--data-dir", str(spark.data_dir), "batch", "--json"],
                           capture_output=True, text=True, env=env, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+    (spark.data_dir / "batch.json").write_text(done.stdout)
     return {"duckdb": duck, "spark": spark}
+
+
+def test_the_sample_record_is_the_same_as_duckdbs(lakes: dict[str, Settings]) -> None:
+    """The CLI's sample Gold record comes from the batch's own session, read on the executors."""
+    ctx = as_context(lakes["duckdb"])
+    with ctx.engine() as engine:
+        expected = sample_gold_record(ctx.lake, engine)
+    shown = json.loads((lakes["spark"].data_dir / "batch.json").read_text())["sample_gold_record"]
+    assert expected is not None and shown is not None
+    assert shown["category"] == expected["category"] and shown["window_start"] == expected["window_start"]
+    assert shown["order_count"] == expected["order_count"] > 0
+    assert abs(shown["total_revenue"] - expected["total_revenue"]) < 0.005
 
 
 @pytest.mark.parametrize("spec", [*SILVER_TABLES, *GOLD_TABLES], ids=lambda s: s.qualified)

@@ -283,13 +283,12 @@ def maintain(ctx: click.Context, retention_hours: float | None) -> None:
 
 def _batch(job: RunContext, as_json: bool) -> None:
     from salesflow.jobs.batch import pending_records, run_batch
-    from salesflow.jobs.lake import sample_record
 
     with progress_bars(disable=as_json) as progress:
         total = pending_records(job)
         tasks = {stage: progress.add_task(stage, total=total) for stage in ("bronze", "silver", "gold")}
-        run = run_batch(job, progress=lambda stage, n: progress.advance(tasks[stage], n))
-    facts = batch_facts(run, sample_record(job))
+        run = run_batch(job, progress=lambda stage, n: progress.advance(tasks[stage], n), sample=True)
+    facts = batch_facts(run, run.sample)
     if as_json:
         print_facts(facts, as_json=True)
     else:

@@ -132,6 +132,11 @@ class EngineAdapter(ABC):
     def schema(self, relation: str) -> pa.Schema:
         return self.query(f'SELECT * FROM "{relation}" LIMIT 0').schema  # noqa: S608 - our own relation name
 
+    def describe(self, relation: str) -> list[tuple[str, str]]:
+        """Columns of ``relation`` (a name or a parenthesised query) with DuckDB's type names."""
+        found = self.query(f"DESCRIBE SELECT * FROM {relation}")  # noqa: S608 - our own relation
+        return list(zip(found["column_name"].to_pylist(), found["column_type"].to_pylist(), strict=True))
+
     def projection(self, relation: str, columns: list[str]) -> pa.Table:
         """Some columns of a relation in this process; only for engines that ``KEEPS_RESULTS_IN_PROCESS``
         (elsewhere it would move the relation here)."""

@@ -26,6 +26,7 @@ from salesflow.config import LakeConfig, SparkConfig
 from salesflow.engine.base import EngineAdapter, FileTask, PartTask, Txn, WriteScope
 from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.engine.parquet_files import plain_schema
+from salesflow.engine.spark_checkpoints import checkpoint, checkpoint_rdd
 from salesflow.engine.spark_duckdb import run_in_executors
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTIONS, SparkTranslator
 from salesflow.engine.spark_tables import (
@@ -194,7 +195,7 @@ class SparkEngine(EngineAdapter):
                 self.materialize(relation, query, source)
         frame, json_text = self._frame(sql, source)
         # Cut the lineage: later models read the rows, not the plan that made them.
-        self._view(name, frame.localCheckpoint(eager=True))
+        self._view(name, checkpoint(self.spark, frame))
         self._json_text[name] = json_text
         for relation, _ in shared:  # read into the checkpoint just taken: no longer needed
             self._drop(relation)
@@ -290,7 +291,9 @@ class SparkEngine(EngineAdapter):
 
     def describe(self, relation: str) -> list[tuple[str, str]]:
         """Columns of a registered relation with DuckDB's type names (for schema expectations)."""
-        return [(f.name, duckdb_type(f.dataType.simpleString())) for f in self.spark.table(relation).schema.fields]
+        frame = self.spark.table(relation) if relation.isidentifier() else \
+            self.spark.sql(self.translator.translate(f"SELECT * FROM {relation}", "describe"))  # noqa: S608 - our own relation
+        return [(f.name, duckdb_type(f.dataType.simpleString())) for f in frame.schema.fields]
 
     def close(self) -> None:
         for frame in self._cached.values():
@@ -307,9 +310,9 @@ class SparkEngine(EngineAdapter):
         self.spark.catalog.dropTempView(name)
         if frame is None or any(frame is other for other in self._cached.values()):
             return
-        plan = frame._jdf.queryExecution().logical()
-        if plan.getClass().getSimpleName() == "LogicalRDD":  # what localCheckpoint leaves
-            plan.rdd().unpersist(False)
+        rdd = checkpoint_rdd(frame)
+        if rdd is not None:
+            rdd.unpersist(False)
 
     def _view(self, name: str, frame: DataFrame) -> None:
         self._json_text.pop(name, None)

@@ -51,9 +51,8 @@ def _lags(lake: Lake) -> dict[str, int]:
 
 
 def sample_gold_record(lake: Lake, engine: EngineAdapter) -> dict[str, Any] | None:
-    dataset = lake.dataset(GOLD_SALES_BY_WINDOW)
-    if dataset is None:
+    """One row: the engine reads the table where it keeps rows (Spark: on the executors)."""
+    if not engine.read_table(lake, GOLD_SALES_BY_WINDOW, "gold_sales_by_window", predicate="window_size = '1h'"):
         return None
-    engine.register("gold_sales_by_window", dataset)
     rows = engine.run(load_model("reports.sample_window")).to_pylist()
     return rows[0] if rows else None

@@ -9,7 +9,7 @@ from typing import Any
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
 from salesflow.errors import ConfigError, ParameterError
-from salesflow.gold.status import TableStatus, sample_gold_record, table_status
+from salesflow.gold.status import TableStatus, table_status
 from salesflow.lake.log import Head, head
 from salesflow.lake.maintenance import Maintained, maintain
 from salesflow.lake.tables import ALL_TABLES, BRONZE_EVENTS
@@ -42,12 +42,6 @@ def reconcile(ctx: RunContext | Settings) -> Reconciliation:
 def maintain_lake(ctx: RunContext | Settings, retention_hours: float | None = None) -> list[Maintained]:
     ctx = as_context(ctx)
     return maintain(ctx.lake, retention_hours or ctx.settings.stream.vacuum_retention_hours)
-
-
-def sample_record(ctx: RunContext | Settings) -> dict[str, Any] | None:
-    ctx = as_context(ctx)
-    with ctx.engine() as engine:
-        return sample_gold_record(ctx.lake, engine)
 
 
 def quality_results(ctx: RunContext | Settings, run_id: str | None = None) -> list[dict[str, Any]]:

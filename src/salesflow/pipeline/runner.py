@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from salesflow.bronze import BronzeBatch, LandingIngestor
 from salesflow.bronze.oversized import payload_limit
@@ -57,6 +57,8 @@ class BatchRun:
     gold_rows: Counter[str] = field(default_factory=Counter)
     reconciliation: Reconciliation | None = None
     seconds: float = 0.0
+    sample: dict[str, Any] | None = None
+    """A Gold record to show, when the caller asked for one (``run_batch(sample=True)``)."""
 
     @property
     def batches(self) -> list[int]:

@@ -7,7 +7,7 @@ on a micro-batch or a whole table, on DuckDB or any engine adapter.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -41,17 +41,42 @@ class _Expectation(BaseModel, ABC):
     def violations(self, relation: str) -> str:
         """SQL returning the violating rows of ``relation`` (``{{ now }}``/``{{ history }}`` filled later)."""
 
+    def counted(self) -> str | None:
+        """An aggregate over the checked relation equal to ``count(*)`` of ``violations``, so that
+        the rules of one table share a scan (QualityGate.check); None: counted on its own."""
+        return None
 
-class NotNull(_Expectation):
+    ON_COLUMNS: ClassVar[bool] = False
+    """Judged from the relation's columns alone (``on_columns``), without a query."""
+
+    def on_columns(self, actual: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The rows ``violations`` gives, from the columns and DuckDB type names of the relation."""
+        raise NotImplementedError(f"{self.name} needs the rows")
+
+
+class _RowRule(_Expectation, ABC):
+    """A rule on each row alone: a condition, so its count folds into the table's one scan."""
+
+    @abstractmethod
+    def test(self) -> str:
+        """The condition a violating row meets."""
+
+    def violations(self, relation: str) -> str:
+        return f"SELECT * FROM {relation} WHERE {self.test()}"  # noqa: S608 - identifiers via ident(), values via sql_literal()
+
+    def counted(self) -> str:
+        return f"count(*) FILTER (WHERE {self.test()})"
+
+
+class NotNull(_RowRule):
     kind: Literal["not_null"]
     columns: list[str]
 
     def default_name(self) -> str:
         return f"not_null_{'_'.join(self.columns)}"
 
-    def violations(self, relation: str) -> str:
-        test = " OR ".join(f"{ident(c)} IS NULL" for c in self.columns)
-        return f"SELECT * FROM {relation} WHERE {test}"  # noqa: S608 - identifiers via ident(), values via sql_literal()
+    def test(self) -> str:
+        return " OR ".join(f"{ident(c)} IS NULL" for c in self.columns)
 
 
 class Unique(_Expectation):
@@ -67,7 +92,7 @@ class Unique(_Expectation):
                 f"(SELECT ({cols}) FROM {relation} GROUP BY {cols} HAVING count(*) > 1)")
 
 
-class AcceptedValues(_Expectation):
+class AcceptedValues(_RowRule):
     kind: Literal["accepted_values"]
     column: str
     values: list[str | int | float]
@@ -75,11 +100,11 @@ class AcceptedValues(_Expectation):
     def default_name(self) -> str:
         return f"accepted_values_{self.column}"
 
-    def violations(self, relation: str) -> str:
-        return f"SELECT * FROM {relation} WHERE {ident(self.column)} NOT IN {sql_literal(tuple(self.values))}"  # noqa: S608 - identifiers via ident(), values via sql_literal()
+    def test(self) -> str:
+        return f"{ident(self.column)} NOT IN {sql_literal(tuple(self.values))}"
 
 
-class Range(_Expectation):
+class Range(_RowRule):
     kind: Literal["range"]
     column: str
     min: float | None = None
@@ -94,16 +119,16 @@ class Range(_Expectation):
             raise ValueError("range needs min, max or both")
         return self
 
-    def violations(self, relation: str) -> str:
+    def test(self) -> str:
         tests = []
         if self.min is not None:
             tests.append(f"{ident(self.column)} < {self.min!r}")
         if self.max is not None:
             tests.append(f"{ident(self.column)} > {self.max!r}")
-        return f"SELECT * FROM {relation} WHERE {' OR '.join(tests)}"  # noqa: S608 - identifiers via ident(), values via sql_literal()
+        return " OR ".join(tests)
 
 
-class Regex(_Expectation):
+class Regex(_RowRule):
     kind: Literal["regex"]
     column: str
     pattern: str
@@ -111,9 +136,9 @@ class Regex(_Expectation):
     def default_name(self) -> str:
         return f"regex_{self.column}"
 
-    def violations(self, relation: str) -> str:
-        return (f"SELECT * FROM {relation} WHERE {ident(self.column)} IS NOT NULL "  # noqa: S608 - identifiers via ident(), values via sql_literal()
-                f"AND NOT regexp_full_match({ident(self.column)}, {sql_literal(self.pattern)})")
+    def test(self) -> str:
+        column = ident(self.column)
+        return f"{column} IS NOT NULL AND NOT regexp_full_match({column}, {sql_literal(self.pattern)})"
 
 
 class ReferentialIntegrity(_Expectation):
@@ -146,7 +171,13 @@ class Freshness(_Expectation):
     def violations(self, relation: str) -> str:
         # One row (the newest event) when even the newest is older than allowed.
         return (f"SELECT max({ident(self.column)}) AS newest, {{{{ now }}}} AS checked_at FROM {relation} "  # noqa: S608 - identifiers via ident(), values via sql_literal()
-                f"HAVING max({ident(self.column)}) < {{{{ now }}}} - to_seconds({self.max_age_seconds})")
+                f"HAVING {self._stale()}")
+
+    def counted(self) -> str:
+        return f"CASE WHEN {self._stale()} THEN 1 ELSE 0 END"
+
+    def _stale(self) -> str:
+        return f"max({ident(self.column)}) < {{{{ now }}}} - to_seconds({self.max_age_seconds})"
 
 
 class Volume(_Expectation):
@@ -189,10 +220,15 @@ class NullRate(_Expectation):
         return f"null_rate_{self.column}"
 
     def violations(self, relation: str) -> str:
-        c = ident(self.column)
-        rate = f"CAST(count(*) FILTER (WHERE {c} IS NULL) AS DOUBLE) / count(*)"
-        return (f"SELECT {rate} AS null_rate, count(*) AS rows FROM {relation} "  # noqa: S608 - identifiers via ident(), values via sql_literal()
-                f"HAVING count(*) > 0 AND {rate} > {self.max_rate!r}")
+        return (f"SELECT {self._rate()} AS null_rate, count(*) AS rows FROM {relation} "  # noqa: S608 - identifiers via ident(), values via sql_literal()
+                f"HAVING {self._rate()} > {self.max_rate!r}")
+
+    def counted(self) -> str:
+        return f"CASE WHEN {self._rate()} > {self.max_rate!r} THEN 1 ELSE 0 END"
+
+    def _rate(self) -> str:
+        """NULL for no rows (no rate to judge), never a division by zero (an error in ANSI SQL)."""
+        return f"CAST(count(*) FILTER (WHERE {ident(self.column)} IS NULL) AS DOUBLE) / NULLIF(count(*), 0)"
 
 
 class Schema(_Expectation):
@@ -204,6 +240,23 @@ class Schema(_Expectation):
 
     def default_name(self) -> str:
         return "schema"
+
+    ON_COLUMNS: ClassVar[bool] = True
+
+    def on_columns(self, actual: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """As ``violations``, with no scan: on Spark that query's join of two short lists was a job
+        of its own, and the slowest of a table's rules to plan."""
+        found = {name: _plain_type(kind) for name, kind in actual}
+        out = []
+        for name, kind in self.columns.items():
+            expected = _plain_type(kind)
+            if name not in found:
+                out.append(_drift(name, expected, None, "missing"))
+            elif found[name] != expected:
+                out.append(_drift(name, expected, found[name], "type_changed"))
+        if self.strict:
+            out += [_drift(name, None, kind, "unexpected") for name, kind in found.items() if name not in self.columns]
+        return out
 
     def violations(self, relation: str) -> str:
         expected = " UNION ALL ".join(
@@ -222,6 +275,14 @@ class Schema(_Expectation):
             FROM expected e FULL OUTER JOIN actual a ON a.column_name = e.column_name
             WHERE a.column_name IS NULL OR a.actual_type <> e.expected_type
                {"OR e.column_name IS NULL" if self.strict else ""}"""  # noqa: S608 - identifiers via ident(), values via sql_literal()
+
+
+def _plain_type(name: str) -> str:
+    return name.upper().replace(" ", "")
+
+
+def _drift(column: str, expected: str | None, actual: str | None, drift: str) -> dict[str, Any]:
+    return {"column_name": column, "expected_type": expected, "actual_type": actual, "drift": drift}
 
 
 class CustomSQL(_Expectation):

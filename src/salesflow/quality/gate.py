@@ -44,16 +44,14 @@ class QualityGate:
         if not rules:
             return []
         clock = time.perf_counter()
-        counts = self.engine.query(
-            " UNION ALL ".join(
-                f"SELECT {i} AS rule_index, count(*) AS violations FROM ({sql}) AS v"  # noqa: S608 - composes the rules' own generated SQL
-                for i, (_, sql) in enumerate(rules)
-            ),
-            f"quality.{table}",
-        )
-        found = dict(zip(counts["rule_index"].to_pylist(), counts["violations"].to_pylist(), strict=True))
+        queried = [(i, rule, sql) for i, (rule, sql) in enumerate(rules) if not rule.ON_COLUMNS]
+        found = self.engine.query(_counting(relation, queried, now), f"quality.{table}").to_pylist()[0] \
+            if queried else {}
+        columns = self.engine.describe(relation) if len(queried) < len(rules) else []
+        judged = {i: rule.on_columns(columns) for i, (rule, _) in enumerate(rules) if rule.ON_COLUMNS}
         share = (time.perf_counter() - clock) * 1000 / len(rules)
-        out = [self._result(table, partition, rule, sql, found[i], share) for i, (rule, sql) in enumerate(rules)]
+        out = [self._result(table, partition, rule, sql, found[f"r{i}"], share) if i not in judged else
+               self._judged(table, partition, rule, judged[i], share) for i, (rule, sql) in enumerate(rules)]
         self.results.extend(out)
         return out
 
@@ -65,6 +63,10 @@ class QualityGate:
             millis += (time.perf_counter() - clock) * 1000
         return CheckResult(self.run_id, self.layer, table, partition, rule.name, rule.kind, rule.action,
                            count == 0, count, sample, millis)
+
+    def _judged(self, table: str, partition: str, rule: Any, rows: list[dict[str, Any]], millis: float) -> CheckResult:
+        return CheckResult(self.run_id, self.layer, table, partition, rule.name, rule.kind, rule.action,
+                           not rows, len(rows), rows[: self.sample_rows], millis)
 
     def quarantined_events(self, table: str, relation: str) -> pa.Table:
         """event_id and rule of rows violating this table's quarantine rules (first rule wins)."""
@@ -94,6 +96,19 @@ class QualityGate:
             self.alerter.send(f"quality gate failed in {where}: nothing was promoted", [_line(r) for r in blocking])
             names = ", ".join(f"{r.table_name}.{r.rule} ({r.violating_rows} rows)" for r in blocking)
             raise QualityGateError(f"{where}: blocking rule(s) failed: {names}; see `salesflow quality report`")
+
+
+def _counting(relation: str, rules: list[tuple[int, Any, str]], now: str) -> str:
+    """One row, column ``r<i>`` counting rule i's violations. The row-level and whole-table rules
+    are aggregates over one scan of ``relation`` (Spark ran a scan per rule, each its own stages);
+    the others (joins, groupings) are scalar subqueries over their violation queries."""
+    folded = {i: rule.counted() for i, rule, _ in rules if rule.counted() is not None}
+    columns = [f"scan.r{i}" if i in folded else f"(SELECT count(*) FROM ({sql}) AS v) AS r{i}"  # noqa: S608 - composes the rules' own generated SQL
+               for i, _, sql in rules]
+    if not folded:
+        return f"SELECT {', '.join(columns)}"
+    scan = ", ".join(f"{expr.replace('{{ now }}', now)} AS r{i}" for i, expr in folded.items())
+    return f"SELECT {', '.join(columns)} FROM (SELECT {scan} FROM {relation}) AS scan"  # noqa: S608 - composes the rules' own generated SQL
 
 
 def _line(result: CheckResult) -> str:
