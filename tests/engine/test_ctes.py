@@ -72,5 +72,6 @@ def test_deduped_events_computes_its_valid_events_and_verdicts_once() -> None:
     shared, main = split_materialized(sql, "deduped_events__")
     assert [name for name, _ in shared] == ["deduped_events__valid", "deduped_events__first_event",
                                             "deduped_events__first_order", "deduped_events__prior",
-                                            "deduped_events__verdicts"]
+                                            "deduped_events__verdicts", "deduped_events__repeated",
+                                            "deduped_events__firsts", "deduped_events__conflicts"]
     assert "classified_events" not in main  # the valid events are read from their relation only

@@ -60,8 +60,18 @@ LEFT JOIN (SELECT DISTINCT key FROM prior WHERE kind = 'order_id') so
 -- A re-used key whose content differs from the first occurrence's is not a retry but a conflict:
 -- quarantined as conflicting_duplicate, naming where the first came from, never silently dropped.
 -- An event id is compared on its time and money; an order id (re-sent under a new event id) on its
--- money. Only duplicates are looked at: a few rows of parsed_events.
-conflicts AS (
+-- money. Only duplicates are looked at: a few rows of parsed_events, found from the duplicates
+-- and their first occurrences. MATERIALIZED: computed first, Spark sees how few they are and
+-- broadcasts them to the scans of parsed_events (planned from estimates, it shuffled every
+-- parsed event twice to join them).
+repeated AS MATERIALIZED (
+    SELECT record_seq, duplicate_key, event_id, order_id, first_seq FROM verdicts WHERE duplicate_key IS NOT NULL
+),
+firsts AS MATERIALIZED (
+    SELECT record_seq, event_time, total_amount, currency, source, source_position FROM parsed_events
+    WHERE record_seq IN (SELECT first_seq FROM repeated WHERE first_seq IS NOT NULL)
+),
+conflicts AS MATERIALIZED (
     SELECT d.record_seq,
         CASE
             WHEN p.key IS NOT NULL AND ((d.duplicate_key = 'event_id' AND p.event_time IS DISTINCT FROM e.event_time)
@@ -73,12 +83,11 @@ conflicts AS (
                 THEN d.duplicate_key || ' first came from ' || f.source || ' ' || f.source_position
                      || ' with other content'
         END AS conflict
-    FROM verdicts d
+    FROM repeated d
     JOIN parsed_events e ON e.record_seq = d.record_seq
     LEFT JOIN prior p ON p.kind = d.duplicate_key
         AND p.key = CASE WHEN d.duplicate_key = 'event_id' THEN d.event_id ELSE d.order_id END
-    LEFT JOIN parsed_events f ON f.record_seq = d.first_seq
-    WHERE d.duplicate_key IS NOT NULL
+    LEFT JOIN firsts f ON f.record_seq = d.first_seq
 )
 SELECT v.record_seq, v.duplicate_key, v.late, c.conflict
 FROM verdicts v
