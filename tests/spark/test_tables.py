@@ -252,3 +252,25 @@ def test_a_materialized_cte_is_computed_once_and_let_go(engine: SparkEngine) -> 
     want = local.execute(sql).fetchall()
     assert [tuple(r.values()) for r in engine.query("SELECT c, s, top FROM odd_summary").to_pylist()] == want
     assert want == [(500, 250_000, 999)]
+
+
+def test_a_small_kept_relation_is_broadcast_and_a_large_one_is_not(engine: SparkEngine) -> None:
+    """Spark sizes a checkpoint by the estimate of the plan that made it (here 10 of 500,000 rows
+    look like 8 MB), so a join with it shuffled both sides. A kept relation whose blocks are under
+    the broadcast threshold is broadcast; a larger one is left to Spark's own choice."""
+    threshold = "spark.sql.autoBroadcastJoinThreshold"
+    before = engine.spark.conf.get(threshold)
+    engine.spark.conf.set(threshold, "1m")  # under the 8 MB Spark estimates for both relations
+    try:
+        engine.spark.range(500_000).createOrReplaceTempView("many_source")
+        engine.materialize("many", "SELECT id AS n, id % 1000 AS k FROM many_source")
+        engine.materialize("few", "SELECT k, count(*) AS c FROM many WHERE k < 10 GROUP BY k")
+        joined = engine.spark.sql("SELECT m.n, f.c FROM many m JOIN few f ON f.k = m.k")
+        plan = joined._jdf.queryExecution().executedPlan().toString()
+        assert "BroadcastHashJoin" in plan and "SortMergeJoin" not in plan, plan
+        assert joined.count() == 5_000
+        both = engine.spark.sql("SELECT a.n FROM many a JOIN many b ON a.n = b.n")
+        assert "SortMergeJoin" in both._jdf.queryExecution().executedPlan().toString(), "42 MB kept: not broadcast"
+        assert engine.query("SELECT count(*) AS c FROM many a JOIN few f ON f.k = a.k")["c"][0].as_py() == 5_000
+    finally:
+        engine.spark.conf.set(threshold, before)
