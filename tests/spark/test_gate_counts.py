@@ -3,26 +3,15 @@ violation query counted alone (tests/quality/test_counting.py holds the property
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pyarrow as pa
-import pytest
 
 from salesflow.config import SparkConfig
 from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.engine.spark import SparkEngine
-from tests.quality.test_counting import RULE, RULES, _checked, _one_by_one, _table
+from tests.quality.test_counting import RULE, RULES, _checked, _one_by_one, _table, duck  # noqa: F401 - the fixture
 
 
-@pytest.fixture(scope="module")
-def duck() -> Iterator[DuckDBEngine]:
-    engine = DuckDBEngine()
-    engine.register("ref_s", pa.table({"s": ["x", "z"]}))
-    yield engine
-    engine.close()
-
-
-def test_spark_counts_as_duckdb_does(duck: DuckDBEngine, spark_session: object) -> None:
+def test_spark_counts_as_duckdb_does(duck: DuckDBEngine, spark_session: object) -> None:  # noqa: F811 - the fixture
     spark = SparkEngine(SparkConfig(master="local[2]", shuffle_partitions=2, keep_session=True),
                         session=spark_session)  # type: ignore[arg-type]
     rules = [RULE.validate_python(r) for r in RULES]

@@ -7,7 +7,7 @@ on a micro-batch or a whole table, on DuckDB or any engine adapter.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -46,13 +46,6 @@ class _Expectation(BaseModel, ABC):
         the rules of one table share a scan (QualityGate.check); None: counted on its own."""
         return None
 
-    ON_COLUMNS: ClassVar[bool] = False
-    """Judged from the relation's columns alone (``on_columns``), without a query."""
-
-    def on_columns(self, actual: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        """The rows ``violations`` gives, from the columns and DuckDB type names of the relation."""
-        raise NotImplementedError(f"{self.name} needs the rows")
-
 
 class _RowRule(_Expectation, ABC):
     """A rule on each row alone: a condition, so its count folds into the table's one scan."""
@@ -66,6 +59,25 @@ class _RowRule(_Expectation, ABC):
 
     def counted(self) -> str:
         return f"count(*) FILTER (WHERE {self.test()})"
+
+
+class _TableRule(_Expectation, ABC):
+    """A rule on the relation as a whole: one aggregate condition, so it folds into the scan too."""
+
+    @abstractmethod
+    def breached(self) -> str:
+        """The aggregate condition under which the relation violates the rule (one row)."""
+
+    def counted(self) -> str:
+        return f"CASE WHEN {self.breached()} THEN 1 ELSE 0 END"
+
+
+class ColumnRule(_Expectation, ABC):
+    """A rule judged from the relation's columns alone, without a query (QualityGate.check)."""
+
+    @abstractmethod
+    def on_columns(self, actual: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The rows ``violations`` gives, from the columns and DuckDB type names of the relation."""
 
 
 class NotNull(_RowRule):
@@ -160,7 +172,7 @@ class ReferentialIntegrity(_Expectation):
                 f"(SELECT x.{ref} FROM {ref_relation} x WHERE x.{ref} IS NOT NULL)")
 
 
-class Freshness(_Expectation):
+class Freshness(_TableRule):
     kind: Literal["freshness"]
     column: str
     max_age_seconds: int = Field(gt=0)
@@ -171,12 +183,9 @@ class Freshness(_Expectation):
     def violations(self, relation: str) -> str:
         # One row (the newest event) when even the newest is older than allowed.
         return (f"SELECT max({ident(self.column)}) AS newest, {{{{ now }}}} AS checked_at FROM {relation} "  # noqa: S608 - identifiers via ident(), values via sql_literal()
-                f"HAVING {self._stale()}")
+                f"HAVING {self.breached()}")
 
-    def counted(self) -> str:
-        return f"CASE WHEN {self._stale()} THEN 1 ELSE 0 END"
-
-    def _stale(self) -> str:
+    def breached(self) -> str:
         return f"max({ident(self.column)}) < {{{{ now }}}} - to_seconds({self.max_age_seconds})"
 
 
@@ -211,7 +220,7 @@ class Volume(_Expectation):
             WHERE history_days = 7 AND abs(rows - median_rows) > {self.tolerance!r} * median_rows"""  # noqa: S608 - identifiers via ident(), values via sql_literal()
 
 
-class NullRate(_Expectation):
+class NullRate(_TableRule):
     kind: Literal["null_rate"]
     column: str
     max_rate: float = Field(ge=0, le=1)
@@ -221,17 +230,17 @@ class NullRate(_Expectation):
 
     def violations(self, relation: str) -> str:
         return (f"SELECT {self._rate()} AS null_rate, count(*) AS rows FROM {relation} "  # noqa: S608 - identifiers via ident(), values via sql_literal()
-                f"HAVING {self._rate()} > {self.max_rate!r}")
+                f"HAVING {self.breached()}")
 
-    def counted(self) -> str:
-        return f"CASE WHEN {self._rate()} > {self.max_rate!r} THEN 1 ELSE 0 END"
+    def breached(self) -> str:
+        return f"{self._rate()} > {self.max_rate!r}"
 
     def _rate(self) -> str:
         """NULL for no rows (no rate to judge), never a division by zero (an error in ANSI SQL)."""
         return f"CAST(count(*) FILTER (WHERE {ident(self.column)} IS NULL) AS DOUBLE) / NULLIF(count(*), 0)"
 
 
-class Schema(_Expectation):
+class Schema(ColumnRule):
     kind: Literal["schema"]
     columns: dict[str, str]
     """Expected column -> engine type name (DuckDB spelling: VARCHAR, BIGINT, DECIMAL(18,2) ...)."""
@@ -240,8 +249,6 @@ class Schema(_Expectation):
 
     def default_name(self) -> str:
         return "schema"
-
-    ON_COLUMNS: ClassVar[bool] = True
 
     def on_columns(self, actual: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """As ``violations``, with no scan: on Spark that query's join of two short lists was a job
@@ -260,7 +267,7 @@ class Schema(_Expectation):
 
     def violations(self, relation: str) -> str:
         expected = " UNION ALL ".join(
-            f"SELECT {sql_literal(name)} AS column_name, {sql_literal(kind.upper().replace(' ', ''))} AS expected_type"
+            f"SELECT {sql_literal(name)} AS column_name, {sql_literal(_plain_type(kind))} AS expected_type"
             for name, kind in self.columns.items())
         return f"""
             WITH actual AS (

@@ -14,6 +14,7 @@ from salesflow.engine.base import EngineAdapter
 from salesflow.errors import QualityGateError
 from salesflow.models import sql_literal
 from salesflow.quality.alerts import WebhookAlerter
+from salesflow.quality.expectations import ColumnRule
 from salesflow.quality.results import CheckResult
 from salesflow.quality.suite import Suite
 
@@ -44,11 +45,11 @@ class QualityGate:
         if not rules:
             return []
         clock = time.perf_counter()
-        queried = [(i, rule, sql) for i, (rule, sql) in enumerate(rules) if not rule.ON_COLUMNS]
+        queried = [(i, rule, sql) for i, (rule, sql) in enumerate(rules) if not isinstance(rule, ColumnRule)]
         found = self.engine.query(_counting(relation, queried, now), f"quality.{table}").to_pylist()[0] \
             if queried else {}
         columns = self.engine.describe(relation) if len(queried) < len(rules) else []
-        judged = {i: rule.on_columns(columns) for i, (rule, _) in enumerate(rules) if rule.ON_COLUMNS}
+        judged = {i: rule.on_columns(columns) for i, (rule, _) in enumerate(rules) if isinstance(rule, ColumnRule)}
         share = (time.perf_counter() - clock) * 1000 / len(rules)
         out = [self._result(table, partition, rule, sql, found[f"r{i}"], share) if i not in judged else
                self._judged(table, partition, rule, judged[i], share) for i, (rule, sql) in enumerate(rules)]
@@ -102,7 +103,7 @@ def _counting(relation: str, rules: list[tuple[int, Any, str]], now: str) -> str
     """One row, column ``r<i>`` counting rule i's violations. The row-level and whole-table rules
     are aggregates over one scan of ``relation`` (Spark ran a scan per rule, each its own stages);
     the others (joins, groupings) are scalar subqueries over their violation queries."""
-    folded = {i: rule.counted() for i, rule, _ in rules if rule.counted() is not None}
+    folded = {i: expr for i, rule, _ in rules if (expr := rule.counted()) is not None}
     columns = [f"scan.r{i}" if i in folded else f"(SELECT count(*) FROM ({sql}) AS v) AS r{i}"  # noqa: S608 - composes the rules' own generated SQL
                for i, _, sql in rules]
     if not folded:
