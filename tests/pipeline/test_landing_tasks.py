@@ -1,6 +1,7 @@
 """The two builders of landing records agree: the landing ingestor's own threaded read (DuckDB)
-and ``keep_landing_records``, which Spark runs on its executors, here through the in-process
-engine's ``map_files`` (records numbered per file there, then by the Bronze pass). Odd files
+and ``keep_landing_records``, which Spark runs on its executors (tests/spark/test_landing_lines.py),
+here through the in-process engine's ``keep_lines`` (lines numbered per file there, records then
+numbered across the files by the Bronze pass, odd lines mended in Python). Odd files
 included: invalid UTF-8, an empty line, no final newline, an empty file, an oversized line, a
 name that needs URI escaping."""
 
@@ -27,7 +28,7 @@ FILES = {
 
 
 @pytest.mark.parametrize("one_pass", [True, False], ids=["model beside its records", "model joined back"])
-def test_map_files_builds_the_records_the_landing_reader_builds(tmp_path: Path, one_pass: bool,
+def test_keep_lines_builds_the_records_the_landing_reader_builds(tmp_path: Path, one_pass: bool,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ways of adding bronze.events' columns: in the pass that carries the records (the
     shipped model is one plain SELECT) and joined back on record_seq (any other model)."""

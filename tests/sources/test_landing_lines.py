@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from salesflow.bronze.oversized import PayloadLimit
-from salesflow.bronze.rows import decode_lines
+from salesflow.common.lines import decode_lines
 from salesflow.sources.landing import line_array
 
 

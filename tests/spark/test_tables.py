@@ -22,7 +22,7 @@ from salesflow.config import SparkConfig
 from salesflow.engine.base import Txn, WriteScope
 from salesflow.engine.parquet_files import FileTarget, write_files
 from salesflow.engine.spark import SparkEngine
-from salesflow.errors import LakeSchemaError
+from salesflow.errors import LakeSchemaError, ModelError
 from salesflow.lake.delta import Lake
 from salesflow.lake.maintenance import maintain
 from salesflow.lake.tables import TableSpec
@@ -274,3 +274,40 @@ def test_a_small_kept_relation_is_broadcast_and_a_large_one_is_not(engine: Spark
         assert engine.query("SELECT count(*) AS c FROM many a JOIN few f ON f.k = a.k")["c"][0].as_py() == 5_000
     finally:
         engine.spark.conf.set(threshold, before)
+
+
+def test_relations_kept_by_the_same_key_join_without_moving_rows(engine: SparkEngine) -> None:
+    """Silver's outputs join parsed events, their lines and their verdicts by record_seq; each
+    join shuffled both sides. Relations kept by that key are spread by it and the checkpoint
+    remembers so (an adaptive plan would not), so their join reads each partition where it is;
+    a relation kept without a key is still shuffled to meet one kept by it. Same rows either way."""
+    threshold = "spark.sql.autoBroadcastJoinThreshold"
+    before = engine.spark.conf.get(threshold)
+    engine.spark.conf.set(threshold, "-1")  # no broadcast: the joins' shuffles are what is counted
+    try:
+        _joins_by_key(engine)
+    finally:
+        engine.spark.conf.set(threshold, before)
+
+
+def _joins_by_key(engine: SparkEngine) -> None:
+    engine.spark.range(300_000).createOrReplaceTempView("keyed_source")
+    events = "SELECT id AS record_seq, id % 3 AS kind FROM keyed_source"
+    verdicts = "SELECT id AS record_seq, id % 7 = 0 AS late FROM keyed_source WHERE id % 5 <> 0"
+    engine.materialize("keyed_events", events, key="record_seq")
+    engine.materialize("keyed_verdicts", verdicts, key="record_seq")
+    engine.materialize("loose_verdicts", verdicts)
+    count = ("SELECT e.kind, count(*) AS n, sum(CASE WHEN v.late THEN 1 ELSE 0 END) AS late "
+             "FROM keyed_events e JOIN {v} v USING (record_seq) GROUP BY e.kind ORDER BY e.kind")
+    local = duckdb.connect()
+    local.execute("CREATE TABLE keyed_source AS SELECT range AS id FROM range(300000)")
+    local.execute(f"CREATE TABLE keyed_events AS {events}")
+    want = local.execute(count.format(v=f"({verdicts})")).fetchall()
+    for verdict_relation, shuffles in (("keyed_verdicts", 0), ("loose_verdicts", 1)):
+        sql = count.format(v=verdict_relation)
+        joined = engine.spark.sql(f"SELECT * FROM keyed_events e JOIN {verdict_relation} v USING (record_seq)")  # noqa: S608 - test names
+        plan = joined._jdf.queryExecution().executedPlan().toString()
+        assert plan.count("Exchange hashpartitioning(record_seq") == shuffles, plan
+        assert [tuple(r.values()) for r in engine.query(sql).to_pylist()] == want
+    with pytest.raises(ModelError, match="no column order_id"):
+        engine.materialize("keyed_wrong", events, key="order_id")

@@ -1,77 +1,88 @@
-"""Bronze input records of landing files, built where the files' bytes are (a Spark executor's
-Python worker reading them as ``binaryFile``): the same lines, positions, sequence numbers and
+"""Bronze input records of landing files, built where the files' bytes are (Spark's executors,
+through the engine's ``keep_lines``): the same lines, positions, sequence numbers and
 oversized-payload references the embedded landing runner builds on its own process.
 
-The driver plans from one small row per file (its name and publish time); only the plan travels
-to the tasks, and only each file's record count comes back. Used by ``salesflow batch`` on Spark and by
-``spark stream``'s micro-batches.
+The driver plans from one small row per file (its name and publish time) and learns one row per
+file back (its lines, its longest line, whether all are valid UTF-8). The lines are made records
+in SQL on the engine; only lines that are not valid UTF-8 or are over the payload limit, rare,
+pass through Python (on the executors: decoded as the landing runner decodes them, an oversized
+one replaced by its reference). Used by ``salesflow batch`` on Spark and by ``spark stream``'s
+micro-batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 
 from salesflow.bronze.oversized import PayloadLimit, by_reference
-from salesflow.bronze.rows import RECEIVED, engine_bronze_rows, segment_records
+from salesflow.bronze.rows import RECEIVED, engine_bronze_rows
+from salesflow.common.lines import decode_lines
 from salesflow.engine.base import EngineAdapter
-from salesflow.sources.landing import Segment, line_array
+from salesflow.sources.landing import Segment
+
+MENDED = pa.schema([("file", pa.string()), ("line", pa.int64()), ("payload", pa.string()),
+                    ("valid_utf8", pa.bool_()), ("ingest_error", pa.string())])
+"""Lines that are not plain text records, as the landing runner makes them."""
 
 
 def keep_landing_records(engine: EngineAdapter, files: Sequence[tuple[str, int]], batch_id: int,
                          limit: PayloadLimit) -> int:
     """Relation ``bronze_rows`` on an engine whose workers read files: ``files`` are (URI, publish
-    time in microseconds) in record order. The workers read and split the files once, numbering
-    each file's records from 0 (``landing_lines``); the driver then learns each file's count (one
-    row per file), and the Bronze pass adds each file's first sequence number, so records are
-    numbered as the landing runner numbers them. Returns how many records they hold."""
-    uris = [uri for uri, _ in files]
+    time in microseconds) in record order. Records are numbered across the files in that order,
+    as the landing runner numbers them. Returns how many records they hold."""
     published = {file_name(uri): produced_us for uri, produced_us in files}
-    engine.map_files(uris, partial(file_records, published, batch_id, limit), RECEIVED, keep_as="landing_lines")
-    counted = engine.query("SELECT source_file, count(*) AS n FROM landing_lines GROUP BY source_file",
-                           "landing line counts")
-    counts = dict(zip(counted["source_file"].to_pylist(), counted["n"].to_pylist(), strict=True))
+    found = engine.keep_lines([uri for uri, _ in files], "landing_lines").to_pylist()
+    counts = {row["file"]: row["lines"] for row in found}
     names, first, seq = list(published), [], 0  # a dict keeps the files' order
     for name in names:
         first.append(seq)
         seq += counts.get(name, 0)
-    engine.register("landing_offsets", pa.table({"source_file": pa.array(names, pa.string()),
-                                                 "first_seq": pa.array(first, pa.int64())}))
-    columns = ", ".join("r.record_seq + o.first_seq AS record_seq" if name == "record_seq" else f"r.{name}"
-                        for name in RECEIVED.names)
-    engine_bronze_rows(engine, RECEIVED.names, seq, records=f"SELECT {columns} FROM landing_lines AS r "  # noqa: S608 - our own names
-                                                              "JOIN landing_offsets AS o USING (source_file)")
+    engine.register("landing_offsets", pa.table({
+        "file": pa.array(names, pa.string()), "first_seq": pa.array(first, pa.int64()),
+        "source": pa.array([Segment(Path(n)).source for n in names], pa.string()),
+        "produced_at": pa.array([published[n] for n in names], pa.timestamp("us", "UTC"))}))
+    mended = any(not row["valid"] or (row["longest"] or 0) > limit.max_bytes for row in found)
+    if mended:
+        engine.define("landing_unusual", "SELECT file, line, COALESCE(raw, CAST(text AS BLOB)) AS raw "
+                                         f"FROM landing_lines WHERE raw IS NOT NULL OR bytes > {int(limit.max_bytes)}")  # noqa: S608 - our own names, an int
+        engine.keep_mapped("landing_unusual", partial(mend, limit), MENDED, "landing_mended")
+    engine_bronze_rows(engine, RECEIVED.names, seq, records=_records(batch_id, mended))
     return seq
+
+
+def _records(batch_id: int, mended: bool) -> str:
+    """The landing lines as ``RECEIVED`` records, the mended ones taken from ``landing_mended``."""
+    text, valid, error = "l.text", "TRUE", "CAST(NULL AS VARCHAR)"
+    join = ""
+    if mended:
+        text, valid, error = "COALESCE(m.payload, l.text)", "COALESCE(m.valid_utf8, TRUE)", "m.ingest_error"
+        join = " LEFT JOIN landing_mended AS m ON m.file = l.file AND m.line = l.line"
+    return (f"SELECT {text} AS payload, {valid} AS valid_utf8, o.source, l.file AS source_file, "  # noqa: S608 - our own names
+            "l.file || ':' || CAST(l.line AS VARCHAR) AS source_position, "
+            f"o.first_seq + l.line - 1 AS record_seq, CAST({int(batch_id)} AS BIGINT) AS batch_id, o.produced_at, "
+            f"{error} AS ingest_error FROM landing_lines AS l JOIN landing_offsets AS o ON o.file = l.file{join}")
+
+
+def mend(limit: PayloadLimit, part: int, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:  # noqa: ARG001 - any part alike
+    """Lines the engine could not take as they are: decoded with invalid bytes replaced (and
+    flagged), and an oversized one replaced by its reference (``bronze.oversized``)."""
+    for batch in batches:
+        payload, valid = decode_lines(batch.column("raw"))
+        records = pa.table({"payload": payload, "ingest_error": pa.nulls(batch.num_rows, pa.string())})
+        records = by_reference(records, limit)
+        yield from pa.table({"file": batch.column("file"), "line": batch.column("line"),
+                             "payload": records["payload"], "valid_utf8": valid,
+                             "ingest_error": records["ingest_error"]}, schema=MENDED).to_batches()
 
 
 def file_name(uri: str) -> str:
     """A landing file's name (segment names are unique in the log) from its URI or path."""
-    return _local_path(uri).name
-
-
-def _local_path(uri: str) -> PurePosixPath:
-    return PurePosixPath(unquote(urlparse(uri).path))
-
-
-def file_records(published: Mapping[str, int], batch_id: int, limit: PayloadLimit,
-                 files: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Per planned file (name -> publish time in microseconds): its records as the landing runner
-    makes them, numbered from 0 within the file (``keep_landing_records`` adds the file's first
-    sequence number). Files not in the plan (already in Bronze) give none."""
-    for batch in files:
-        for path, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True):
-            local = _local_path(path)
-            if local.name not in published:
-                continue
-            segment = Segment(local)  # type: ignore[arg-type]
-            records = by_reference(segment_records(segment, line_array(content), published[local.name], batch_id, 0),
-                                   limit)
-            for chunk in received(records).to_batches(max_chunksize=20_000):
-                yield chunk
+    return PurePosixPath(unquote(urlparse(uri).path)).name
 
 
 def received(records: pa.Table) -> pa.Table:
@@ -80,3 +91,5 @@ def received(records: pa.Table) -> pa.Table:
     if "ingest_error" not in records.column_names:
         records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
     return records.select(RECEIVED.names).cast(RECEIVED)
+
+

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from salesflow.bronze.oversized import PayloadLimit, by_reference
+from salesflow.common.lines import decode_lines
 from salesflow.engine.base import EngineAdapter, Txn, WriteScope
 from salesflow.errors import LakeWriteError, ModelError
 from salesflow.lake.delta import Lake
@@ -91,41 +92,6 @@ def _column(value: object, n: int) -> pa.Array:
     if isinstance(value, pa.ChunkedArray):
         return value.combine_chunks()
     return value if isinstance(value, pa.Array) else pa.repeat(value, n)
-
-
-def decode_lines(lines: pa.Array | list[bytes]) -> tuple[pa.Array | pa.ChunkedArray, pa.Array]:
-    """UTF-8 text of each line. Invalid bytes become U+FFFD and the row is flagged (quarantined).
-
-    Only lines holding a non-ASCII byte can be invalid, so only those are decoded one by one.
-    The text keeps the lines' buffer: slices of it between the replaced lines, as one chunked
-    array (replacing in place would copy every line of the batch to change a few)."""
-    raw = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.binary())
-    try:
-        return raw.cast(pa.string()), pa.repeat(True, len(raw))
-    except pa.ArrowInvalid:
-        pass
-    invalid = np.zeros(len(raw), dtype=bool)
-    text = pc.cast(raw, options=pc.CastOptions(pa.string(), allow_invalid_utf8=True))
-    pieces, start = [], 0
-    for i in _non_ascii_rows(raw):
-        line = raw[i].as_py()
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            invalid[i] = True
-            pieces += [text.slice(start, i - start), pa.array([line.decode("utf-8", errors="replace")], pa.string())]
-            start = i + 1
-    pieces.append(text.slice(start))
-    return pa.chunked_array(pieces, pa.string()), pc.invert(pa.array(invalid))
-
-
-def _non_ascii_rows(raw: pa.Array) -> np.ndarray:
-    """Row numbers of the lines with a byte >= 0x80, found over the array's data buffer at once."""
-    offsets_buffer, data_buffer = raw.buffers()[1:3]
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[raw.offset: raw.offset + len(raw) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    high = np.flatnonzero(data[offsets[0]: offsets[-1]] >= 0x80) + offsets[0]
-    return np.unique(np.searchsorted(offsets, high, side="right") - 1)
 
 
 def files_in_bronze(lake: Lake, names: list[str]) -> set[str]:

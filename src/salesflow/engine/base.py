@@ -8,7 +8,7 @@ write a relation to a table as one commit.
 - Only small results come back to the caller as Arrow: ``rows``, ``query`` for counts, samples
   and add-action lists. Inputs that originate in this process (Kafka messages, reference files)
   enter through ``register``; an engine whose workers read files themselves (Spark) builds
-  relations from files where they are read (``map_files``: landing segments).
+  relations from files where they are read (``keep_lines``: landing segments).
 
 Models refer only to logical relation names (``bronze_batch``, ``silver_order_lines`` ...), never
 to paths, so the same model text runs on any adapter. The defaults below move data through this
@@ -22,21 +22,24 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import PurePosixPath
 from typing import ClassVar
+from urllib.parse import unquote, urlparse
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import sqlglot
 from sqlglot import exp
 
+from salesflow.common.lines import decode_lines, line_array
 from salesflow.errors import ModelError, exception_chain
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import TableSpec
 from salesflow.models import Model
 
-FileTask = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
-"""Batches of (``path``, ``content``) rows in, batches of its own schema out (``map_files``)."""
 PartTask = Callable[[int, Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 """A part's number and its rows' batches in, a few result rows out (``map_relation``)."""
 
@@ -102,8 +105,10 @@ class EngineAdapter(ABC):
         model or check the SQL came from, for error messages."""
 
     @abstractmethod
-    def materialize(self, name: str, sql: str, source: str = "query") -> None:
-        """Run SQL once and keep the result as relation ``name`` for later models."""
+    def materialize(self, name: str, sql: str, source: str = "query", key: str | None = None) -> None:
+        """Run SQL once and keep the result as relation ``name`` for later models. ``key``: the
+        column later models join it on; an engine that spreads rows over workers keeps the rows
+        of one key together, so a join of two relations kept by the same key moves no rows."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -209,23 +214,28 @@ class EngineAdapter(ABC):
         """The rows of a relation, for a write through this process."""
         return self.query(f'SELECT * FROM "{relation}"')  # noqa: S608 - our own relation name
 
-    def map_files(self, paths: Sequence[str], task: FileTask, schema: pa.Schema,
-                  keep_as: str | None = None) -> pa.Table | None:
-        """``task`` over batches of (``path``, ``content``) rows of the files at ``paths`` (URIs),
-        run where the engine reads them; ``schema`` is its output. Returns the (small) result, or
-        keeps it as relation ``keep_as``. Here: the files are read in this process, one at a time
-        (the landing ingestor reads them itself on an in-process engine, on two threads)."""
-        result = pa.Table.from_batches(list(task(_file_batches(paths))), schema=schema)
-        if keep_as is None:
-            return result
-        self.register(keep_as, result)
-        return None
+    def keep_lines(self, paths: Sequence[str], keep_as: str) -> pa.Table:
+        """Relation ``keep_as``: a row per line of the files at ``paths`` (URIs), split as the
+        landing log splits them (``salesflow.common.lines``), read where the engine reads files.
+        Columns ``LINES``: ``file`` (its name), ``line`` (from 1), ``text`` (NULL where the line
+        is not valid UTF-8), ``raw`` (the bytes of such a line, NULL for any other) and
+        ``bytes``. Returns per file with lines its ``lines``, ``longest`` (bytes) and whether
+        all are ``valid`` UTF-8: the few lines to look at again are known without another pass.
+        Here: read in this process, one file at a time."""
+        parts = [_lines_of(uri, content) for uri, content in _file_contents(paths)]
+        self.register(keep_as, pa.concat_tables(parts) if parts else LINES.empty_table())
+        return self.query(f"SELECT file, count(*) AS lines, max(bytes) AS longest, "  # noqa: S608 - our own name
+                          f'bool_and(text IS NOT NULL) AS valid FROM "{keep_as}" GROUP BY file', "lines of files")
 
     def map_relation(self, relation: str, task: PartTask, schema: pa.Schema) -> pa.Table:
         """``task`` over the rows of ``relation`` where they are, one call per part (a Spark
         partition, on its executor); their results (``schema``, a few rows per part) come back.
         Here: one part, in this process."""
         return pa.Table.from_batches(list(task(0, iter(self._result(relation).to_batches()))), schema=schema)
+
+    def keep_mapped(self, relation: str, task: PartTask, schema: pa.Schema, keep_as: str) -> None:
+        """``map_relation``'s results kept where they are made, as relation ``keep_as``."""
+        self.register(keep_as, self.map_relation(relation, task, schema))
 
     def for_thread(self) -> EngineAdapter | None:
         """An engine another thread can run models on while this one runs its own, or None when
@@ -247,10 +257,15 @@ class EngineAdapter(ABC):
         default materializes it."""
         self.materialize(name, sql, source)
 
-    def run_into(self, name: str, model: Model, view: bool = False, **params: object) -> None:
+    def run_into(self, name: str, model: Model, view: bool = False, key: str | None = None,
+                 **params: object) -> None:
+        """``model`` as relation ``name``: a view (``define``) or kept (``materialize``, by ``key``)."""
         sql = model.render(**params)
         try:
-            (self.define if view else self.materialize)(name, sql, model.name)
+            if view:
+                self.define(name, sql, model.name)
+            else:
+                self.materialize(name, sql, model.name, key)
         except ModelError:
             raise
         except Exception as exc:
@@ -263,11 +278,25 @@ class EngineAdapter(ABC):
         self.close()
 
 
-FILE_CONTENT = pa.schema([("path", pa.string()), ("content", pa.binary())])
+LINES = pa.schema([("file", pa.string()), ("line", pa.int64()), ("text", pa.string()), ("raw", pa.binary()),
+                   ("bytes", pa.int64())])
+"""A relation of lines (``EngineAdapter.keep_lines``)."""
 
 
-def _file_batches(paths: Sequence[str]) -> Iterator[pa.RecordBatch]:
+def _file_contents(paths: Sequence[str]) -> Iterator[tuple[str, bytes]]:
     for uri in paths:
         filesystem, path = pafs.FileSystem.from_uri(uri)
         with filesystem.open_input_stream(path) as stream:
-            yield pa.RecordBatch.from_pydict({"path": [uri], "content": [stream.read()]}, schema=FILE_CONTENT)
+            yield uri, stream.read()
+
+
+def _lines_of(uri: str, content: bytes) -> pa.Table:
+    lines = line_array(content)
+    text, valid = decode_lines(lines)
+    return pa.table({
+        "file": pa.repeat(PurePosixPath(unquote(urlparse(uri).path)).name, len(lines)).cast(pa.string()),
+        "line": pa.array(np.arange(1, len(lines) + 1), pa.int64()),
+        "text": pc.if_else(valid, text, pa.scalar(None, pa.string())),
+        "raw": pc.if_else(valid, pa.scalar(None, pa.binary()), lines),
+        "bytes": pc.binary_length(lines).cast(pa.int64()),
+    }, schema=LINES)

@@ -81,7 +81,7 @@ class DuckDBEngine(EngineAdapter):
         fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
         return fetch()
 
-    def materialize(self, name: str, sql: str, source: str = "query") -> None:
+    def materialize(self, name: str, sql: str, source: str = "query", key: str | None = None) -> None:  # noqa: ARG002 - one process: no rows to place
         # Kept as DuckDB's own vectors in client memory, not as a temp table (which copies every
         # string into DuckDB's storage and keeps statistics on each column as it appends) nor as
         # Arrow (which each reader converts back, string by string; bench/RESULTS.md).

@@ -2,8 +2,8 @@
 
 Lake tables are read and written by the executors (:mod:`salesflow.engine.spark_tables`): the
 driver lists a pinned snapshot's files and commits the files the executors wrote, with the Delta
-application transaction, through delta-rs. Landing segments are read and split by the executors
-(``map_files``); inputs that originate in the driver's process (Kafka messages polled there,
+application transaction, through delta-rs. Landing segments are read, split and numbered by the
+executors (``keep_lines``); inputs that originate in the driver's process (Kafka messages polled there,
 reference files) arrive as Arrow and become temporary views; only small results (counts,
 samples) come back as Arrow. Models are translated from the DuckDB dialect by
 :mod:`salesflow.engine.spark_sql`.
@@ -23,11 +23,12 @@ import pyarrow.dataset as ds
 
 from salesflow.common.extras import require
 from salesflow.config import LakeConfig, SparkConfig
-from salesflow.engine.base import EngineAdapter, FileTask, PartTask, Txn, WriteScope
+from salesflow.engine.base import EngineAdapter, PartTask, Txn, WriteScope
 from salesflow.engine.duckdb import DuckDBEngine
 from salesflow.engine.parquet_files import plain_schema
-from salesflow.engine.spark_checkpoints import checkpoint, checkpoint_rdd
+from salesflow.engine.spark_checkpoints import checkpoint, checkpoint_rdd, placed
 from salesflow.engine.spark_duckdb import run_in_executors
+from salesflow.engine.spark_lines import first_lines, numbered, per_file, read_lines, split_counts
 from salesflow.engine.spark_sql import JSON_TYPE_FUNCTIONS, SparkTranslator
 from salesflow.engine.spark_tables import (
     NATIVE_SESSION,
@@ -187,13 +188,15 @@ class SparkEngine(EngineAdapter):
         return write(self._cached[relation], lake, spec, scope, txn, metadata,
                      partial(self.translator.translate, source=f"replace {spec.qualified}"))
 
-    def materialize(self, name: str, sql: str, source: str = "query") -> None:
+    def materialize(self, name: str, sql: str, source: str = "query", key: str | None = None) -> None:
         shared: list[tuple[str, str]] = []
         if source not in self.config.duckdb_models:  # Spark plans a CTE again at each reference
             shared, sql = split_materialized(sql, f"{name}__")
             for relation, query in shared:
                 self.materialize(relation, query, source)
         frame, json_text = self._frame(sql, source)
+        if key is not None:
+            frame = placed(self.spark, frame, key, f"{source} as {name}")
         # Cut the lineage: later models read the rows, not the plan that made them.
         self._view(name, checkpoint(self.spark, frame))
         self._json_text[name] = json_text
@@ -254,7 +257,7 @@ class SparkEngine(EngineAdapter):
 
     def compute(self, name: str, model: Model, **params: object) -> None:
         """Kept on the executors: nothing comes back to the driver until a write asks for it."""
-        self.run_into(name, model, False, **params)
+        self.run_into(name, model, view=False, key=None, **params)
 
     def compute_sql(self, name: str, sql: str, source: str = "query") -> None:
         self.materialize(name, sql, source)
@@ -263,21 +266,26 @@ class SparkEngine(EngineAdapter):
         self._view(name, self._cached[relation])
         self._json_text[name] = self._json_text.get(relation, set())
 
-    def map_files(self, paths: Sequence[str], task: FileTask, schema: pa.Schema,
-                  keep_as: str | None = None) -> pa.Table | None:
-        """The executors read the files (``binaryFile``) and run ``task`` on them; only the
-        paths travel out and, unless kept, the task's (small) result back."""
-        frame = self.spark.read.format("binaryFile").load(list(paths)).select("path", "content")
-        out = frame.mapInArrow(task, spark_schema(schema))
-        if keep_as is None:
-            return _arrow(out, "a task over files")
-        self.keep(keep_as, out)
-        return None
+    def keep_lines(self, paths: Sequence[str], keep_as: str) -> pa.Table:
+        """Executors read, split and number the lines (``engine.spark_lines``); one row per read
+        split comes back."""
+        if not paths:  # Spark's reader wants at least one
+            return super().keep_lines(paths, keep_as)
+        kept = read_lines(self.spark, paths).localCheckpoint(eager=True)
+        splits = _arrow(split_counts(kept), "lines of files")
+        self._view(keep_as, numbered(kept, self.spark.createDataFrame(first_lines(splits))))
+        return per_file(splits)
 
     def map_relation(self, relation: str, task: PartTask, schema: pa.Schema) -> pa.Table:
         """Each partition's rows go to ``task`` on its executor, numbered by the partition."""
-        frame = self._cached[relation].mapInArrow(partial(_in_partition, task), spark_schema(schema))
-        return _arrow(frame, f"a task over {relation}")
+        return _arrow(self._mapped(relation, task, schema), f"a task over {relation}")
+
+    def keep_mapped(self, relation: str, task: PartTask, schema: pa.Schema, keep_as: str) -> None:
+        """Kept on the executors, and broadcast to its joins when small (``checkpoint``)."""
+        self._view(keep_as, checkpoint(self.spark, self._mapped(relation, task, schema)))
+
+    def _mapped(self, relation: str, task: PartTask, schema: pa.Schema) -> DataFrame:
+        return self._cached[relation].mapInArrow(partial(_in_partition, task), spark_schema(schema))
 
     def keep(self, name: str, frame: DataFrame) -> None:
         """A frame built outside the models (a streaming micro-batch's records) as relation

@@ -7,6 +7,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from salesflow.errors import ModelError
+
 
 def checkpoint(spark: SparkSession, frame: DataFrame) -> DataFrame:
     """``frame`` computed once. Spark sizes a checkpoint by the estimate of the plan that made it
@@ -18,6 +20,26 @@ def checkpoint(spark: SparkSession, frame: DataFrame) -> DataFrame:
     limit = int(spark._jsparkSession.sessionState().conf().autoBroadcastJoinThreshold())
     stored = stored_bytes(spark, kept)
     return kept.hint("broadcast") if stored is not None and stored <= limit else kept
+
+
+def placed(spark: SparkSession, frame: DataFrame, key: str, what: str) -> DataFrame:
+    """``frame`` spread over the shuffle partitions by ``key``, planned so that its checkpoint
+    keeps that placement: a join on ``key`` with a relation placed alike then moves no rows, and
+    with any other only the other's. (Silver's outputs join parsed events, their lines and their
+    verdicts by record; each join shuffled both sides, the verdicts from one task.) An adaptive
+    plan reports no placement, so a checkpoint of one forgets it: this one plan is made with
+    adaptive execution off; the queries that read the checkpoint are adaptive as before."""
+    if key not in frame.columns:
+        raise ModelError(f"{what} has no column {key} to keep its rows by")
+    spread = frame.repartition(int(spark._jsparkSession.sessionState().conf().numShufflePartitions()), key)
+    adaptive = "spark.sql.adaptive.enabled"
+    before = spark.conf.get(adaptive) or "true"
+    spark.conf.set(adaptive, "false")
+    try:
+        spread._jdf.queryExecution().executedPlan()  # planned now, kept for the checkpoint's job
+    finally:
+        spark.conf.set(adaptive, before)
+    return spread
 
 
 def checkpoint_rdd(frame: DataFrame) -> Any | None:

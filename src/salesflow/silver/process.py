@@ -59,6 +59,8 @@ VIEWS = frozenset({"silver.classified_events"})
 """Staging kept as a view where the engine can: seven models read classified_events, each a few of
 its columns and often one event type; a copy of every row cost DuckDB more than their joins, and
 Spark the same (bench/RESULTS.md), without keeping the wide rows in executor storage."""
+KEYED = frozenset({"silver.parsed_events", "silver.parsed_lines", "silver.deduped_events"})
+"""Staging the classification and the outputs join on record_seq: kept by it (bench/RESULTS.md)."""
 OUTPUTS: dict[TableSpec, str] = {spec: f"silver.{spec.name}" for spec in SILVER_TABLES}
 RELATIONS: dict[TableSpec, str] = {spec: f"silver_batch_{spec.name}" for spec in SILVER_TABLES}
 """The engine relation each output of the batch in hand is kept as, until it is written."""
@@ -162,7 +164,7 @@ class SilverProcessor:
         clock = time.perf_counter()
         bronze_rows = self._register_bronze(batch_id, bronze)
         with part("dedupe state"):
-            self._register_state(batch_id, self._oldest_plausible(), keep=rebuild is None)
+            self.state.register(self.engine, batch_id, self._oldest_plausible(), keep=rebuild is None)
         params = self._params()
         failed = False
         try:
@@ -211,7 +213,8 @@ class SilverProcessor:
             if name == "silver.deduped_events":
                 with part("dedupe state"):
                     self._register_old_keys(batch_id)
-            self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS, **params)
+            self.engine.run_into(name.split(".")[1], load_model(name), view=name in VIEWS,
+                                 key="record_seq" if name in KEYED else None, **params)
         for spec, name in OUTPUTS.items():
             self.engine.compute(RELATIONS[spec], load_model(name), **params)
 
@@ -286,16 +289,6 @@ class SilverProcessor:
                                   "AS oldest, count(event_date) AS dated FROM bronze_batch",
                                   "silver oldest event day").to_pylist()[0]
         return found["oldest"] if found["oldest"] is not None else (earliest if found["dated"] else None)
-
-    def _register_state(self, batch_id: int, oldest: date | None, keep: bool) -> None:
-        """Expose Silver rows from batches before this one: the dedupe keys (silver.seen_keys cuts
-        them to the batch's) and the watermark.
-
-        Only days within the dedupe horizon of the batch's oldest event count, so the state stays
-        bounded however long the stream runs; it depends only on the batch, so a replay after a
-        crash sees the same state. A stream keeps it in memory between its micro-batches.
-        """
-        self.state.register(self.engine, batch_id, oldest, keep)
 
     def _register_old_keys(self, batch_id: int) -> None:
         """``old_keys``: this batch's keys that Silver accepted before the dedupe horizon (the

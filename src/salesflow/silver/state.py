@@ -61,9 +61,13 @@ class SeenState:
         return None if oldest is None else oldest - self.horizon - timedelta(days=1)
 
     def register(self, engine: EngineAdapter, batch_id: int, oldest: date | None, keep: bool) -> None:
-        """The state of ``batch_id`` as relations ``seen_<table>``. An engine whose relations live in
-        this process keeps it between batches (``for_batch``); any other reads it from Silver
-        each time, so it never travels through this process."""
+        """The state of ``batch_id`` as relations ``seen_<table>``: Silver rows from batches before
+        this one, for the dedupe keys (silver.seen_keys cuts them to the batch's) and the watermark.
+        Only days within the dedupe horizon of the batch's oldest event count, so the state stays
+        bounded however long the stream runs; it depends only on the batch, so a replay after a
+        crash sees the same state. An engine whose relations live in this process keeps it between
+        batches (``for_batch``: a stream's micro-batches); any other reads it from Silver each
+        time, so it never travels through this process."""
         if engine.KEEPS_RESULTS_IN_PROCESS:
             for spec, seen in self.for_batch(batch_id, oldest, keep).items():
                 engine.register(f"seen_{spec.name}", seen)

@@ -14,11 +14,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 from salesflow.common.files import atomic_write
-from salesflow.errors import CheckpointError
+from salesflow.common.lines import line_array
 
 SEGMENT_SUFFIX = ".jsonl"
 SOURCE_TAG = "~"
@@ -43,24 +42,6 @@ class Segment:
         """The segment's records, one per line without the newline (a trailing empty line is none),
         as one Arrow array: split without a Python object per line."""
         return line_array(self.path.read_bytes())
-
-
-def line_array(data: bytes) -> pa.BinaryArray:
-    """Lines of ``data`` without their newline (a trailing empty line is none) as an Arrow array:
-    the newlines are dropped from one copy of the bytes and the offsets point at each line's
-    start, so a 50,000-line segment costs one numpy pass and one copy. (``bytes.replace`` makes
-    that copy at memchr speed; ``np.delete`` took twice as long through a mask as big as the data.)"""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(raw == 0x0A)
-    ends = newlines - np.arange(len(newlines))  # where each line ends once the newlines are gone
-    body = data.replace(b"\n", b"")
-    if len(body) > (ends[-1] if len(ends) else 0):
-        ends = np.append(ends, len(body))  # a last line without a newline is still a record
-    if len(body) >= 2**31:  # Arrow's binary offsets are 32-bit
-        raise CheckpointError(f"a landing segment of {len(body):,} bytes is over the 2 GiB segment limit")
-    offsets = np.concatenate(([0], ends)).astype(np.int32)
-    return pa.Array.from_buffers(pa.binary(), len(ends),
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(body)])
 
 
 class LandingLog:
