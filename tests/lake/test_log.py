@@ -16,7 +16,7 @@ from deltalake.transaction import AddAction, RemoveAction
 
 from salesflow.errors import LakeSchemaError
 from salesflow.lake.delta import Lake
-from salesflow.lake.log import column_max, commit_files, commits, describe, head
+from salesflow.lake.log import batch_rows, column_max, commit_files, commits, describe, head
 from salesflow.lake.tables import TableSpec
 
 SPEC = TableSpec("test", "t", ("day",))
@@ -79,3 +79,15 @@ def test_a_pinned_lake_refuses_file_commits(tmp_path: Path) -> None:
     pinned = Lake(str(tmp_path), as_of=datetime.now(UTC))
     with pytest.raises(LakeSchemaError, match="read-only"):
         commit_files(pinned, SPEC, SCHEMA, [_written_elsewhere(lake, "d1", [2])], app_id="spark", version=1)
+
+
+def test_a_batch_is_counted_from_the_log_until_a_file_holds_it_beside_others(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    spec = TableSpec("test", "batches", ())
+    assert batch_rows(lake, spec, 0) is None  # no table
+    for batch, rows in enumerate([3, 0, 5]):
+        lake.append(spec, pa.table({"batch_id": pa.array([batch] * rows, pa.int64())}), app_id="a", version=batch)
+    assert [batch_rows(lake, spec, b) for b in range(4)] == [3, 0, 5, 0]
+    lake.append_log(spec, pa.table({"batch_id": pa.array([2, 3, 3], pa.int64())}))  # one file, two batches
+    assert batch_rows(lake, spec, 0) == 3  # its files still hold batch 0 alone
+    assert batch_rows(lake, spec, 2) is None and batch_rows(lake, spec, 3) is None  # counted by the caller

@@ -52,6 +52,23 @@ def commits(lake: Lake, spec: TableSpec) -> list[dict[str, Any]]:
         return [dict(commit) for commit in table.history()]
 
 
+def batch_rows(lake: Lake, spec: TableSpec, batch_id: int) -> int | None:
+    """Rows of ``spec`` with ``batch_id``, from the log's per-file record counts and batch_id
+    bounds (no data scan); None when the log lacks them or a file holds that batch beside others
+    (one compacted across batches)."""
+    files = lake.file_stats(spec, "batch_id")
+    if files is None or files.num_rows == 0:
+        return None if files is None else 0
+    if "num_records" not in files.column_names or files["num_records"].null_count:
+        return None
+    low, high = files["min.batch_id"], files["max.batch_id"]
+    alone = pc.and_(pc.equal(low, batch_id), pc.equal(high, batch_id))
+    apart = pc.or_(pc.less(high, batch_id), pc.greater(low, batch_id))
+    if not pc.all(pc.or_(alone, apart)).as_py():
+        return None
+    return int(pc.sum(files.filter(alone)["num_records"]).as_py() or 0)
+
+
 def column_max(lake: Lake, spec: TableSpec, column: str) -> Any | None:
     """The highest ``column`` over the table, from the log's per-file statistics (no data scan);
     None for a missing or empty table."""

@@ -33,6 +33,7 @@ from salesflow.contract.vocabulary import (
 from salesflow.engine.base import EngineAdapter, Txn, WriteScope
 from salesflow.errors import ModelError, ReconciliationError
 from salesflow.lake.delta import Lake
+from salesflow.lake.log import batch_rows
 from salesflow.lake.tables import (
     BRONZE_EVENTS,
     DUPLICATES,
@@ -279,6 +280,10 @@ class SilverProcessor:
             self.engine.register("bronze_batch", bronze)
         elif not self.engine.read_table(self.lake, BRONZE_EVENTS, "bronze_batch", predicate=f"batch_id = {batch_id}"):
             raise ModelError("bronze.events must exist before silver runs")
+        else:  # counted from the log where it can (a Spark job less); reconciliation checks it too
+            logged = batch_rows(self.lake, BRONZE_EVENTS, batch_id)
+            if logged is not None:
+                return logged
         return self.engine.rows("bronze_batch")
 
     def _oldest_plausible(self) -> date | None:
