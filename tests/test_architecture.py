@@ -140,7 +140,8 @@ def test_no_top_level_module_shadows_the_standard_library() -> None:
     assert sorted(names & set(sys.stdlib_module_names)) == []
 
 
-SPARK_PATH = ("engine.spark", "engine.spark_tables", "engine.parquet_files", "lake.files", "jobs.spark_stream")
+SPARK_PATH = ("engine.spark", "engine.spark_tables", "engine.spark_lines", "engine.spark_checkpoints",
+              "engine.parquet_files", "lake.files", "jobs.spark_stream")
 DRIVER_RESULTS = {
     "engine.spark:SparkEngine.__init__": "SHOW FUNCTIONS: the names of the session's functions",
     "engine.spark:_arrow": "query(): counts, samples, add-action lists, the contract's small results",

@@ -23,7 +23,8 @@ from salesflow.sources.landing import Segment
 FILES = {
     "events-0001.jsonl": b'{"a":1}\n\xff\xfe broken\n\n{"b":2}',
     "events-0002 x%.jsonl": b"",
-    "events-0003.jsonl": b'{"c":"' + b"x" * 300 + b'"}\n{"event_time":"2026-09-01T10:00:00Z"}\n',
+    "events-0003.jsonl": b'{"c":"' + b"x" * 300 + b'"}\n{"event_time":"2026-09-01T10:00:00Z"}\n'
+                         + '"{}"'.format("é" * 60).encode(),  # over the limit in bytes, not in characters
 }
 
 
@@ -47,8 +48,8 @@ def test_keep_lines_builds_the_records_the_landing_reader_builds(tmp_path: Path,
         count = keep_landing_records(engine, files, 7, limit)
         kept = engine.query(f"SELECT {', '.join(RECEIVED.names)} FROM bronze_rows ORDER BY record_seq")  # noqa: S608 - our own names
         dates = engine.query("SELECT event_date FROM bronze_rows ORDER BY record_seq")["event_date"].to_pylist()
-    assert count == own.num_rows == 6  # the empty line inside a file is a record, a missing last newline is not one
+    assert count == own.num_rows == 7  # the empty line inside a file is a record, a missing last newline is not one
     assert kept.cast(own.schema).equals(own.cast(own.schema)), (kept.to_pylist(), own.to_pylist())
-    assert own["valid_utf8"].to_pylist() == [True, False, True, True, True, True]
-    assert own["ingest_error"].null_count == 5  # the oversized line went by reference
-    assert dates == [None] * 5 + [date(2026, 9, 1)]  # the model's own column, beside the right record
+    assert own["valid_utf8"].to_pylist() == [True, False, True, True, True, True, True]
+    assert own["ingest_error"].null_count == 5  # the oversized lines went by reference
+    assert dates == [None] * 5 + [date(2026, 9, 1), None]  # the model's own column, beside the right record

@@ -28,7 +28,9 @@ def placed(spark: SparkSession, frame: DataFrame, key: str, what: str) -> DataFr
     with any other only the other's. (Silver's outputs join parsed events, their lines and their
     verdicts by record; each join shuffled both sides, the verdicts from one task.) An adaptive
     plan reports no placement, so a checkpoint of one forgets it: this one plan is made with
-    adaptive execution off; the queries that read the checkpoint are adaptive as before."""
+    adaptive execution off; the queries that read the checkpoint are adaptive as before. (The
+    setting is the session's: a query another thread plans in that instant is planned without
+    adaptive execution as well, to the same rows.)"""
     if key not in frame.columns:
         raise ModelError(f"{what} has no column {key} to keep its rows by")
     spread = frame.repartition(int(spark._jsparkSession.sessionState().conf().numShufflePartitions()), key)
