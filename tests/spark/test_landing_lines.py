@@ -73,13 +73,18 @@ def test_the_executors_build_the_records_the_landing_runner_builds(
 
 
 def test_plain_lines_need_no_python_worker(engine: SparkEngine, tmp_path: Path) -> None:
-    """Valid lines under the limit are records in the JVM: no stage of the read runs Python."""
-    path = tmp_path / "00001.jsonl"
+    """Valid lines under the limit are records in the JVM: no stage of the read runs Python. The
+    file's name has a space, a percent escape and glob characters: Spark reads that file (no
+    other), and its records name it as the landing log does."""
+    path = tmp_path / "00001 a%20b[1]{x}*~api.jsonl"
     path.write_bytes(b'{"a":1}\n{"b":2}\n')
+    (tmp_path / "00001 a%20b1xZ~api.jsonl").write_bytes(b'{"c":3}\n')  # what the name as a glob would match
     keep_landing_records(engine, [(path.resolve().as_uri(), 1)], 3, PayloadLimit(LIMIT, None))
     plan = engine.spark.table("bronze_rows")._jdf.queryExecution().executedPlan().toString()
     assert "Python" not in plan and "ArrowEval" not in plan, plan
-    assert engine.query("SELECT count(*) AS n FROM bronze_rows")["n"].to_pylist() == [2]
+    got = engine.query("SELECT source, source_file, source_position, record_seq FROM bronze_rows ORDER BY record_seq")
+    assert [tuple(r.values()) for r in got.to_pylist()] == [
+        ("api", path.name, f"{path.name}:1", 0), ("api", path.name, f"{path.name}:2", 1)]
 
 
 def test_no_file_is_no_line(engine: SparkEngine) -> None:

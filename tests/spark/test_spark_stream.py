@@ -92,3 +92,20 @@ def test_spark_submit_runs_the_same_command_line(tmp_path: Path) -> None:
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert facts["records"] == 400 and facts["reconciles"] is True
     assert Lake(settings.lake_root).read(BRONZE_EVENTS).num_rows == 400  # type: ignore[union-attr]
+
+
+def test_a_file_whose_name_needs_escaping_is_read_once(tmp_path: Path, spark_session: object) -> None:
+    """A file dropped into the landing log under a name with a space, a percent sign and glob
+    characters: Spark lists it as a URI; the stream reads it (and only it) and, with its
+    checkpoint lost, knows it by name in Bronze and skips it."""
+    settings = engine_settings(tmp_path, "spark")
+    settings.landing_dir.mkdir(parents=True)
+    (settings.landing_dir / "partner export [1] 50%20.jsonl").write_bytes(b'{"x":1}\n{"y":2}\n')
+    first = run_spark_stream(settings, available_now=True)
+    assert (first.records, first.skipped_files) == (2, 0)
+    shutil.rmtree(Path(settings.checkpoint_dir) / "spark")
+    again = run_spark_stream(settings, available_now=True)
+    assert (again.records, again.skipped_files) == (0, 1)
+    bronze = Lake(settings.lake_root).read(BRONZE_EVENTS)
+    assert bronze is not None
+    assert set(bronze["source_file"].to_pylist()) == {"partner export [1] 50%20.jsonl"}

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from functools import partial
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlparse
+from pathlib import Path
 
 import pyarrow as pa
 
 from salesflow.bronze.oversized import PayloadLimit, by_reference
 from salesflow.bronze.rows import RECEIVED, engine_bronze_rows
-from salesflow.common.lines import decode_lines
+from salesflow.common.lines import decode_lines, file_name
 from salesflow.engine.base import EngineAdapter
 from salesflow.sources.landing import Segment
 
@@ -80,16 +79,9 @@ def mend(limit: PayloadLimit, part: int, batches: Iterator[pa.RecordBatch]) -> I
                              "ingest_error": records["ingest_error"]}, schema=MENDED).to_batches()
 
 
-def file_name(uri: str) -> str:
-    """A landing file's name (segment names are unique in the log) from its URI or path."""
-    return PurePosixPath(unquote(urlparse(uri).path)).name
-
-
 def received(records: pa.Table) -> pa.Table:
     """Records as a task hands them to the bronze.events model: ``RECEIVED``'s columns, an
     ``ingest_error`` of none where the source found none."""
     if "ingest_error" not in records.column_names:
         records = records.append_column("ingest_error", pa.nulls(records.num_rows, pa.string()))
     return records.select(RECEIVED.names).cast(RECEIVED)
-
-

@@ -4,6 +4,9 @@ keep to it)."""
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlparse
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -62,3 +65,9 @@ def _non_ascii_rows(raw: pa.Array) -> np.ndarray:
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
     high = np.flatnonzero(data[offsets[0]: offsets[-1]] >= 0x80) + offsets[0]
     return np.unique(np.searchsorted(offsets, high, side="right") - 1)
+
+
+def file_name(uri: str) -> str:
+    """The name lines of a file are tagged with, from its URI or path (landing segment names are
+    unique in the log)."""
+    return PurePosixPath(unquote(urlparse(uri).path)).name

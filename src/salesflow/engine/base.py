@@ -22,9 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import PurePosixPath
 from typing import ClassVar
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +32,7 @@ import pyarrow.fs as pafs
 import sqlglot
 from sqlglot import exp
 
-from salesflow.common.lines import decode_lines, line_array
+from salesflow.common.lines import decode_lines, file_name, line_array
 from salesflow.errors import ModelError, exception_chain
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import TableSpec
@@ -294,7 +292,7 @@ def _lines_of(uri: str, content: bytes) -> pa.Table:
     lines = line_array(content)
     text, valid = decode_lines(lines)
     return pa.table({
-        "file": pa.repeat(PurePosixPath(unquote(urlparse(uri).path)).name, len(lines)).cast(pa.string()),
+        "file": pa.repeat(file_name(uri), len(lines)).cast(pa.string()),
         "line": pa.array(np.arange(1, len(lines) + 1), pa.int64()),
         "text": pc.if_else(valid, text, pa.scalar(None, pa.string())),
         "raw": pc.if_else(valid, pa.scalar(None, pa.binary()), lines),

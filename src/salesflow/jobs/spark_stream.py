@@ -25,7 +25,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -43,9 +42,11 @@ from salesflow.bronze.rows import (
     files_in_bronze,
     next_bronze_batch,
 )
+from salesflow.common.lines import file_name
 from salesflow.config import Settings
 from salesflow.context import RunContext, as_context
 from salesflow.engine.spark import SparkEngine, spark_schema
+from salesflow.engine.spark_lines import listed_uri
 from salesflow.errors import ConfigError
 from salesflow.lake.delta import Lake
 from salesflow.lake.tables import BRONZE_EVENTS
@@ -142,8 +143,8 @@ class _Job:
         (name, line count, publish time); the executors split the files and build the records."""
         listing = frame.select("path", "modificationTime").toArrow()  # one row per file
         with bronze_lock(self.settings.checkpoint_dir):
-            paths = listing["path"].to_pylist()
-            names = [PurePath(p).name for p in paths]
+            paths = [listed_uri(p) for p in listing["path"].to_pylist()]
+            names = [file_name(p) for p in paths]
             done = files_in_bronze(self.lake, names)
             pending = [i for i in sorted(range(len(names)), key=lambda i: names[i]) if names[i] not in done]
             self.result.skipped_files += len(names) - len(pending)
