@@ -5,10 +5,10 @@ The text source hands each line's bytes over as they are (not decoded), so a lin
 valid UTF-8 is found by ``is_valid_utf8`` and kept as bytes. Spark takes a path as a Hadoop path
 (a percent sign is a percent sign, brackets and stars are globs) and names a file the way a URI
 spells it: paths are handed over decoded with their glob characters escaped, and the names come
-back decoded in the one row per split. A file larger than a read split is
-read in several; a line's number is its place in its split plus the lines of the file's splits
-before it. Only one row per split (its line count, first row id, longest line and validity)
-comes to the driver to work that out.
+back decoded in the one row per split. A file larger than a read split is read in several; a
+line's number is its place in its split plus the lines of the file's splits before it. Only one
+row per split (its line count, first row id, longest line and validity) comes to the driver to
+work that out.
 """
 
 from __future__ import annotations
