@@ -47,8 +47,8 @@ def keep_landing_records(engine: EngineAdapter, files: Sequence[tuple[str, int]]
         "produced_at": pa.array([published[n] for n in names], pa.timestamp("us", "UTC"))}))
     mended = any(not row["valid"] or (row["longest"] or 0) > limit.max_bytes for row in found)
     if mended:
-        engine.define("landing_unusual", "SELECT file, line, COALESCE(raw, encode(text)) AS raw "
-                                         f"FROM landing_lines WHERE raw IS NOT NULL OR bytes > {int(limit.max_bytes)}")  # noqa: S608 - our own names, an int
+        engine.define("landing_unusual", "SELECT file, line, COALESCE(raw, encode(text)) AS raw "  # noqa: S608 - our own names, an int
+                                         f"FROM landing_lines WHERE raw IS NOT NULL OR bytes > {int(limit.max_bytes)}")
         engine.keep_mapped("landing_unusual", partial(mend, limit), MENDED, "landing_mended")
     engine_bronze_rows(engine, RECEIVED.names, seq, records=_records(batch_id, mended))
     return seq
